@@ -1,0 +1,66 @@
+//! Command-line interface: clap definitions, one file per command. No logic beyond wiring.
+
+use clap::{Parser, Subcommand};
+
+pub mod embed;
+pub mod fit;
+pub mod predict;
+pub mod probe;
+
+/// probecast: forecast fine-tuning scores of encoder checkpoints from probing.
+#[derive(Debug, Parser)]
+#[command(name = "probecast", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands, one per pipeline stage.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Extract every layer's pooled sentence features from a checkpoint.
+    Embed(embed::EmbedArgs),
+    /// Train probing classifiers per (task, layer, pooling) and write the features table.
+    Probe(probe::ProbeArgs),
+    /// Fit a predictor from probing features to fine-tuning scores, with honest validation.
+    Fit(fit::FitArgs),
+    /// Apply a saved predictor to a features table.
+    Predict(predict::PredictArgs),
+}
+
+/// An error that reaches the command line: printed as one line, exit code 2.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+/// Parse the command line, run the command and return the process exit code
+/// (0 success, 2 bad input or usage).
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let res = match cli.command {
+        Command::Embed(a) => embed::run(a, &argv),
+        Command::Probe(a) => probe::run(a, &argv),
+        Command::Fit(a) => fit::run(a, &argv),
+        Command::Predict(a) => predict::run(a, &argv),
+    };
+    match res {
+        Ok(()) => 0,
+        Err(CliError(msg)) => {
+            eprintln!("error: {msg}");
+            2
+        }
+    }
+}

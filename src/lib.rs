@@ -1,0 +1,18 @@
+//! probecast: forecast how well a pretrained NLP encoder checkpoint will do after fine-tuning,
+//! from cheap probing tests, without fine-tuning it.
+//!
+//! The crate mirrors the pipeline of the design (see README.md):
+//! - [`encoder`]: checkpoint directory -> every layer's hidden states, pooled per sentence;
+//! - [`cache`]: content-addressed feature cache;
+//! - [`data`]: readers and writers of the datasets (SentEval probing files, GLUE TSV);
+//! - [`probe`]: probing classifiers and the probing protocol;
+//! - [`predict`]: predictors from probing features to fine-tuning scores, with honest validation;
+//! - [`cli`]: the command line, wiring only.
+
+pub mod cache;
+pub mod cli;
+pub mod data;
+pub mod encoder;
+pub mod predict;
+pub mod probe;
+pub mod util;
