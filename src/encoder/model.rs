@@ -5,6 +5,7 @@
 //! ids and token types, which [`Encoder::load`] maps onto the structs below. The query, key and
 //! value projections are fused into one matrix at load time (one GEMM instead of three).
 
+use super::attention::fused_attention;
 use super::config::{Activation, Arch, EncoderConfig};
 use super::gelu::{self, MapFn};
 use super::weights::Weights;
@@ -229,7 +230,6 @@ impl Encoder {
         let s = batch.seq;
         let h = self.config.hidden_size;
         let heads = self.config.num_heads;
-        let d = h / heads;
         let ids = Tensor::from_slice(&batch.ids, b * s, &dev)?;
         let mut x = self.word.embedding(&ids)?;
         let pos_ids = Tensor::from_vec(self.position_ids(batch), b * s, &dev)?;
@@ -239,42 +239,11 @@ impl Encoder {
             x = (x + tt.embedding(&t)?)?;
         }
         x = self.ln_emb.forward(&x)?;
-        // Additive attention mask [b, 1, 1, s]: 0 for real tokens, a large negative for padding.
-        let mut mask = vec![0f32; b * s];
-        for (r, &len) in batch.lengths.iter().enumerate() {
-            for v in &mut mask[r * s + len..(r + 1) * s] {
-                *v = -1e30;
-            }
-        }
-        let mask = Tensor::from_vec(mask, (b, 1, 1, s), &dev)?;
-        let scale = 1.0 / (d as f64).sqrt();
         let mut states = Vec::with_capacity(self.layers.len() + 1);
         states.push(x.reshape((b, s, h))?);
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?.reshape((b, s, 3, heads, d))?;
-            let q = (qkv
-                .narrow(2, 0, 1)?
-                .squeeze(2)?
-                .transpose(1, 2)?
-                .contiguous()?
-                * scale)?;
-            let k = qkv
-                .narrow(2, 1, 1)?
-                .squeeze(2)?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let v = qkv
-                .narrow(2, 2, 1)?
-                .squeeze(2)?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let scores = q.matmul(&k.t()?)?.broadcast_add(&mask)?;
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let ctx = probs
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .contiguous()?
-                .reshape((b * s, h))?;
+            let qkv = layer.qkv.forward(&x)?;
+            let ctx = fused_attention(&qkv, &batch.lengths, s, heads, h)?;
             let attn = layer.out.forward(&ctx)?;
             x = layer.ln_attn.forward(&(attn + &x)?)?;
             let ff = layer.ff_in.forward(&x)?;
