@@ -37,15 +37,96 @@ pub struct TaskSpec {
 
 /// All known tasks.
 pub const TASKS: &[TaskSpec] = &[
-    TaskSpec { name: "cola", header: false, text_a: "3", text_b: None, label: "1", labels: &["0", "1"], kind: TaskKind::Classification, dev_file: "dev.tsv" },
-    TaskSpec { name: "sst2", header: true, text_a: "sentence", text_b: None, label: "label", labels: &["0", "1"], kind: TaskKind::Classification, dev_file: "dev.tsv" },
-    TaskSpec { name: "mrpc", header: true, text_a: "#1 String", text_b: Some("#2 String"), label: "Quality", labels: &["0", "1"], kind: TaskKind::Classification, dev_file: "dev.tsv" },
-    TaskSpec { name: "stsb", header: true, text_a: "sentence1", text_b: Some("sentence2"), label: "score", labels: &[], kind: TaskKind::Regression, dev_file: "dev.tsv" },
-    TaskSpec { name: "rte", header: true, text_a: "sentence1", text_b: Some("sentence2"), label: "label", labels: &["entailment", "not_entailment"], kind: TaskKind::Classification, dev_file: "dev.tsv" },
-    TaskSpec { name: "wnli", header: true, text_a: "sentence1", text_b: Some("sentence2"), label: "label", labels: &["0", "1"], kind: TaskKind::Classification, dev_file: "dev.tsv" },
-    TaskSpec { name: "qnli", header: true, text_a: "question", text_b: Some("sentence"), label: "label", labels: &["entailment", "not_entailment"], kind: TaskKind::Classification, dev_file: "dev.tsv" },
-    TaskSpec { name: "qqp", header: true, text_a: "question1", text_b: Some("question2"), label: "is_duplicate", labels: &["0", "1"], kind: TaskKind::Classification, dev_file: "dev.tsv" },
-    TaskSpec { name: "mnli", header: true, text_a: "sentence1", text_b: Some("sentence2"), label: "gold_label", labels: &["entailment", "neutral", "contradiction"], kind: TaskKind::Classification, dev_file: "dev_matched.tsv" },
+    TaskSpec {
+        name: "cola",
+        header: false,
+        text_a: "3",
+        text_b: None,
+        label: "1",
+        labels: &["0", "1"],
+        kind: TaskKind::Classification,
+        dev_file: "dev.tsv",
+    },
+    TaskSpec {
+        name: "sst2",
+        header: true,
+        text_a: "sentence",
+        text_b: None,
+        label: "label",
+        labels: &["0", "1"],
+        kind: TaskKind::Classification,
+        dev_file: "dev.tsv",
+    },
+    TaskSpec {
+        name: "mrpc",
+        header: true,
+        text_a: "#1 String",
+        text_b: Some("#2 String"),
+        label: "Quality",
+        labels: &["0", "1"],
+        kind: TaskKind::Classification,
+        dev_file: "dev.tsv",
+    },
+    TaskSpec {
+        name: "stsb",
+        header: true,
+        text_a: "sentence1",
+        text_b: Some("sentence2"),
+        label: "score",
+        labels: &[],
+        kind: TaskKind::Regression,
+        dev_file: "dev.tsv",
+    },
+    TaskSpec {
+        name: "rte",
+        header: true,
+        text_a: "sentence1",
+        text_b: Some("sentence2"),
+        label: "label",
+        labels: &["entailment", "not_entailment"],
+        kind: TaskKind::Classification,
+        dev_file: "dev.tsv",
+    },
+    TaskSpec {
+        name: "wnli",
+        header: true,
+        text_a: "sentence1",
+        text_b: Some("sentence2"),
+        label: "label",
+        labels: &["0", "1"],
+        kind: TaskKind::Classification,
+        dev_file: "dev.tsv",
+    },
+    TaskSpec {
+        name: "qnli",
+        header: true,
+        text_a: "question",
+        text_b: Some("sentence"),
+        label: "label",
+        labels: &["entailment", "not_entailment"],
+        kind: TaskKind::Classification,
+        dev_file: "dev.tsv",
+    },
+    TaskSpec {
+        name: "qqp",
+        header: true,
+        text_a: "question1",
+        text_b: Some("question2"),
+        label: "is_duplicate",
+        labels: &["0", "1"],
+        kind: TaskKind::Classification,
+        dev_file: "dev.tsv",
+    },
+    TaskSpec {
+        name: "mnli",
+        header: true,
+        text_a: "sentence1",
+        text_b: Some("sentence2"),
+        label: "gold_label",
+        labels: &["entailment", "neutral", "contradiction"],
+        kind: TaskKind::Classification,
+        dev_file: "dev_matched.tsv",
+    },
 ];
 
 /// Find a task by name, ignoring case, `-` and `_` (`SST-2`, `sst2`, `STS-B` all work).
@@ -112,7 +193,13 @@ fn bad(path: &Path, msg: impl Into<String>) -> GlueError {
 pub fn read_split(spec: &'static TaskSpec, file: &Path) -> Result<GlueSplit, GlueError> {
     let bytes = std::fs::read(file).map_err(|e| bad(file, format!("cannot read: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        bad(file, format!("not valid UTF-8 (byte offset {})", e.utf8_error().valid_up_to()))
+        bad(
+            file,
+            format!(
+                "not valid UTF-8 (byte offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
@@ -148,7 +235,13 @@ pub fn read_split(spec: &'static TaskSpec, file: &Path) -> Result<GlueSplit, Glu
         let f: Vec<&str> = line.split('\t').collect();
         let need = ia.max(ib.unwrap_or(0)).max(il) + 1;
         if f.len() < need {
-            return Err(bad(file, format!("line {lineno}: {} tab-separated fields, expected at least {need}", f.len())));
+            return Err(bad(
+                file,
+                format!(
+                    "line {lineno}: {} tab-separated fields, expected at least {need}",
+                    f.len()
+                ),
+            ));
         }
         let raw = f[il].trim();
         let target = match spec.kind {
@@ -156,14 +249,23 @@ pub fn read_split(spec: &'static TaskSpec, file: &Path) -> Result<GlueSplit, Glu
                 .parse::<f32>()
                 .ok()
                 .filter(|x| x.is_finite())
-                .ok_or_else(|| bad(file, format!("line {lineno}: label {raw:?} is not a number")))?,
-            TaskKind::Classification => spec
-                .labels
-                .iter()
-                .position(|l| *l == raw)
                 .ok_or_else(|| {
-                    bad(file, format!("line {lineno}: label {raw:?} is not one of {:?}", spec.labels))
-                })? as f32,
+                    bad(
+                        file,
+                        format!("line {lineno}: label {raw:?} is not a number"),
+                    )
+                })?,
+            TaskKind::Classification => {
+                spec.labels.iter().position(|l| *l == raw).ok_or_else(|| {
+                    bad(
+                        file,
+                        format!(
+                            "line {lineno}: label {raw:?} is not one of {:?}",
+                            spec.labels
+                        ),
+                    )
+                })? as f32
+            }
         };
         examples.push(GlueExample {
             a: f[ia].to_string(),
@@ -183,9 +285,11 @@ pub fn read_split(spec: &'static TaskSpec, file: &Path) -> Result<GlueSplit, Glu
 
 /// A task directory's train and dev splits. `task_type` overrides the name-based detection.
 pub fn read_task(dir: &Path, task_type: Option<&str>) -> Result<(GlueSplit, GlueSplit), GlueError> {
-    let name = task_type
-        .map(str::to_string)
-        .unwrap_or_else(|| dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default());
+    let name = task_type.map(str::to_string).unwrap_or_else(|| {
+        dir.file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
     let spec = task_spec(&name).ok_or_else(|| GlueError::UnknownTask {
         path: dir.display().to_string(),
         name,
@@ -211,10 +315,24 @@ mod tests {
         let p = write(d.path(), "c.tsv", "gj04\t1\t\tThe sailors rode the breeze clear of the rocks.\ngj04\t0\t*\tThe more we study verbs.\n");
         let s = read_split(task_spec("CoLA").unwrap(), &p).unwrap();
         assert_eq!(s.examples.len(), 2);
-        assert_eq!((s.examples[1].target, s.examples[1].a.as_str()), (0.0, "The more we study verbs."));
-        let p = write(d.path(), "m.tsv", "\u{feff}Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tA b .\tC d .\n");
+        assert_eq!(
+            (s.examples[1].target, s.examples[1].a.as_str()),
+            (0.0, "The more we study verbs.")
+        );
+        let p = write(
+            d.path(),
+            "m.tsv",
+            "\u{feff}Quality\t#1 ID\t#2 ID\t#1 String\t#2 String\n1\t1\t2\tA b .\tC d .\n",
+        );
         let s = read_split(task_spec("MRPC").unwrap(), &p).unwrap();
-        assert_eq!(s.examples[0], GlueExample { a: "A b .".into(), b: Some("C d .".into()), target: 1.0 });
+        assert_eq!(
+            s.examples[0],
+            GlueExample {
+                a: "A b .".into(),
+                b: Some("C d .".into()),
+                target: 1.0
+            }
+        );
     }
 
     #[test]
@@ -222,8 +340,19 @@ mod tests {
         assert_eq!(task_spec("STS-B").unwrap().kind, TaskKind::Regression);
         assert_eq!(task_spec("sst-2").unwrap().name, "sst2");
         let d = tempfile::tempdir().unwrap();
-        let p = write(d.path(), "r.tsv", "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n");
-        let e = read_split(task_spec("rte").unwrap(), &p).unwrap_err().to_string();
-        assert!(e.ends_with("line 2: label \"maybe\" is not one of [\"entailment\", \"not_entailment\"]"), "{e}");
+        let p = write(
+            d.path(),
+            "r.tsv",
+            "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n",
+        );
+        let e = read_split(task_spec("rte").unwrap(), &p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(
+                "line 2: label \"maybe\" is not one of [\"entailment\", \"not_entailment\"]"
+            ),
+            "{e}"
+        );
     }
 }

@@ -64,18 +64,18 @@ struct Layer {
 }
 
 /// Weight names of one layer, per architecture.
-struct LayerNames {
-    q: String,
-    k: String,
-    v: String,
-    o: String,
-    ln_attn: String,
-    ff_in: String,
-    ff_out: String,
-    ln_ff: String,
+pub(crate) struct LayerNames {
+    pub(crate) q: String,
+    pub(crate) k: String,
+    pub(crate) v: String,
+    pub(crate) o: String,
+    pub(crate) ln_attn: String,
+    pub(crate) ff_in: String,
+    pub(crate) ff_out: String,
+    pub(crate) ln_ff: String,
 }
 
-fn layer_names(arch: Arch, i: usize) -> LayerNames {
+pub(crate) fn layer_names(arch: Arch, i: usize) -> LayerNames {
     match arch {
         Arch::DistilBert => {
             let p = format!("transformer.layer.{i}");
@@ -103,6 +103,17 @@ fn layer_names(arch: Arch, i: usize) -> LayerNames {
                 ln_ff: format!("{p}.output.LayerNorm"),
             }
         }
+    }
+}
+
+/// Prefixes under which a checkpoint may store the encoder's weights (bare `AutoModel`, or a
+/// task model such as `BertForMaskedLM` with `bert.`).
+pub(crate) fn weight_prefixes(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::Bert => &["", "bert.", "model."],
+        Arch::Roberta => &["", "roberta.", "model."],
+        Arch::XlmRoberta => &["", "roberta.", "xlm_roberta.", "model."],
+        Arch::DistilBert => &["", "distilbert.", "model."],
     }
 }
 
@@ -137,13 +148,10 @@ impl Encoder {
     /// Build the encoder from its config and weights, checking every weight's shape.
     pub fn load(config: EncoderConfig, mut w: Weights) -> Result<Self, EncoderError> {
         let h = config.hidden_size;
-        let prefixes: &[&str] = match config.arch {
-            Arch::Bert => &["", "bert.", "model."],
-            Arch::Roberta => &["", "roberta.", "model."],
-            Arch::XlmRoberta => &["", "roberta.", "xlm_roberta.", "model."],
-            Arch::DistilBert => &["", "distilbert.", "model."],
-        };
-        w.select_prefix("embeddings.word_embeddings.weight", prefixes)?;
+        w.select_prefix(
+            "embeddings.word_embeddings.weight",
+            weight_prefixes(config.arch),
+        )?;
         let word = w.get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
         let pos = w.get(
             "embeddings.position_embeddings.weight",

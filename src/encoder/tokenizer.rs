@@ -89,10 +89,7 @@ impl TextTokenizer {
     }
 
     /// Token ids and type ids of sentence pairs (the architecture's pair template).
-    pub fn encode_pairs(
-        &self,
-        pairs: &[(String, String)],
-    ) -> Result<Vec<PairIds>, EncoderError> {
+    pub fn encode_pairs(&self, pairs: &[(String, String)]) -> Result<Vec<PairIds>, EncoderError> {
         let inputs: Vec<(&str, &str)> = pairs
             .iter()
             .map(|(a, b)| (a.as_str(), b.as_str()))

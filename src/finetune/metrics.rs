@@ -38,7 +38,13 @@ pub fn f1_binary(pred: &[usize], gold: &[usize]) -> f64 {
 /// Matthews correlation coefficient for any number of classes (scikit-learn's formula); 0 when
 /// undefined.
 pub fn matthews(pred: &[usize], gold: &[usize]) -> f64 {
-    let k = pred.iter().chain(gold).copied().max().map(|m| m + 1).unwrap_or(0);
+    let k = pred
+        .iter()
+        .chain(gold)
+        .copied()
+        .max()
+        .map(|m| m + 1)
+        .unwrap_or(0);
     let mut c = vec![vec![0f64; k]; k];
     for (&p, &g) in pred.iter().zip(gold) {
         c[g][p] += 1.0;
@@ -106,16 +112,27 @@ pub fn task_metrics(spec: &TaskSpec, pred: &[f64], gold: &[f64]) -> Vec<(String,
     match spec.name {
         "stsb" => {
             let (p, s) = (pearson(pred, gold), spearman(pred, gold));
-            vec![("pearson_spearman".into(), (p + s) / 2.0), ("pearson".into(), p), ("spearman".into(), s)]
+            vec![
+                ("pearson_spearman".into(), (p + s) / 2.0),
+                ("pearson".into(), p),
+                ("spearman".into(), s),
+            ]
         }
         "cola" => {
             let (p, g) = (cls(pred), cls(gold));
-            vec![("mcc".into(), matthews(&p, &g)), ("accuracy".into(), accuracy(&p, &g))]
+            vec![
+                ("mcc".into(), matthews(&p, &g)),
+                ("accuracy".into(), accuracy(&p, &g)),
+            ]
         }
         "mrpc" | "qqp" => {
             let (p, g) = (cls(pred), cls(gold));
             let (f, a) = (f1_binary(&p, &g), accuracy(&p, &g));
-            vec![("f1_accuracy".into(), (f + a) / 2.0), ("f1".into(), f), ("accuracy".into(), a)]
+            vec![
+                ("f1_accuracy".into(), (f + a) / 2.0),
+                ("f1".into(), f),
+                ("accuracy".into(), a),
+            ]
         }
         _ => {
             let (p, g) = (cls(pred), cls(gold));
@@ -129,16 +146,27 @@ mod tests {
     use super::*;
 
     fn fixture() -> serde_json::Value {
-        let p = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/finetune/metrics.json");
+        let p = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/finetune/metrics.json"
+        );
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     }
 
     fn us(v: &serde_json::Value) -> Vec<usize> {
-        v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as usize).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as usize)
+            .collect()
     }
 
     fn fs(v: &serde_json::Value) -> Vec<f64> {
-        v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect()
     }
 
     #[test]
@@ -164,6 +192,9 @@ mod tests {
 
     #[test]
     fn average_ranks_share_ties() {
-        assert_eq!(average_ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
+            vec![3.5, 1.0, 3.5, 2.0]
+        );
     }
 }
