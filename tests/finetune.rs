@@ -221,3 +221,151 @@ fn real_glue_files_parse_with_their_sizes() {
         assert_eq!(s.examples.len(), n, "{task}");
     }
 }
+
+fn write_toy_task(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let t = dir.join(name);
+    std::fs::create_dir_all(&t).unwrap();
+    let mut s = String::from("index\tsentence1\tsentence2\tlabel\n");
+    for i in 0..24 {
+        let lab = if i % 2 == 0 {
+            "entailment"
+        } else {
+            "not_entailment"
+        };
+        s.push_str(&format!(
+            "{i}\tthe cat sat on the mat {i} .\tthe dog {} .\t{lab}\n",
+            i % 5
+        ));
+    }
+    std::fs::write(t.join("train.tsv"), &s).unwrap();
+    std::fs::write(t.join("dev.tsv"), &s).unwrap();
+    t
+}
+
+#[test]
+fn finetune_cli_writes_tidy_and_wide_tables_and_a_loadable_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let task = write_toy_task(tmp.path(), "RTE");
+    let out = tmp.path().join("out");
+    let r = probecast(&[
+        "finetune",
+        "--model",
+        fixture("encoder/tiny-distilbert").to_str().unwrap(),
+        "--task",
+        task.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--seeds",
+        "1,2",
+        "--batch-size",
+        "8",
+        "--save-model",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let tidy = std::fs::read_to_string(out.join("finetune.csv")).unwrap();
+    assert_eq!(
+        tidy.lines().next().unwrap(),
+        "model,task,seed,epoch,metric,value"
+    );
+    // 2 seeds x 2 epochs x (train_loss + accuracy)
+    assert_eq!(tidy.lines().count(), 1 + 2 * 2 * 2);
+    let wide = std::fs::read_to_string(out.join("targets.csv")).unwrap();
+    let lines: Vec<&str> = wide.lines().collect();
+    assert_eq!(lines[0], "model,rte");
+    // targets.csv = mean over seeds of each seed's best-epoch accuracy, from finetune.csv
+    let mut best = std::collections::BTreeMap::<String, f64>::new();
+    for l in tidy.lines().skip(1).filter(|l| l.contains(",accuracy,")) {
+        let f: Vec<&str> = l.split(',').collect();
+        let v: f64 = f[5].parse().unwrap();
+        let e = best.entry(f[2].to_string()).or_insert(f64::NEG_INFINITY);
+        *e = e.max(v);
+    }
+    let mean = best.values().sum::<f64>() / 2.0;
+    let got: f64 = lines[1].split(',').nth(1).unwrap().parse().unwrap();
+    assert!((got - mean).abs() < 1e-12);
+    let saved = out.join("models/tiny-distilbert-rte-seed1");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        cfg["architectures"][0],
+        "DistilBertForSequenceClassification"
+    );
+    // The saved encoder weights load back through probecast's own loader.
+    probecast::encoder::LoadedModel::load(&saved, 64).unwrap();
+}
+
+#[test]
+fn finetune_bad_input_exits_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("encoder/tiny-bert");
+    let m = model.to_str().unwrap();
+    let out = tmp.path().join("o");
+    let o = out.to_str().unwrap();
+    let unknown = write_toy_task(tmp.path(), "MyTask");
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            unknown.to_str().unwrap(),
+            "--out",
+            o,
+        ]),
+        &["MyTask", "unknown GLUE task"],
+    );
+    let rte = write_toy_task(tmp.path(), "RTE");
+    std::fs::remove_file(rte.join("train.tsv")).unwrap();
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            rte.to_str().unwrap(),
+            "--out",
+            o,
+        ]),
+        &["train.tsv", "cannot read"],
+    );
+    let bad = write_toy_task(tmp.path(), "x");
+    std::fs::write(
+        bad.join("train.tsv"),
+        "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n",
+    )
+    .unwrap();
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            bad.to_str().unwrap(),
+            "--task-type",
+            "rte",
+            "--out",
+            o,
+        ]),
+        &["train.tsv", "line 2: label \"maybe\""],
+    );
+    let ok = write_toy_task(tmp.path(), "RTE2");
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            ok.to_str().unwrap(),
+            "--task-type",
+            "rte",
+            "--out",
+            o,
+            "--max-length",
+            "999",
+        ]),
+        &["exceeds the model's position limit"],
+    );
+    assert!(!out.join("targets.csv").exists());
+}
