@@ -202,30 +202,6 @@ impl Encoder {
         self.layers.len() + 1
     }
 
-    /// Position ids of one batch: 0.. for BERT/DistilBERT; pad+1.. for real tokens and pad for
-    /// padding in RoBERTa/XLM-R (what Hugging Face's `create_position_ids_from_input_ids` gives
-    /// for right-padded input).
-    fn position_ids(&self, batch: &Batch) -> Vec<u32> {
-        let b = batch.lengths.len();
-        let mut out = vec![0u32; b * batch.seq];
-        let pad = self.config.pad_token_id;
-        for (r, &len) in batch.lengths.iter().enumerate() {
-            for t in 0..batch.seq {
-                out[r * batch.seq + t] = match self.config.arch {
-                    Arch::Roberta | Arch::XlmRoberta => {
-                        if t < len {
-                            pad + 1 + t as u32
-                        } else {
-                            pad
-                        }
-                    }
-                    _ => t as u32,
-                };
-            }
-        }
-        out
-    }
-
     /// Run the encoder on one batch; returns `num_layers + 1` hidden states, each [batch, seq,
     /// hidden]. Values at padded positions are not meaningful.
     pub fn forward(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
@@ -240,7 +216,7 @@ impl Encoder {
         let heads = self.config.num_heads;
         let ids = Tensor::from_slice(&batch.ids, b * s, &dev)?;
         let mut x = self.word.embedding(&ids)?;
-        let pos_ids = Tensor::from_vec(self.position_ids(batch), b * s, &dev)?;
+        let pos_ids = Tensor::from_vec(position_ids(&self.config, &batch.lengths, s), b * s, &dev)?;
         x = (x + self.pos.embedding(&pos_ids)?)?;
         if let Some(tt) = &self.token_type {
             let t = Tensor::from_slice(&batch.type_ids, b * s, &dev)?;
@@ -266,6 +242,24 @@ impl Encoder {
         }
         Ok(states)
     }
+}
+
+/// Position ids of a right-padded batch, row-major [rows, seq]: 0.. for BERT/DistilBERT;
+/// pad+1.. for real tokens and pad for padding in RoBERTa/XLM-R (what Hugging Face's
+/// `create_position_ids_from_input_ids` gives for right-padded input).
+pub(crate) fn position_ids(config: &EncoderConfig, lengths: &[usize], seq: usize) -> Vec<u32> {
+    let mut out = vec![0u32; lengths.len() * seq];
+    let pad = config.pad_token_id;
+    for (r, &len) in lengths.iter().enumerate() {
+        for t in 0..seq {
+            out[r * seq + t] = match config.arch {
+                Arch::Roberta | Arch::XlmRoberta if t < len => pad + 1 + t as u32,
+                Arch::Roberta | Arch::XlmRoberta => pad,
+                _ => t as u32,
+            };
+        }
+    }
+    out
 }
 
 /// Pool one hidden state [b, s, h]: the first token, and the mean over each row's real tokens.

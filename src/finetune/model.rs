@@ -8,7 +8,7 @@
 //! New weights are drawn from N(0, initializer_range) with zero biases, as Hugging Face does.
 
 use crate::encoder::config::{Activation, Arch, EncoderConfig};
-use crate::encoder::model::{layer_names, weight_prefixes};
+use crate::encoder::model::{layer_names, position_ids, weight_prefixes};
 use crate::encoder::weights::Weights;
 use crate::encoder::EncoderError;
 use candle_core::{DType, Device, Tensor, Var, D};
@@ -308,17 +308,7 @@ impl SeqClassifier {
         let d = h / nh;
         let dtype = self.word.dtype();
         let idt = Tensor::from_slice(ids, b * seq, &dev)?;
-        let pad = self.config.pad_token_id;
-        let mut pos = vec![0u32; b * seq];
-        for (r, &len) in lengths.iter().enumerate() {
-            for t in 0..seq {
-                pos[r * seq + t] = match self.config.arch {
-                    Arch::Roberta | Arch::XlmRoberta if t < len => pad + 1 + t as u32,
-                    Arch::Roberta | Arch::XlmRoberta => pad,
-                    _ => t as u32,
-                };
-            }
-        }
+        let pos = position_ids(&self.config, lengths, seq);
         let pos = Tensor::from_vec(pos, b * seq, &dev)?;
         let mut x =
             (self.word.as_tensor().embedding(&idt)? + self.pos.as_tensor().embedding(&pos)?)?;
