@@ -46,7 +46,7 @@ fn check_gradients(arch: &str, names: &[&str]) {
         let flat: Vec<f64> = w0.flatten_all().unwrap().to_vec1().unwrap();
         for &i in &[0usize, flat.len() / 3, flat.len() - 1] {
             let eps = 1e-6;
-            let mut at = |d: f64| {
+            let at = |d: f64| {
                 let mut v = flat.clone();
                 v[i] += d;
                 p.var

@@ -5,6 +5,7 @@
 //!   dropout, linear classifier;
 //! - RoBERTa / XLM-R: dropout, dense + tanh on the first token, dropout, `out_proj`;
 //! - DistilBERT: `pre_classifier` + ReLU on the first token, dropout, linear classifier.
+//!
 //! New weights are drawn from N(0, initializer_range) with zero biases, as Hugging Face does.
 
 use crate::encoder::config::{Activation, Arch, EncoderConfig};
