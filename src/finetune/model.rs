@@ -367,7 +367,7 @@ impl SeqClassifier {
             }
             Head::Distil { pre, out } => {
                 let z = pre.fwd(&first)?.relu()?;
-                out.fwd(&dropout(&z, p, rng.as_deref_mut())?)
+                out.fwd(&dropout(&z, p, rng)?)
             }
         }
     }
