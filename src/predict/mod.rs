@@ -8,9 +8,15 @@
 pub mod conformal;
 pub mod cv;
 pub mod enet;
+pub mod honest;
 pub mod linalg;
 pub mod metrics;
 pub mod model;
 pub mod ols;
+pub mod paper;
+pub mod persist;
+pub mod pipeline;
+pub mod report;
 pub mod ridge;
 pub mod subset;
+pub mod table;

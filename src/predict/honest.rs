@@ -1,0 +1,328 @@
+//! The honest protocol: nested cross-validation in which every choice (scaling, feature subset,
+//! penalty) is made on the training part of each fold, scored out of fold, next to baselines
+//! evaluated on the same folds (training mean, family mean, the same method on noise columns of
+//! the same shape) and a permutation test; intervals from the out-of-fold residuals.
+
+use super::conformal;
+use super::cv::Fold;
+use super::linalg::Mat;
+use super::metrics;
+use super::model::{self, LinearModel, Method, ModelError};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
+
+/// Settings of one honest evaluation.
+#[derive(Debug, Clone)]
+pub struct HonestConfig {
+    /// The method under test.
+    pub method: Method,
+    /// Nominal coverage of the prediction intervals, e.g. 0.9.
+    pub coverage: f64,
+    /// Number of target permutations for the p-value (0 = skip).
+    pub permutations: usize,
+    /// Number of noise-feature draws for the search-matched control (0 = skip).
+    pub noise_draws: usize,
+    /// Seed of every random choice.
+    pub seed: u64,
+}
+
+/// One out-of-fold prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CvPrediction {
+    /// Row of the data set.
+    pub row: usize,
+    /// Repeat (k-fold repeats), else 0.
+    pub repeat: usize,
+    /// Fold index within the repeat.
+    pub fold: usize,
+    /// True value.
+    pub truth: f64,
+    /// Out-of-fold prediction.
+    pub pred: f64,
+    /// Lower interval bound (from the other rows' residuals).
+    pub lower: f64,
+    /// Upper interval bound.
+    pub upper: f64,
+}
+
+/// Out-of-fold scores (averaged over repeats).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Scores {
+    /// Root mean squared error.
+    pub rmse: f64,
+    /// Mean absolute error.
+    pub mae: f64,
+    /// Out-of-sample R^2 (against the mean of the true values).
+    pub r2: f64,
+    /// Kendall tau-b between predicted and true.
+    pub kendall_tau: f64,
+    /// Spearman correlation between predicted and true.
+    pub spearman: f64,
+}
+
+/// Baseline RMSEs on the same folds.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Baselines {
+    /// Predict the training-fold mean.
+    pub mean: f64,
+    /// Predict the training-fold mean of the row's family (training mean when the family is
+    /// absent from the training fold, as always under leave-one-family-out).
+    pub family_mean: Option<f64>,
+    /// The same method on standard-normal noise columns of the same shape (mean over draws).
+    pub noise: Option<f64>,
+}
+
+/// The result of the honest protocol for one target.
+#[derive(Debug, Clone)]
+pub struct HonestResult {
+    /// The method's out-of-fold scores.
+    pub scores: Scores,
+    /// Baselines.
+    pub baselines: Baselines,
+    /// `(mean baseline - rmse) / mean baseline * 100`.
+    pub reduction_pct: f64,
+    /// Permutation p-value of the RMSE, `(1 + #{perm rmse <= rmse}) / (1 + permutations)`.
+    pub p_value: Option<f64>,
+    /// Empirical coverage of the intervals under cross-validation.
+    pub coverage: f64,
+    /// Half-width of the interval for new predictions (`inf` if too few rows).
+    pub half_width: f64,
+    /// Out-of-fold predictions.
+    pub predictions: Vec<CvPrediction>,
+    /// Final model fitted on all rows (with the same inner selection).
+    pub model: LinearModel,
+    /// For each feature used by any fold model: fraction of folds that used it (descending).
+    pub selection_frequency: Vec<(usize, f64)>,
+}
+
+fn fold_seed(seed: u64, fold: usize) -> u64 {
+    seed ^ (fold as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Out-of-fold predictions (in fold order: one entry per test row of each fold) and the
+/// fitted fold models.
+pub fn cross_predict(
+    method: &Method,
+    x: &Mat,
+    y: &[f64],
+    folds: &[Fold],
+    seed: u64,
+) -> Result<(Vec<f64>, Vec<LinearModel>), ModelError> {
+    let n = y.len();
+    let fitted: Vec<Result<(Vec<f64>, LinearModel), ModelError>> = folds
+        .par_iter()
+        .enumerate()
+        .map(|(f, fold)| {
+            let train = fold.train(n);
+            let ytr: Vec<f64> = train.iter().map(|&i| y[i]).collect();
+            let m = model::fit(method, &x.select_rows(&train), &ytr, fold_seed(seed, f))?;
+            let preds = fold.test.iter().map(|&i| m.predict_row(x.row(i))).collect();
+            Ok((preds, m))
+        })
+        .collect();
+    let mut preds = Vec::with_capacity(n);
+    let mut models = Vec::with_capacity(folds.len());
+    for r in fitted {
+        let (p, m) = r?;
+        preds.extend(p);
+        models.push(m);
+    }
+    Ok((preds, models))
+}
+
+/// Scores averaged over repeats, from predictions laid out like [`cross_predict`]'s.
+pub fn scores(y: &[f64], folds: &[Fold], preds: &[f64]) -> Scores {
+    let repeats = folds.iter().map(|f| f.repeat).max().unwrap_or(0) + 1;
+    let mut per: Vec<Vec<f64>> = vec![vec![f64::NAN; y.len()]; repeats];
+    let mut t = 0;
+    for f in folds {
+        for &i in &f.test {
+            per[f.repeat][i] = preds[t];
+            t += 1;
+        }
+    }
+    let mut acc = [0.0f64; 5];
+    for p in &per {
+        acc[0] += metrics::rmse(y, p);
+        acc[1] += metrics::mae(y, p);
+        acc[2] += metrics::r2(y, p);
+        acc[3] += metrics::kendall_tau(y, p);
+        acc[4] += metrics::spearman(y, p);
+    }
+    let r = repeats as f64;
+    Scores {
+        rmse: acc[0] / r,
+        mae: acc[1] / r,
+        r2: acc[2] / r,
+        kendall_tau: acc[3] / r,
+        spearman: acc[4] / r,
+    }
+}
+
+/// Out-of-fold RMSE (averaged over repeats) of `method`.
+pub fn cv_rmse(
+    method: &Method,
+    x: &Mat,
+    y: &[f64],
+    folds: &[Fold],
+    seed: u64,
+) -> Result<f64, ModelError> {
+    let (p, _) = cross_predict(method, x, y, folds, seed)?;
+    Ok(scores(y, folds, &p).rmse)
+}
+
+fn baseline_rmse(y: &[f64], folds: &[Fold], families: Option<&[String]>) -> f64 {
+    let n = y.len();
+    let mut preds = Vec::with_capacity(n);
+    for f in folds {
+        let train = f.train(n);
+        let mean = train.iter().map(|&i| y[i]).sum::<f64>() / train.len() as f64;
+        for &i in &f.test {
+            let p = match families {
+                None => mean,
+                Some(fam) => {
+                    let same: Vec<f64> = train
+                        .iter()
+                        .filter(|&&j| fam[j] == fam[i])
+                        .map(|&j| y[j])
+                        .collect();
+                    if same.is_empty() {
+                        mean
+                    } else {
+                        same.iter().sum::<f64>() / same.len() as f64
+                    }
+                }
+            };
+            preds.push(p);
+        }
+    }
+    scores(y, folds, &preds).rmse
+}
+
+/// Standard-normal noise matrix of the given shape from a seed.
+pub fn noise_matrix(rows: usize, cols: usize, sd: f64, seed: u64) -> Mat {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let data = (0..rows * cols)
+        .map(|_| {
+            let v: f64 = StandardNormal.sample(&mut rng);
+            v * sd
+        })
+        .collect();
+    Mat { rows, cols, data }
+}
+
+/// Run the honest protocol for one target.
+pub fn evaluate(
+    cfg: &HonestConfig,
+    x: &Mat,
+    y: &[f64],
+    families: Option<&[String]>,
+    folds: &[Fold],
+) -> Result<HonestResult, ModelError> {
+    let n = y.len();
+    let (preds, models) = cross_predict(&cfg.method, x, y, folds, cfg.seed)?;
+    let sc = scores(y, folds, &preds);
+    let mean = baseline_rmse(y, folds, None);
+    let family_mean = families.map(|f| baseline_rmse(y, folds, Some(f)));
+
+    // Search-matched noise control: the same method, same folds, noise columns of x's shape.
+    let noise = if cfg.noise_draws > 0 && cfg.method != Method::Mean {
+        let r: Result<Vec<f64>, ModelError> = (0..cfg.noise_draws)
+            .into_par_iter()
+            .map(|d| {
+                let s = cfg.seed.wrapping_add(0x5EED_0000 + d as u64);
+                let xn = noise_matrix(n, x.cols, 1.0, s);
+                cv_rmse(&cfg.method, &xn, y, folds, cfg.seed)
+            })
+            .collect();
+        let r = r?;
+        Some(r.iter().sum::<f64>() / r.len() as f64)
+    } else {
+        None
+    };
+
+    // Permutation test: shuffle the targets, redo the whole cross-validation.
+    let p_value = if cfg.permutations > 0 {
+        let r: Result<Vec<f64>, ModelError> = (0..cfg.permutations)
+            .into_par_iter()
+            .map(|b| {
+                let mut rng =
+                    ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(0xBEEF_0000 + b as u64));
+                let mut yp = y.to_vec();
+                yp.shuffle(&mut rng);
+                cv_rmse(&cfg.method, x, &yp, folds, cfg.seed)
+            })
+            .collect();
+        let r = r?;
+        let hits = r.iter().filter(|&&v| v <= sc.rmse).count();
+        Some((1 + hits) as f64 / (1 + cfg.permutations) as f64)
+    } else {
+        None
+    };
+
+    // Intervals: per repeat, each row's half-width from the other rows' residuals.
+    let mut predictions = Vec::with_capacity(preds.len());
+    let repeats = folds.iter().map(|f| f.repeat).max().unwrap_or(0) + 1;
+    let mut covered = 0.0;
+    let mut all_abs = Vec::with_capacity(preds.len());
+    for r in 0..repeats {
+        let mut rows = Vec::new();
+        let mut t = 0;
+        for f in folds {
+            for &i in &f.test {
+                if f.repeat == r {
+                    rows.push((i, f.index, preds[t]));
+                }
+                t += 1;
+            }
+        }
+        let resid: Vec<f64> = rows.iter().map(|&(i, _, p)| y[i] - p).collect();
+        let (widths, cov) = conformal::leave_one_out_coverage(&resid, cfg.coverage);
+        covered += cov;
+        all_abs.extend(resid.iter().map(|e| e.abs()));
+        for ((i, fold, p), w) in rows.into_iter().zip(widths) {
+            predictions.push(CvPrediction {
+                row: i,
+                repeat: r,
+                fold,
+                truth: y[i],
+                pred: p,
+                lower: p - w,
+                upper: p + w,
+            });
+        }
+    }
+    let half_width = conformal::half_width(&all_abs, cfg.coverage);
+
+    let mut freq: std::collections::BTreeMap<usize, usize> = Default::default();
+    for m in &models {
+        for &j in &m.features {
+            *freq.entry(j).or_default() += 1;
+        }
+    }
+    let mut selection_frequency: Vec<(usize, f64)> = freq
+        .into_iter()
+        .map(|(j, c)| (j, c as f64 / models.len() as f64))
+        .collect();
+    selection_frequency.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+
+    let model = model::fit(&cfg.method, x, y, cfg.seed)?;
+    Ok(HonestResult {
+        scores: sc,
+        baselines: Baselines {
+            mean,
+            family_mean,
+            noise,
+        },
+        reduction_pct: (mean - sc.rmse) / mean * 100.0,
+        p_value,
+        coverage: covered / repeats as f64,
+        half_width,
+        predictions,
+        model,
+        selection_frequency,
+    })
+}
