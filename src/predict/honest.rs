@@ -326,3 +326,133 @@ pub fn evaluate(
         selection_frequency,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predict::cv::{folds, CvScheme};
+
+    fn synthetic(n: usize, p: usize, noise: f64, seed: u64) -> (Mat, Vec<f64>) {
+        let x = noise_matrix(n, p, 1.0, seed);
+        let e = noise_matrix(n, 1, noise, seed + 1000);
+        let y = (0..n)
+            .map(|i| 1.0 + 2.0 * x.at(i, 0) - 1.0 * x.at(i, 1) + e.data[i])
+            .collect();
+        (x, y)
+    }
+
+    #[test]
+    fn a_planted_feature_that_only_fits_the_held_out_row_is_never_chosen() {
+        let n = 20;
+        let mut x = noise_matrix(n, 6, 1.0, 5);
+        let e = noise_matrix(n, 1, 1.0, 6);
+        let mut y: Vec<f64> = (0..n).map(|i| x.at(i, 0) + e.data[i]).collect();
+        // Row h is an outlier; column 5 is small noise plus a spike on row h in the direction of
+        // y_h, so over all rows it explains y best; without row h it is pure noise.
+        let h = 7;
+        y[h] += 20.0;
+        let ym = y.iter().sum::<f64>() / n as f64;
+        for i in 0..n {
+            *x.at_mut(i, 5) = 0.01 * x.at(i, 5);
+        }
+        *x.at_mut(h, 5) = 100.0 * (y[h] - ym);
+        // In-sample (leaky) selection picks it: the plant works.
+        let leaky = model::fit(&Method::OlsSubset { k: 1 }, &x, &y, 0).unwrap();
+        assert_eq!(leaky.features, vec![5]);
+        // Inside the cross-validation, the fold holding out row h never selects it.
+        let f = folds(&CvScheme::Loo, n, None, 0).unwrap();
+        let (_, models) = cross_predict(&Method::OlsSubset { k: 1 }, &x, &y, &f, 0).unwrap();
+        assert!(
+            !models[h].features.contains(&5),
+            "fold {h} chose {:?}",
+            models[h].features
+        );
+        assert_eq!(models[h].features, vec![0]);
+        // every other fold sees the spike row in training and does pick the plant
+        assert!(models
+            .iter()
+            .enumerate()
+            .all(|(f, m)| f == h || m.features == vec![5]));
+    }
+
+    #[test]
+    fn conformal_intervals_cover_near_nominal_under_loo_and_kfold_on_synthetic_data() {
+        for (scheme, coverage) in [
+            (CvScheme::Loo, 0.9),
+            (CvScheme::Kfold { k: 5, repeats: 2 }, 0.8),
+        ] {
+            let mut covered = 0.0;
+            let reps = 10;
+            for r in 0..reps {
+                let (x, y) = synthetic(60, 5, 0.5, 100 + r);
+                let f = folds(&scheme, 60, None, r).unwrap();
+                let cfg = HonestConfig {
+                    method: Method::OlsSubset { k: 2 },
+                    coverage,
+                    permutations: 0,
+                    noise_draws: 0,
+                    seed: r,
+                };
+                let res = evaluate(&cfg, &x, &y, None, &f).unwrap();
+                // the reported coverage is the fraction of rows inside their interval
+                let inside = res
+                    .predictions
+                    .iter()
+                    .filter(|p| p.lower <= p.truth && p.truth <= p.upper)
+                    .count() as f64
+                    / res.predictions.len() as f64;
+                assert!((inside - res.coverage).abs() < 1e-12);
+                covered += res.coverage;
+            }
+            let mean_cov = covered / reps as f64;
+            assert!(
+                (mean_cov - coverage).abs() <= 0.05,
+                "{scheme:?}: coverage {mean_cov} vs nominal {coverage}"
+            );
+        }
+    }
+
+    #[test]
+    fn signal_beats_the_mean_baseline_with_a_small_p_value_and_noise_does_not() {
+        let n = 25;
+        let (x, y) = synthetic(n, 8, 0.3, 9);
+        let f = folds(&CvScheme::Loo, n, None, 0).unwrap();
+        let cfg = HonestConfig {
+            method: Method::Ridge,
+            coverage: 0.9,
+            permutations: 99,
+            noise_draws: 5,
+            seed: 1,
+        };
+        let res = evaluate(&cfg, &x, &y, None, &f).unwrap();
+        assert!(res.reduction_pct > 50.0, "{}", res.reduction_pct);
+        assert!(res.p_value.unwrap() <= 0.02);
+        assert!(res.baselines.noise.unwrap() > res.scores.rmse);
+        assert!(res.scores.kendall_tau > 0.6);
+        // pure-noise target: no reduction, large p
+        let yn: Vec<f64> = noise_matrix(n, 1, 1.0, 77).data;
+        let res = evaluate(&cfg, &x, &yn, None, &f).unwrap();
+        assert!(res.p_value.unwrap() > 0.1, "{:?}", res.p_value);
+        assert!(res.reduction_pct < 10.0);
+    }
+
+    #[test]
+    fn family_mean_baseline_uses_only_training_rows_of_the_same_family() {
+        // two families with different levels; LOO family mean predicts the other members' mean
+        let y = [1.0, 2.0, 3.0, 10.0, 11.0, 12.0];
+        let fam: Vec<String> = ["a", "a", "a", "b", "b", "b"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let f = folds(&CvScheme::Loo, 6, None, 0).unwrap();
+        // LOO family-mean residuals: 1-2.5, 2-2, 3-1.5, 10-11.5, 11-11, 12-10.5 -> squares 2.25,0,2.25 x2
+        let expect = (9.0f64 / 6.0).sqrt();
+        assert!((baseline_rmse(&y, &f, Some(&fam)) - expect).abs() < 1e-12);
+        // under leave-one-family-out the family is never in training: falls back to the mean
+        let g = folds(&CvScheme::Group, 6, Some(&fam), 0).unwrap();
+        assert_eq!(
+            baseline_rmse(&y, &g, Some(&fam)),
+            baseline_rmse(&y, &g, None)
+        );
+    }
+}

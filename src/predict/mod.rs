@@ -16,6 +16,8 @@ pub mod ols;
 pub mod paper;
 pub mod persist;
 pub mod pipeline;
+#[cfg(test)]
+mod reference_tests;
 pub mod report;
 pub mod ridge;
 pub mod subset;
