@@ -35,6 +35,16 @@ pub enum TableError {
         /// The columns present (abbreviated).
         columns: String,
     },
+    /// A column that a saved predictor needs is absent.
+    #[error("{file}: no feature column '{name}', which the predictor needs (columns: {columns})")]
+    MissingNeeded {
+        /// The file.
+        file: String,
+        /// The column name.
+        name: String,
+        /// The columns present (abbreviated).
+        columns: String,
+    },
     /// A cell that should be a number is not.
     #[error("{file}: line {line}, column '{column}': '{value}' is not a number{hint}")]
     NotNumeric {
