@@ -128,20 +128,50 @@ impl Dfs<'_> {
         Some(acc + zj * zj)
     }
 
+    /// The RSS reduction `z_j^2` of appending column `j` at `depth`, without storing the row.
+    #[inline(always)]
+    fn leaf_gain(&self, depth: usize, j: usize) -> Option<f64> {
+        let p = self.gram.p;
+        let g = &self.gram.g;
+        let gjj = g[j * p + j];
+        let mut row = [0.0f64; MAX_EXHAUSTIVE_K];
+        let mut d = gjj;
+        let mut zs = self.gram.c[j];
+        for m in 0..depth {
+            let mut s = g[j * p + self.idx[m]];
+            for q in 0..m {
+                s -= row[q] * self.l[m][q];
+            }
+            let v = s / self.l[m][m];
+            row[m] = v;
+            d -= v * v;
+            zs -= v * self.z[m];
+        }
+        if !(d > PIVOT_TOL * gjj) {
+            return None;
+        }
+        Some(zs * zs / d)
+    }
+
     fn run(&mut self, start: usize, depth: usize, acc: f64) {
         let last = self.cand.len() + depth + 1 - self.k;
         for t in start..last {
             let j = self.cand[t];
-            let Some(acc2) = self.push(depth, j, acc) else {
-                continue;
-            };
             if depth + 1 == self.k {
+                // Leaf: only the RSS is needed, and z_j^2 = zs^2 / d needs no square root.
+                let Some(gain) = self.leaf_gain(depth, j) else {
+                    continue;
+                };
                 self.leaves += 1;
-                let rss = self.gram.yy - acc2;
+                let rss = self.gram.yy - (acc + gain);
                 if rss < self.best.rss {
+                    self.idx[depth] = j;
                     self.best = Best { rss, idx: self.idx };
                 }
             } else {
+                let Some(acc2) = self.push(depth, j, acc) else {
+                    continue;
+                };
                 self.run(t + 1, depth + 1, acc2);
             }
         }
