@@ -1,10 +1,13 @@
 //! Prediction intervals from cross-validation residuals (split-conformal style on out-of-fold
-//! residuals, i.e. the "jackknife"/CV interval `prediction ± q`), and their empirical coverage.
+//! residuals, i.e. the jackknife / CV interval `prediction ± q`).
 //!
 //! `q` is the `ceil(coverage * (m + 1))`-th smallest of `m` absolute out-of-fold residuals;
 //! when that rank exceeds `m` the interval is unbounded (too few rows for the coverage asked).
-//! Coverage under cross-validation is measured leave-one-residual-out: row `i`'s interval uses
-//! the quantile of the *other* rows' residuals, so no row's own error sets its own width.
+//! The saved predictor uses `q` from all out-of-fold residuals. Its coverage is checked under
+//! cross-validation by nesting (see `honest::evaluate`): each outer fold's width comes from an
+//! inner CV on that fold's training rows. [`leave_one_out_coverage`] is the cheap alternative;
+//! it is nearly tautological (with `n` rows it covers `ceil(coverage * n)` of them by
+//! construction) and is kept only for comparison.
 
 /// The conformal half-width from absolute residuals (`+inf` when there are too few).
 pub fn half_width(abs_residuals: &[f64], coverage: f64) -> f64 {

@@ -198,6 +198,10 @@ pub fn run(ds: &Dataset, cfg: &FitConfig) -> Result<FitOutcome, FitError> {
                     permutations: cfg.permutations,
                     noise_draws: cfg.noise_draws,
                     seed: cfg.seed,
+                    inner_cv: match cfg.cv {
+                        CvScheme::Kfold { k, .. } => CvScheme::Kfold { k, repeats: 1 },
+                        ref other => other.clone(),
+                    },
                 };
                 TargetResult::Honest(Box::new(
                     honest::evaluate(&hc, &ds.x, y, ds.families.as_deref(), &folds)

@@ -187,7 +187,7 @@ pub fn table_text(ds: &Dataset, cfg: &FitConfig, out: &FitOutcome) -> String {
                 }
             }
             s += &format!(
-                "{HONEST_NOTE}\nreduct% = RMSE reduction vs the training-mean baseline; p = permutation p-value ({} permutations); cover = empirical coverage of the {:.0}% intervals under CV.\n",
+                "{HONEST_NOTE}\nreduct% = RMSE reduction vs the training-mean baseline; p = permutation p-value ({} permutations); cover = empirical coverage of the {:.0}% intervals (widths from an inner CV on each training fold).\n",
                 cfg.permutations,
                 cfg.coverage * 100.0
             );
