@@ -28,6 +28,9 @@ pub struct HonestConfig {
     pub noise_draws: usize,
     /// Seed of every random choice.
     pub seed: u64,
+    /// Progress bar ticked once per permutation and noise draw (hidden when stderr is not a
+    /// terminal); `None` for no progress display.
+    pub progress: Option<indicatif::ProgressBar>,
     /// Scheme of the inner cross-validation, run on each outer training fold, whose
     /// residuals set that fold's interval width (see [`evaluate`]).
     pub inner_cv: CvScheme,
@@ -286,7 +289,11 @@ pub fn evaluate(
             .map(|d| {
                 let s = cfg.seed.wrapping_add(0x5EED_0000 + d as u64);
                 let xn = noise_matrix(n, x.cols, 1.0, s);
-                cv_rmse(&cfg.method, &xn, y, folds, cfg.seed)
+                let r = cv_rmse(&cfg.method, &xn, y, folds, cfg.seed);
+                if let Some(pb) = &cfg.progress {
+                    pb.inc(1);
+                }
+                r
             })
             .collect();
         let r = r?;
@@ -304,7 +311,11 @@ pub fn evaluate(
                     ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(0xBEEF_0000 + b as u64));
                 let mut yp = y.to_vec();
                 yp.shuffle(&mut rng);
-                cv_rmse(&cfg.method, x, &yp, folds, cfg.seed)
+                let r = cv_rmse(&cfg.method, x, &yp, folds, cfg.seed);
+                if let Some(pb) = &cfg.progress {
+                    pb.inc(1);
+                }
+                r
             })
             .collect();
         let r = r?;
@@ -443,6 +454,7 @@ mod tests {
                     permutations: 0,
                     noise_draws: 0,
                     seed: r,
+                    progress: None,
                     inner_cv: match scheme {
                         CvScheme::Kfold { k, .. } => CvScheme::Kfold { k, repeats: 1 },
                         ref s => s.clone(),
@@ -479,6 +491,7 @@ mod tests {
             permutations: 99,
             noise_draws: 5,
             seed: 1,
+            progress: None,
             inner_cv: CvScheme::Loo,
         };
         let res = evaluate(&cfg, &x, &y, None, &f).unwrap();

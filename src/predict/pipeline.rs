@@ -181,6 +181,21 @@ pub fn validate(ds: &Dataset, cfg: &FitConfig) -> Result<Vec<cv::Fold>, FitError
 pub fn run(ds: &Dataset, cfg: &FitConfig) -> Result<FitOutcome, FitError> {
     let folds = validate(ds, cfg)?;
     let mut results = Vec::new();
+    let per_target = if cfg.method == Method::Mean {
+        0
+    } else {
+        cfg.noise_draws
+    } + cfg.permutations;
+    let progress = (cfg.protocol == Protocol::Honest && per_target > 0).then(|| {
+        let pb = indicatif::ProgressBar::new((per_target * ds.target_names.len()) as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:>10} [{bar:30}] {pos}/{len} permutations+noise draws ({eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
     for (t, name) in ds.target_names.iter().enumerate() {
         let y = &ds.y[t];
         let wrap = |source| FitError::Model {
@@ -192,12 +207,16 @@ pub fn run(ds: &Dataset, cfg: &FitConfig) -> Result<FitOutcome, FitError> {
                 paper::evaluate(&ds.x, y, cfg.k, cfg.noise_draws, cfg.seed).map_err(wrap)?,
             )),
             Protocol::Honest => {
+                if let Some(pb) = &progress {
+                    pb.set_message(name.clone());
+                }
                 let hc = HonestConfig {
                     method: cfg.method,
                     coverage: cfg.coverage,
                     permutations: cfg.permutations,
                     noise_draws: cfg.noise_draws,
                     seed: cfg.seed,
+                    progress: progress.clone(),
                     inner_cv: match cfg.cv {
                         CvScheme::Kfold { k, .. } => CvScheme::Kfold { k, repeats: 1 },
                         ref other => other.clone(),
@@ -210,6 +229,9 @@ pub fn run(ds: &Dataset, cfg: &FitConfig) -> Result<FitOutcome, FitError> {
             }
         };
         results.push((name.clone(), r));
+    }
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
     }
     Ok(FitOutcome {
         results,
