@@ -492,3 +492,48 @@ fn a_text_column_must_be_excluded_with_features_regex() {
     ]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn family_regex_groups_checkpoint_variants_with_their_base_model() {
+    // ids are `<family>` and `<family>_corr_<i>`: 5 families of 5
+    let j = fit_json(&[
+        "--family-regex",
+        r"^(.*?)(_corr_\d+)?$",
+        "--cv",
+        "group",
+        "--method",
+        "ols-subset",
+        "--k",
+        "5",
+        "--permutations",
+        "3",
+        "--noise-draws",
+        "1",
+    ]);
+    assert_eq!(j["folds"], 5);
+    // k = 5 > 4 uses greedy forward selection: still 5 features
+    assert_eq!(j["targets"][0]["features"].as_array().unwrap().len(), 5);
+    assert_eq!(j["targets"][0]["method"], "ols-subset(k=5)");
+}
+
+#[test]
+fn an_id_that_the_family_regex_does_not_match_is_refused() {
+    let f = fixture("small_features.csv");
+    let t = fixture("small_targets.csv");
+    expect_error(
+        &[
+            "fit",
+            "--data",
+            f.to_str().unwrap(),
+            "--targets-file",
+            t.to_str().unwrap(),
+            "--family-regex",
+            "^(x)_",
+        ],
+        &[
+            "small_features.csv",
+            "line 2",
+            "id 'roberta' does not match --family-regex",
+        ],
+    );
+}

@@ -219,3 +219,72 @@ pub fn apply(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> PredictorFile {
+        let m = LinearModel {
+            features: vec![2, 0],
+            means: vec![1.0, 10.0],
+            scales: vec![2.0, 5.0],
+            coef: vec![0.5, -1.0],
+            intercept: 3.0,
+            penalty: Some(0.1),
+        };
+        let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let t = TargetPredictor::from_model(
+            "rte",
+            Method::Ridge,
+            &m,
+            &names,
+            0.9,
+            Some(0.25),
+            serde_json::json!({}),
+        );
+        PredictorFile {
+            format: FORMAT.into(),
+            probecast_version: "0".into(),
+            protocol: "honest".into(),
+            id_column: "model".into(),
+            training_data_sha256: String::new(),
+            training_rows: 3,
+            settings: serde_json::json!({}),
+            targets: vec![t],
+        }
+    }
+
+    #[test]
+    fn a_saved_predictor_round_trips_and_predicts_like_the_fitted_model() {
+        let p = sample();
+        let t = &p.targets[0];
+        assert_eq!(t.features, vec!["c", "a"]);
+        // raw coefficients: 0.5/2, -1/5; intercept 3 - 0.25*1 - (-0.2)*10 = 4.75
+        assert_eq!(t.raw_coefficients, vec![0.25, -0.2]);
+        assert!((t.raw_intercept - 4.75).abs() < 1e-12);
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("predictor.json");
+        std::fs::write(&path, serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(load(&path).unwrap(), p);
+        let csv = d.path().join("new.csv");
+        std::fs::write(&csv, "model,a,b,c\nx,10,0,1\ny,20,0,3\n").unwrap();
+        let preds = apply(&p, &csv, None, false).unwrap();
+        // x: 3 + 0.5*(1-1)/2 - 1*(10-10)/5 = 3; y: 3 + 0.5*1 - 2 = 1.5
+        assert_eq!(preds[0].predicted, 3.0);
+        assert_eq!(preds[1].predicted, 1.5);
+        assert_eq!((preds[0].rank, preds[1].rank), (1, 2));
+        assert_eq!((preds[1].lower, preds[1].upper), (1.25, 1.75));
+    }
+
+    #[test]
+    fn a_predictor_with_inconsistent_lengths_is_refused() {
+        let mut p = sample();
+        p.targets[0].scales.pop();
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("predictor.json");
+        std::fs::write(&path, serde_json::to_string(&p).unwrap()).unwrap();
+        let e = load(&path).unwrap_err().to_string();
+        assert!(e.contains("differ in length"), "{e}");
+    }
+}
