@@ -460,6 +460,31 @@ mod tests {
     }
 
     #[test]
+    fn jacobi_eigen_is_accurate_on_a_rank_deficient_24x24_gram_matrix() {
+        // ZZ' of a 24 x 10 matrix: rank 10, 14 zero eigenvalues (the dual ridge case)
+        let mut s = 99u64;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        };
+        let rows: Vec<Vec<f64>> = (0..24).map(|_| (0..10).map(|_| next()).collect()).collect();
+        let k = Mat::from_rows(&rows).outer_gram();
+        let (d, v) = sym_eigen(&k.data, 24);
+        let scale = d.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        for i in 0..24 {
+            for j in 0..24 {
+                let r: f64 = (0..24).map(|q| v[i * 24 + q] * d[q] * v[j * 24 + q]).sum();
+                assert!((r - k.at(i, j)).abs() < 1e-12 * scale);
+                let o: f64 = (0..24).map(|q| v[q * 24 + i] * v[q * 24 + j]).sum();
+                assert!((o - if i == j { 1.0 } else { 0.0 }).abs() < 1e-12);
+            }
+        }
+        assert_eq!(d.iter().filter(|&&x| x.abs() < 1e-12 * scale).count(), 14);
+    }
+
+    #[test]
     fn cholesky_reports_a_singular_matrix() {
         let mut a = [1.0, 1.0, 1.0, 1.0];
         assert!(!cholesky_in_place(&mut a, 2, 1e-10));

@@ -179,7 +179,16 @@ fn read_raw(path: &Path) -> Result<Raw, TableError> {
         .headers()
         .map_err(|e| err(format!("bad CSV header: {e}")))?
         .iter()
-        .map(|s| s.to_string())
+        .enumerate()
+        // a UTF-8 byte-order mark (spreadsheet exports) is not part of the first name
+        .map(|(i, s)| {
+            if i == 0 {
+                s.trim_start_matches('\u{feff}')
+            } else {
+                s
+            }
+            .to_string()
+        })
         .collect();
     if headers.is_empty() || headers.iter().all(|h| h.is_empty()) {
         return Err(err("empty file (no header)".into()));
@@ -538,6 +547,17 @@ mod tests {
         assert_eq!(ds.families.unwrap(), vec!["x", "y"]);
         assert_eq!(ds.y, vec![vec![0.5, 0.6]]);
         assert_eq!(ds.x.data, vec![1.0, 2.0, 3.0, 4.0]);
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_id_column_is_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(
+            d.path(),
+            "f.csv",
+            "\u{feff}model,rte,a\nm1,0.5,1\nm2,0.6,2\n",
+        );
+        assert_eq!(load(&p, &opts(&["rte"])).unwrap().ids, vec!["m1", "m2"]);
     }
 
     #[test]
