@@ -537,3 +537,22 @@ fn an_id_that_the_family_regex_does_not_match_is_refused() {
         ],
     );
 }
+
+#[test]
+fn a_non_numeric_target_and_a_bad_regex_are_refused_on_one_line() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(
+        d.path(),
+        "feat.csv",
+        "model,rte,a\nm1,x,1\nm2,0.3,2\nm3,0.4,3\n",
+    );
+    let ps = p.to_str().unwrap();
+    expect_error(
+        &["fit", "--data", ps, "--targets", "rte"],
+        &["feat.csv: line 2, column 'rte': 'x' is not a number (target values must be numbers)"],
+    );
+    expect_error(
+        &["fit", "--data", ps, "--targets", "rte", "--features", "["],
+        &["bad --features regex '[': unclosed character class"],
+    );
+}

@@ -80,7 +80,18 @@ pub struct FitOptions {
 
 fn regex(opt: &Option<String>, flag: &str) -> Result<Option<regex::Regex>, CliError> {
     opt.as_deref()
-        .map(|r| regex::Regex::new(r).map_err(|e| CliError(format!("bad {flag} regex: {e}"))))
+        .map(|r| {
+            regex::Regex::new(r).map_err(|e| {
+                // the regex crate's message spans several lines; keep its last (the reason)
+                let msg = e.to_string();
+                let reason = msg
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                CliError(format!("bad {flag} regex '{r}': {reason}"))
+            })
+        })
         .transpose()
 }
 

@@ -280,7 +280,13 @@ impl Raw {
     }
 
     /// Parse column `c` as numbers; missing cells become NaN only if `allow_missing`.
-    fn numeric(&self, c: usize, allow_missing: bool, hint: &str) -> Result<Vec<f64>, TableError> {
+    fn numeric(
+        &self,
+        c: usize,
+        allow_missing: bool,
+        hint: &str,
+        bad_hint: &str,
+    ) -> Result<Vec<f64>, TableError> {
         let mut out = Vec::with_capacity(self.rows.len());
         for (r, &line) in self.rows.iter().zip(&self.lines) {
             let s = r[c].as_str();
@@ -304,7 +310,7 @@ impl Raw {
                         line,
                         column: self.headers[c].clone(),
                         value: s.to_string(),
-                        hint: " (exclude non-feature columns with --features REGEX)".into(),
+                        hint: bad_hint.into(),
                     })
                 }
             }
@@ -312,6 +318,9 @@ impl Raw {
         Ok(out)
     }
 }
+
+const TARGET_HINT: &str = " (target values must be numbers)";
+const FEATURE_HINT: &str = " (exclude non-feature columns with --features REGEX)";
 
 /// Read and validate the input table(s).
 pub fn load(data: &Path, opts: &TableOptions) -> Result<Dataset, TableError> {
@@ -393,7 +402,7 @@ pub fn load(data: &Path, opts: &TableOptions) -> Result<Dataset, TableError> {
         };
         for name in names {
             let c = traw.col(&name, "target")?;
-            let v = traw.numeric(c, false, missing_target_hint)?;
+            let v = traw.numeric(c, false, missing_target_hint, TARGET_HINT)?;
             y.push(ids.iter().map(|id| v[pos[id]]).collect());
             target_names.push(name);
             // a same-named column in the features file is not a feature
@@ -419,7 +428,7 @@ pub fn load(data: &Path, opts: &TableOptions) -> Result<Dataset, TableError> {
     } else {
         for name in &opts.targets {
             let c = raw.col(name, "target")?;
-            y.push(raw.numeric(c, false, missing_target_hint)?);
+            y.push(raw.numeric(c, false, missing_target_hint, TARGET_HINT)?);
             target_names.push(name.clone());
             reserved.insert(c);
         }
@@ -445,7 +454,7 @@ pub fn load(data: &Path, opts: &TableOptions) -> Result<Dataset, TableError> {
                 continue;
             }
         }
-        cols.push(raw.numeric(c, opts.impute_mean, hint)?);
+        cols.push(raw.numeric(c, opts.impute_mean, hint, FEATURE_HINT)?);
         feature_names.push(h.clone());
     }
     if feature_names.is_empty() {
@@ -508,7 +517,7 @@ pub fn read_columns(
                 ),
             }
         })?;
-        let v = raw.numeric(c, impute_mean, hint)?;
+        let v = raw.numeric(c, impute_mean, hint, "")?;
         for (i, vi) in v.into_iter().enumerate() {
             *x.at_mut(i, j) = vi;
         }
