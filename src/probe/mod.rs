@@ -1,1 +1,10 @@
-//! probe stage.
+//! Probing classifiers and the probing protocol: logistic regression and a one-hidden-layer MLP
+//! trained on frozen features, per-class sampling with seeds, model selection on validation,
+//! control tasks (selectivity) and MDL online codelength.
+
+pub mod lbfgs;
+pub mod linalg;
+pub mod logreg;
+pub mod npy;
+
+pub use linalg::MatRef;
