@@ -79,3 +79,257 @@ fn warm_started_path_reaches_the_same_optima_as_cold_fits() {
         assert!((info.objective - want).abs() / want < 1e-4, "C={}", cs[i]);
     }
 }
+
+use probecast::data::senteval;
+use probecast::probe::mdl;
+use probecast::probe::mlp::{self, MlpOptions};
+use probecast::probe::protocol::{self, ProbeKind, ProbeSettings, ProtocolError};
+
+fn fixture(task: &str) -> (Vec<f32>, Vec<u32>, Vec<f32>, Vec<u32>, usize, usize) {
+    let dir = fixture_dir();
+    let meta = load_json(&dir.join("sklearn_logreg.json"));
+    let case = meta["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["task"] == task)
+        .unwrap()
+        .clone();
+    let (xtr, _, d) = npy::read_f32(&dir.join(format!("{task}_train_x.npy"))).unwrap();
+    let (xte, _, _) = npy::read_f32(&dir.join(format!("{task}_test_x.npy"))).unwrap();
+    let k = case["labels"].as_array().unwrap().len();
+    (
+        xtr,
+        labels(&case["train_y"]),
+        xte,
+        labels(&case["test_y"]),
+        d,
+        k,
+    )
+}
+
+#[test]
+fn mlp_gradient_matches_central_finite_differences() {
+    let (dim, hidden, k, n) = (5, 4, 3, 9);
+    let x: Vec<f64> = (0..n * dim)
+        .map(|i| ((i * 37 % 11) as f64 - 5.0) / 4.0)
+        .collect();
+    let y: Vec<u32> = (0..n).map(|i| (i % k) as u32).collect();
+    let np = mlp::n_params(dim, hidden, k);
+    let p: Vec<f64> = (0..np)
+        .map(|i| ((i * 53 % 17) as f64 - 8.0) / 10.0)
+        .collect();
+    let mut g = vec![0.0; np];
+    mlp::loss_and_grad(&p, dim, hidden, k, &x, &y, 0.01, &mut g);
+    let mut scratch = vec![0.0; np];
+    let mut worst = 0f64;
+    for j in 0..np {
+        let h = 1e-6;
+        let (mut a, mut b) = (p.clone(), p.clone());
+        a[j] += h;
+        b[j] -= h;
+        let fd = (mlp::loss_and_grad(&a, dim, hidden, k, &x, &y, 0.01, &mut scratch)
+            - mlp::loss_and_grad(&b, dim, hidden, k, &x, &y, 0.01, &mut scratch))
+            / (2.0 * h);
+        worst = worst.max((fd - g[j]).abs());
+    }
+    assert!(worst < 1e-7, "largest gradient error {worst:e}");
+}
+
+#[test]
+fn mlp_learns_past_present_from_minilm_features_deterministically() {
+    let (xtr, ytr, xte, yte, d, k) = fixture("past_present");
+    // first 240 rows train, last 60 validate
+    let (xa, xv) = xtr.split_at(240 * d);
+    let xa = MatRef::new(xa, 240, d);
+    let xv = MatRef::new(xv, 60, d);
+    let opts = MlpOptions {
+        hidden: 20,
+        seed: 7,
+        ..Default::default()
+    };
+    let (net, info) = mlp::train(xa, &ytr[..240], xv, &ytr[240..], k, &opts).unwrap();
+    let acc = net.accuracy(MatRef::new(&xte, yte.len(), d), &yte);
+    assert!(acc > 0.7, "test accuracy {acc}");
+    assert!(info.best_epoch <= info.epochs && info.epochs < opts.max_epochs);
+    let (net2, _) = mlp::train(xa, &ytr[..240], xv, &ytr[240..], k, &opts).unwrap();
+    assert_eq!(net.params, net2.params);
+}
+
+#[test]
+fn mdl_of_a_uniform_predictor_equals_the_uniform_codelength_exactly() {
+    for k in [2usize, 4] {
+        let y: Vec<u32> = (0..1000).map(|i| (i * 7 % k) as u32).collect();
+        let ends = mdl::block_ends(y.len(), &mdl::VOITA_TITOV_PERCENTS);
+        let r = mdl::online_codelength(&y, k, &ends, |_, block| {
+            vec![1.0 / k as f64; block.len() * k]
+        });
+        assert_eq!(r.codelength_bits, 1000.0 * (k as f64).log2());
+        assert_eq!(r.codelength_bits, r.uniform_bits);
+        assert_eq!(r.compression, 1.0);
+    }
+    // 7 classes: log2(7) is irrational, so only equal up to rounding of the sum
+    let y: Vec<u32> = (0..700).map(|i| (i % 7) as u32).collect();
+    let ends = mdl::block_ends(700, &mdl::VOITA_TITOV_PERCENTS);
+    let r = mdl::online_codelength(&y, 7, &ends, |_, b| vec![1.0 / 7.0; b.len() * 7]);
+    assert!((r.codelength_bits - 700.0 * 7f64.log2()).abs() < 1e-9);
+}
+
+#[test]
+fn mdl_with_a_logistic_probe_compresses_real_labels_and_not_shuffled_ones() {
+    let (xtr, ytr, _, _, d, k) = fixture("past_present");
+    let code = |y: &[u32]| {
+        let ends = mdl::block_ends(y.len(), &mdl::VOITA_TITOV_PERCENTS);
+        mdl::online_codelength(y, k, &ends, |prefix, block| {
+            let xp = MatRef::new(&xtr[..prefix * d], prefix, d);
+            let o = LogRegOptions {
+                c: 0.01,
+                ..Default::default()
+            };
+            let (m, _) = logreg::fit(xp, &y[..prefix], k, &o, None).unwrap();
+            m.predict_proba(MatRef::new(
+                &xtr[block.start * d..block.end * d],
+                block.len(),
+                d,
+            ))
+        })
+    };
+    let real = code(&ytr);
+    assert_eq!(real.uniform_bits, 300.0);
+    let shuffled: Vec<u32> = (0..ytr.len())
+        .map(|i| ytr[(i * 7919) % ytr.len()])
+        .collect();
+    let control = code(&shuffled);
+    eprintln!("real {real:?}\nshuffled {control:?}");
+    assert!(real.compression > 1.05, "{real:?}");
+    assert!(control.compression < 1.0, "{control:?}");
+}
+
+fn parse(name: &str, text: &str) -> senteval::Dataset {
+    senteval::parse(Path::new(name), text).unwrap()
+}
+
+#[test]
+fn protocol_rejects_bad_tasks_with_one_line_naming_the_file() {
+    let one = parse("t/one.txt", "tr\tA\ta .\ntr\tA\tb .\nte\tA\tc .\n");
+    assert_eq!(
+        protocol::prepare_task(&one).unwrap_err().to_string(),
+        "t/one.txt: only one class (\"A\") among the tr/va lines; a probing task needs at least 2"
+    );
+    let no_te = parse("t/no_te.txt", "tr\tA\ta .\ntr\tB\tb .\n");
+    assert!(matches!(
+        protocol::prepare_task(&no_te),
+        Err(ProtocolError::NoTest { .. })
+    ));
+    let unseen = parse("t/unseen.txt", "tr\tA\ta .\ntr\tB\tb .\nte\tC\tc .\n");
+    assert_eq!(
+        protocol::prepare_task(&unseen).unwrap_err().to_string(),
+        "t/unseen.txt: label \"C\" appears in te lines but not in tr/va lines"
+    );
+    let mut text = String::new();
+    for i in 0..30 {
+        text.push_str(&format!("tr\tA\ta{i} .\n"));
+    }
+    for i in 0..12 {
+        text.push_str(&format!("tr\tB\tb{i} .\n"));
+    }
+    text.push_str("te\tA\tx .\nte\tB\ty .\n");
+    let small = protocol::prepare_task(&parse("t/small.txt", &text)).unwrap();
+    let e = protocol::draw(&small, 20, 0, false).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "t/small.txt: class \"B\" has 12 tr/va examples, fewer than the 25 needed for --train-per-class 20 (plus a quarter for validation); use --train-per-class 9 or less, or --allow-fewer"
+    );
+    assert!(protocol::draw(&small, 9, 0, false).is_ok());
+    let d = protocol::draw(&small, 20, 0, true).unwrap();
+    assert_eq!((d.train.len(), d.val.len()), (20 + 9, 5 + 3));
+    let dup = [parse("a/x.txt", &text), parse("b/x.txt", &text)];
+    assert_eq!(
+        protocol::check_unique_names(&dup).unwrap_err().to_string(),
+        "b/x.txt: duplicate task name \"x\" (also a/x.txt); task names are file stems and must be unique in a suite"
+    );
+}
+
+#[test]
+fn draws_are_balanced_disjoint_and_reproducible_per_seed() {
+    let mut text = String::new();
+    for i in 0..100 {
+        text.push_str(&format!("tr\t{}\ts{i} .\n", ["10", "9", "11"][i % 3]));
+    }
+    text.push_str("te\t9\tt .\nte\t10\tu .\n");
+    let t = protocol::prepare_task(&parse("t/x.txt", &text)).unwrap();
+    assert_eq!(t.labels, vec!["9", "10", "11"]);
+    let a = protocol::draw(&t, 20, 3, false).unwrap();
+    assert_eq!(a, protocol::draw(&t, 20, 3, false).unwrap());
+    assert_ne!(a, protocol::draw(&t, 20, 4, false).unwrap());
+    for c in 0..3u32 {
+        assert_eq!(a.train.iter().filter(|&&i| t.y[i] == c).count(), 20);
+        assert_eq!(a.val.iter().filter(|&&i| t.y[i] == c).count(), 5);
+    }
+    let mut all: Vec<usize> = a
+        .train
+        .iter()
+        .chain(&a.val)
+        .chain(&t.test)
+        .cloned()
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 60 + 15 + 2);
+}
+
+/// A task built from the fixture features: the 300 training rows as `tr`, the 200 test rows as
+/// `te`, with features for every row in file order.
+fn fixture_task() -> (protocol::TaskData, Vec<f32>, usize) {
+    let (xtr, ytr, xte, yte, d, _) = fixture("past_present");
+    let names = ["PAST", "PRES"];
+    let mut text = String::new();
+    for (i, &y) in ytr.iter().enumerate() {
+        text.push_str(&format!("tr\t{}\ts{i} .\n", names[y as usize]));
+    }
+    for (i, &y) in yte.iter().enumerate() {
+        text.push_str(&format!("te\t{}\tt{i} .\n", names[y as usize]));
+    }
+    let t = protocol::prepare_task(&parse("fx/past_present.txt", &text)).unwrap();
+    let mut x = xtr;
+    x.extend_from_slice(&xte);
+    (t, x, d)
+}
+
+#[test]
+fn protocol_reports_seeds_mean_and_std_for_every_probe_and_metric() {
+    let (t, x, d) = fixture_task();
+    let n = t.y.len();
+    let settings = ProbeSettings {
+        train_per_class: 100,
+        seeds: 2,
+        probes: vec![ProbeKind::LogReg, ProbeKind::Mlp],
+        mlp_hidden: vec![10],
+        ..Default::default()
+    };
+    let layers = [MatRef::new(&x, n, d)];
+    let recs = protocol::probe_task(&t, &layers, "cls", &settings, &|| {}).unwrap();
+    let get = |probe: &str, seed: &str, metric: &str| {
+        recs.iter()
+            .find(|r| r.probe == probe && r.seed == seed && r.metric == metric)
+            .unwrap_or_else(|| panic!("{probe} {seed} {metric}"))
+            .value
+    };
+    for probe in ["logreg", "mlp", "best"] {
+        let (a, b) = (get(probe, "0", "test_acc"), get(probe, "1", "test_acc"));
+        assert!((get(probe, "mean", "test_acc") - (a + b) / 2.0).abs() < 1e-12);
+        assert!((get(probe, "std", "test_acc") - (a - b).abs() / 2f64.sqrt()).abs() < 1e-12);
+        assert!(a > 0.65, "{probe} test accuracy {a}");
+        let sel = get(probe, "0", "selectivity");
+        assert!((sel - (a - get(probe, "0", "control_train_acc"))).abs() < 1e-12);
+        assert!(get(probe, "0", "mdl_compression") > 1.0);
+    }
+    let best_val = get("best", "0", "val_acc");
+    assert_eq!(
+        best_val,
+        get("logreg", "0", "val_acc").max(get("mlp", "0", "val_acc"))
+    );
+    // deterministic
+    let again = protocol::probe_task(&t, &layers, "cls", &settings, &|| {}).unwrap();
+    assert_eq!(recs, again);
+}

@@ -5,6 +5,10 @@
 pub mod lbfgs;
 pub mod linalg;
 pub mod logreg;
+pub mod mdl;
+pub mod mlp;
 pub mod npy;
+pub mod protocol;
+pub mod results;
 
 pub use linalg::MatRef;
