@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 /// The split an example belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Split {
     /// Training (`tr`).
     #[serde(rename = "tr")]
@@ -76,7 +78,9 @@ pub enum SentEvalError {
     #[error("{path}: empty data file (no examples)")]
     Empty { path: String },
     /// A line does not have 3 tab-separated fields.
-    #[error("{path}:{line}: expected 3 tab-separated fields (split, label, sentence), found {found}")]
+    #[error(
+        "{path}:{line}: expected 3 tab-separated fields (split, label, sentence), found {found}"
+    )]
     Fields {
         path: String,
         line: usize,
@@ -207,7 +211,11 @@ mod tests {
 
     #[test]
     fn parses_three_fields_and_keeps_tabs_inside_sentence_out() {
-        let d = parse(Path::new("t/x.txt"), "tr\tA\tHello world .\nte\tB\tBye .\r\n\n").unwrap();
+        let d = parse(
+            Path::new("t/x.txt"),
+            "tr\tA\tHello world .\nte\tB\tBye .\r\n\n",
+        )
+        .unwrap();
         assert_eq!(d.task, "x");
         assert_eq!(d.examples.len(), 2);
         assert_eq!(d.examples[1].split, Split::Test);
@@ -217,7 +225,10 @@ mod tests {
     #[test]
     fn rejects_bad_lines_with_file_and_line() {
         let e = parse(Path::new("f.txt"), "tr\tA\tok\nxx\tB\tno\n").unwrap_err();
-        assert_eq!(e.to_string(), "f.txt:2: unknown split \"xx\" (expected tr, va or te)");
+        assert_eq!(
+            e.to_string(),
+            "f.txt:2: unknown split \"xx\" (expected tr, va or te)"
+        );
         let e = parse(Path::new("f.txt"), "tr\tA\n").unwrap_err();
         assert!(e.to_string().starts_with("f.txt:1: expected 3"));
         let e = parse(Path::new("f.txt"), "\n\n").unwrap_err();

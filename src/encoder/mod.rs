@@ -1,3 +1,104 @@
 //! Encoder stage: checkpoint directory -> every layer's hidden states, pooled per sentence.
 //!
-//! (Being built: see `extract` for the public entry point.)
+//! - [`config`]: config.json -> architecture (BERT, RoBERTa, XLM-RoBERTa, DistilBERT);
+//! - [`weights`]: safetensors / pickle-free `pytorch_model.bin` reading with shape checks;
+//! - [`tokenizer`]: tokenizer.json or vocab.txt;
+//! - [`model`]: the forward pass returning all `num_layers + 1` hidden states;
+//! - [`extract`]: sorting, batching, pooling and the cached [`embed_dataset`] entry point;
+//! - [`resolve`]: `--model` as a directory or a model id inside the local Hugging Face cache.
+
+pub mod config;
+pub mod extract;
+pub mod gelu;
+pub mod model;
+pub mod resolve;
+pub mod tokenizer;
+pub mod weights;
+
+pub use extract::{embed_dataset, embed_sentences, EmbedOutput, EmbedSettings, LoadedModel};
+
+use std::path::Path;
+
+/// Errors of the encoder stage.
+#[derive(Debug, thiserror::Error)]
+pub enum EncoderError {
+    /// A problem with the user's input (model directory, data, settings): names the file.
+    #[error("{path}: {msg}")]
+    Input {
+        /// The file or directory at fault.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
+    /// Anything else (a tensor operation failing).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EncoderError {
+    /// An input error about `path`.
+    pub fn input(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
+        EncoderError::Input {
+            path: path.as_ref().display().to_string(),
+            msg: msg.into(),
+        }
+    }
+}
+
+/// How a sentence vector is pooled from one layer's token states.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooling {
+    /// The first token (`[CLS]` / `<s>`), as in the seed paper.
+    Cls,
+    /// The mean over the sentence's real (unpadded) tokens.
+    Mean,
+}
+
+impl Pooling {
+    /// Its name (`cls`, `mean`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Pooling::Cls => "cls",
+            Pooling::Mean => "mean",
+        }
+    }
+}
+
+impl std::fmt::Display for Pooling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Pooling {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "cls" => Ok(Pooling::Cls),
+            "mean" => Ok(Pooling::Mean),
+            o => Err(format!("unknown pooling {o:?} (expected cls or mean)")),
+        }
+    }
+}
+
+/// Pooled features of n sentences at every layer: `layers[k]` is row-major [n, dim]; k = 0 is
+/// the embedding output, k = 1..=L the transformer layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PooledFeatures {
+    /// Number of sentences (rows).
+    pub n: usize,
+    /// Hidden size (columns).
+    pub dim: usize,
+    /// One matrix per hidden state.
+    pub layers: Vec<Vec<f32>>,
+}
+
+impl PooledFeatures {
+    /// Row `i` of layer `k`.
+    pub fn row(&self, k: usize, i: usize) -> &[f32] {
+        &self.layers[k][i * self.dim..(i + 1) * self.dim]
+    }
+}

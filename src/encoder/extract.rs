@@ -1,0 +1,293 @@
+//! Feature extraction: tokenize, sort by length, batch with dynamic padding, run the forward
+//! pass, pool every layer, and put rows back in input order. [`embed_dataset`] adds the cache.
+
+use super::config::EncoderConfig;
+use super::model::{pool, Batch, Encoder};
+use super::tokenizer::TextTokenizer;
+use super::weights::{weights_file, Weights};
+use super::{resolve, EncoderError, PooledFeatures, Pooling};
+use crate::cache::{cache_key, FeatureCache};
+use crate::data::senteval::Dataset;
+use crate::util;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Settings of an extraction run.
+#[derive(Debug, Clone)]
+pub struct EmbedSettings {
+    /// Poolings to compute.
+    pub poolings: Vec<Pooling>,
+    /// Sentences per forward pass.
+    pub batch_size: usize,
+    /// Truncation length in tokens, special tokens included.
+    pub max_length: usize,
+    /// Root of the feature cache.
+    pub cache_dir: PathBuf,
+}
+
+impl Default for EmbedSettings {
+    fn default() -> Self {
+        EmbedSettings {
+            poolings: vec![Pooling::Cls, Pooling::Mean],
+            batch_size: 32,
+            max_length: 128,
+            cache_dir: FeatureCache::default_dir(),
+        }
+    }
+}
+
+/// Result of [`embed_dataset`].
+#[derive(Debug, Clone)]
+pub struct EmbedOutput {
+    /// A short name of the checkpoint (directory name or model id).
+    pub model_name: String,
+    /// The checkpoint directory used.
+    pub model_dir: PathBuf,
+    /// SHA-256 over the checkpoint's config, weights and tokenizer files.
+    pub model_hash: String,
+    /// SHA-256 of the sentences.
+    pub data_hash: String,
+    /// Features per pooling, rows in the dataset's order.
+    pub features: BTreeMap<Pooling, PooledFeatures>,
+    /// Whether every pooling came from the cache (no forward pass was run).
+    pub from_cache: bool,
+    /// Real tokens processed by the forward pass (0 on a cache hit).
+    pub tokens: usize,
+    /// Seconds spent in tokenization + forward + pooling (0 on a cache hit).
+    pub seconds: f64,
+}
+
+/// A checkpoint loaded and ready to embed.
+pub struct LoadedModel {
+    /// Checkpoint directory.
+    pub dir: PathBuf,
+    /// The encoder.
+    pub encoder: Encoder,
+    /// Its tokenizer, truncating at the load-time maximum length.
+    pub tokenizer: TextTokenizer,
+}
+
+/// A short display name for a `--model` argument.
+pub fn model_name(spec: &str) -> String {
+    let p = Path::new(spec.trim_end_matches('/'));
+    if p.is_dir() {
+        p.file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| spec.to_string())
+    } else {
+        spec.to_string()
+    }
+}
+
+/// Check `max_length` against the model's position limit.
+pub fn check_max_length(
+    dir: &Path,
+    cfg: &EncoderConfig,
+    max_length: usize,
+) -> Result<(), EncoderError> {
+    if max_length < 2 {
+        return Err(EncoderError::input(
+            dir,
+            format!("--max-length {max_length} is too small (at least 2: the special tokens)"),
+        ));
+    }
+    if max_length > cfg.max_input_tokens() {
+        return Err(EncoderError::input(
+            dir,
+            format!(
+                "--max-length {max_length} exceeds the model's position limit of {} tokens",
+                cfg.max_input_tokens()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Content hash of a checkpoint: config.json, the weights file and the tokenizer files.
+pub fn model_hash(dir: &Path) -> Result<String, EncoderError> {
+    let mut parts = Vec::new();
+    let mut files = vec![dir.join("config.json"), weights_file(dir)?];
+    for t in ["tokenizer.json", "vocab.txt", "tokenizer_config.json"] {
+        let p = dir.join(t);
+        if p.is_file() {
+            files.push(p);
+        }
+    }
+    for f in files {
+        let h = util::sha256_file(&f)
+            .map_err(|e| EncoderError::input(&f, format!("cannot read: {e}")))?;
+        parts.push(format!("{}={h}", f.file_name().unwrap().to_string_lossy()));
+    }
+    Ok(util::sha256_hex(parts.join("\n").as_bytes()))
+}
+
+/// Content hash of a list of sentences (order-sensitive).
+pub fn sentences_hash(sentences: &[String]) -> String {
+    let mut s = String::new();
+    for x in sentences {
+        s.push_str(x);
+        s.push('\n');
+    }
+    util::sha256_hex(s.as_bytes())
+}
+
+impl LoadedModel {
+    /// Load a checkpoint directory (config, weights with shape checks, tokenizer).
+    pub fn load(dir: &Path, max_length: usize) -> Result<Self, EncoderError> {
+        let cfg = EncoderConfig::from_dir(dir)?;
+        check_max_length(dir, &cfg, max_length)?;
+        let tokenizer = TextTokenizer::from_dir(dir, max_length)?;
+        let w = Weights::load(&weights_file(dir)?)?;
+        let encoder = Encoder::load(cfg, w)?;
+        Ok(LoadedModel {
+            dir: dir.to_path_buf(),
+            encoder,
+            tokenizer,
+        })
+    }
+}
+
+/// Embed sentences with a loaded model: features per pooling with rows in input order, and the
+/// number of real tokens. Batches hold sentences of similar length (sorted, longest first), each
+/// padded only to its own longest row.
+pub fn embed_sentences(
+    model: &LoadedModel,
+    sentences: &[String],
+    poolings: &[Pooling],
+    batch_size: usize,
+    progress: bool,
+) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
+    let ids = model.tokenizer.encode_all(sentences)?;
+    let n = ids.len();
+    let dim = model.encoder.config.hidden_size;
+    let nl = model.encoder.num_hidden_states();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
+    let mut out: BTreeMap<Pooling, PooledFeatures> = poolings
+        .iter()
+        .map(|&p| {
+            (
+                p,
+                PooledFeatures {
+                    n,
+                    dim,
+                    layers: vec![vec![0f32; n * dim]; nl],
+                },
+            )
+        })
+        .collect();
+    let pb = if progress {
+        indicatif::ProgressBar::new(n as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {pos}/{len} sentences ({per_sec}, eta {eta})",
+        )
+        .unwrap()
+        .progress_chars("=> "),
+    );
+    pb.set_message("embedding");
+    let pad = model.encoder.config.pad_token_id;
+    let bs = batch_size.max(1);
+    let mut tokens = 0;
+    for chunk in order.chunks(bs) {
+        let seq = chunk.iter().map(|&i| ids[i].len()).max().unwrap_or(1);
+        let mut batch = Batch {
+            ids: vec![pad; chunk.len() * seq],
+            type_ids: vec![0; chunk.len() * seq],
+            lengths: Vec::with_capacity(chunk.len()),
+            seq,
+        };
+        for (r, &i) in chunk.iter().enumerate() {
+            batch.ids[r * seq..r * seq + ids[i].len()].copy_from_slice(&ids[i]);
+            batch.lengths.push(ids[i].len());
+            tokens += ids[i].len();
+        }
+        let states = model.encoder.forward(&batch)?;
+        for (k, st) in states.iter().enumerate() {
+            let (cls, mean) = pool(st, &batch.lengths)?;
+            for (&p, feats) in out.iter_mut() {
+                let t = if p == Pooling::Cls { &cls } else { &mean };
+                let v = t
+                    .flatten_all()
+                    .and_then(|t| t.to_vec1::<f32>())
+                    .map_err(|e| EncoderError::Internal(e.to_string()))?;
+                for (r, &i) in chunk.iter().enumerate() {
+                    feats.layers[k][i * dim..(i + 1) * dim]
+                        .copy_from_slice(&v[r * dim..(r + 1) * dim]);
+                }
+            }
+        }
+        pb.inc(chunk.len() as u64);
+    }
+    pb.finish_and_clear();
+    Ok((out, tokens))
+}
+
+/// Embed a dataset with a checkpoint (`model` is a directory or a cached model id), using the
+/// feature cache: poolings already cached are read back without loading the model; a run where
+/// every pooling is cached does no forward pass.
+pub fn embed_dataset(
+    model: &str,
+    data: &Dataset,
+    settings: &EmbedSettings,
+) -> Result<EmbedOutput, EncoderError> {
+    embed_dataset_with_progress(model, data, settings, false)
+}
+
+/// [`embed_dataset`] with an optional progress bar on stderr.
+pub fn embed_dataset_with_progress(
+    model: &str,
+    data: &Dataset,
+    settings: &EmbedSettings,
+    progress: bool,
+) -> Result<EmbedOutput, EncoderError> {
+    let dir = resolve::resolve_model(model)?;
+    let cfg = EncoderConfig::from_dir(&dir)?;
+    check_max_length(&dir, &cfg, settings.max_length)?;
+    let mhash = model_hash(&dir)?;
+    let sentences: Vec<String> = data.examples.iter().map(|e| e.sentence.clone()).collect();
+    let dhash = sentences_hash(&sentences);
+    let cache = FeatureCache::new(&settings.cache_dir);
+    let mut features = BTreeMap::new();
+    let mut missing = Vec::new();
+    for &p in &settings.poolings {
+        let key = cache_key(&mhash, &dhash, p, settings.max_length);
+        match cache.get(&key) {
+            Some(f) if f.n == sentences.len() => {
+                features.insert(p, f);
+            }
+            _ => missing.push(p),
+        }
+    }
+    let (mut tokens, mut seconds) = (0, 0.0);
+    let from_cache = missing.is_empty();
+    if !missing.is_empty() {
+        let t0 = std::time::Instant::now();
+        let lm = LoadedModel::load(&dir, settings.max_length)?;
+        let (computed, tk) =
+            embed_sentences(&lm, &sentences, &missing, settings.batch_size, progress)?;
+        seconds = t0.elapsed().as_secs_f64();
+        tokens = tk;
+        for (p, f) in computed {
+            let key = cache_key(&mhash, &dhash, p, settings.max_length);
+            cache.put(&key, &f).map_err(|e| EncoderError::Input {
+                path: settings.cache_dir.display().to_string(),
+                msg: format!("cannot write the feature cache: {e}"),
+            })?;
+            features.insert(p, f);
+        }
+    }
+    Ok(EmbedOutput {
+        model_name: model_name(model),
+        model_dir: dir,
+        model_hash: mhash,
+        data_hash: dhash,
+        features,
+        from_cache,
+        tokens,
+        seconds,
+    })
+}

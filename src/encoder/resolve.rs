@@ -1,0 +1,107 @@
+//! Resolve `--model`: a local Hugging Face model directory, or a model id (`org/name`) that is
+//! already in the local Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, or
+//! `~/.cache/huggingface/hub`). Nothing is ever downloaded.
+
+use super::EncoderError;
+use std::path::{Path, PathBuf};
+
+/// Hub cache directories to search, in order.
+pub fn hub_cache_dirs() -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Ok(p) = std::env::var("HF_HUB_CACHE") {
+        v.push(PathBuf::from(p));
+    }
+    if let Ok(p) = std::env::var("HF_HOME") {
+        v.push(PathBuf::from(p).join("hub"));
+    }
+    if let Ok(h) = std::env::var("HOME") {
+        v.push(PathBuf::from(h).join(".cache/huggingface/hub"));
+    }
+    v
+}
+
+/// Find a model id in one hub cache: `models--org--name/snapshots/<rev>`, where `<rev>` is the
+/// commit in `refs/main` if present, else the only (or newest) snapshot.
+pub fn find_in_cache(cache: &Path, id: &str) -> Option<PathBuf> {
+    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
+    let snaps = repo.join("snapshots");
+    if let Ok(rev) = std::fs::read_to_string(repo.join("refs/main")) {
+        let p = snaps.join(rev.trim());
+        if p.join("config.json").is_file() {
+            return Some(p);
+        }
+    }
+    let mut cands: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(&snaps)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("config.json").is_file())
+        .map(|p| {
+            let t = std::fs::metadata(&p)
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (t, p)
+        })
+        .collect();
+    cands.sort();
+    cands.pop().map(|(_, p)| p)
+}
+
+/// Resolve a `--model` argument to a checkpoint directory.
+pub fn resolve_model(spec: &str) -> Result<PathBuf, EncoderError> {
+    let p = Path::new(spec);
+    if p.is_dir() {
+        if !p.join("config.json").is_file() {
+            return Err(EncoderError::input(
+                p,
+                "missing config.json in the model directory",
+            ));
+        }
+        return Ok(p.to_path_buf());
+    }
+    let looks_like_id = !spec.starts_with('.')
+        && !spec.starts_with('/')
+        && spec.split('/').count() <= 2
+        && !spec.is_empty();
+    if looks_like_id {
+        for c in hub_cache_dirs() {
+            if let Some(d) = find_in_cache(&c, spec) {
+                return Ok(d);
+            }
+        }
+        return Err(EncoderError::input(
+            p,
+            format!(
+                "no such model directory, and the id is not in the local Hugging Face cache ({}); probecast never downloads: pass a local directory",
+                hub_cache_dirs()
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    Err(EncoderError::input(p, "no such model directory"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_snapshot_named_by_refs_main() {
+        let d = tempfile::tempdir().unwrap();
+        let repo = d.path().join("models--org--tiny");
+        for rev in ["aaa", "bbb"] {
+            std::fs::create_dir_all(repo.join("snapshots").join(rev)).unwrap();
+            std::fs::write(repo.join("snapshots").join(rev).join("config.json"), "{}").unwrap();
+        }
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::write(repo.join("refs/main"), "aaa\n").unwrap();
+        assert_eq!(
+            find_in_cache(d.path(), "org/tiny").unwrap(),
+            repo.join("snapshots/aaa")
+        );
+        assert!(find_in_cache(d.path(), "org/other").is_none());
+    }
+}

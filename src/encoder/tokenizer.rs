@@ -1,0 +1,106 @@
+//! Tokenizers: a checkpoint's `tokenizer.json`, or a BERT WordPiece tokenizer built from
+//! `vocab.txt` (lower-casing from `tokenizer_config.json`, default on) when there is no
+//! tokenizer.json. Padding built into tokenizer.json (all-MiniLM ships `Fixed(128)`) is switched
+//! off: probecast pads each batch itself to its longest row.
+
+use super::EncoderError;
+use std::path::Path;
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::processors::bert::BertProcessing;
+use tokenizers::{Model, Tokenizer, TruncationParams};
+
+/// A tokenizer that truncates to a fixed number of tokens, special tokens included.
+pub struct TextTokenizer {
+    inner: Tokenizer,
+}
+
+fn lowercase_from_config(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("tokenizer_config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("do_lower_case").and_then(|b| b.as_bool()))
+        .unwrap_or(true)
+}
+
+impl TextTokenizer {
+    /// Load the tokenizer of a checkpoint directory and set truncation to `max_length` tokens.
+    pub fn from_dir(dir: &Path, max_length: usize) -> Result<Self, EncoderError> {
+        let tj = dir.join("tokenizer.json");
+        let vocab = dir.join("vocab.txt");
+        let mut inner = if tj.is_file() {
+            Tokenizer::from_file(&tj)
+                .map_err(|e| EncoderError::input(&tj, format!("cannot load tokenizer: {e}")))?
+        } else if vocab.is_file() {
+            Self::wordpiece_from_vocab(&vocab, lowercase_from_config(dir))?
+        } else {
+            return Err(EncoderError::input(
+                dir,
+                "missing tokenizer: neither tokenizer.json nor vocab.txt in the checkpoint directory",
+            ));
+        };
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                ..Default::default()
+            }))
+            .map_err(|e| EncoderError::input(dir, format!("cannot set truncation: {e}")))?;
+        Ok(TextTokenizer { inner })
+    }
+
+    /// A BERT tokenizer from a WordPiece vocabulary: BERT normalizer, BERT pre-tokenizer,
+    /// `[CLS] a [SEP] (b [SEP])` post-processing.
+    pub fn wordpiece_from_vocab(vocab: &Path, lowercase: bool) -> Result<Tokenizer, EncoderError> {
+        let bad = |m: String| EncoderError::input(vocab, m);
+        let wp = WordPiece::from_file(&vocab.to_string_lossy())
+            .unk_token("[UNK]".into())
+            .build()
+            .map_err(|e| bad(format!("cannot read WordPiece vocabulary: {e}")))?;
+        let id = |t: &str| {
+            wp.token_to_id(t)
+                .ok_or_else(|| bad(format!("vocabulary lacks {t}")))
+        };
+        let (cls, sep) = (id("[CLS]")?, id("[SEP]")?);
+        id("[UNK]")?;
+        let mut tok = Tokenizer::new(wp);
+        tok.with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
+            .map_err(|e| bad(format!("cannot set the normalizer: {e}")))?;
+        tok.with_pre_tokenizer(Some(BertPreTokenizer));
+        tok.with_post_processor(Some(BertProcessing::new(
+            ("[SEP]".into(), sep),
+            ("[CLS]".into(), cls),
+        )));
+        Ok(tok)
+    }
+
+    /// Token ids of each sentence (special tokens added, truncated), in input order.
+    pub fn encode_all(&self, sentences: &[String]) -> Result<Vec<Vec<u32>>, EncoderError> {
+        let inputs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+        let enc = self
+            .inner
+            .encode_batch(inputs, true)
+            .map_err(|e| EncoderError::Internal(format!("tokenization failed: {e}")))?;
+        Ok(enc.into_iter().map(|e| e.get_ids().to_vec()).collect())
+    }
+
+    /// Token ids and type ids of sentence pairs (the architecture's pair template).
+    pub fn encode_pairs(
+        &self,
+        pairs: &[(String, String)],
+    ) -> Result<Vec<(Vec<u32>, Vec<u32>)>, EncoderError> {
+        let inputs: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        let enc = self
+            .inner
+            .encode_batch(inputs, true)
+            .map_err(|e| EncoderError::Internal(format!("tokenization failed: {e}")))?;
+        Ok(enc
+            .into_iter()
+            .map(|e| (e.get_ids().to_vec(), e.get_type_ids().to_vec()))
+            .collect())
+    }
+}

@@ -1,0 +1,131 @@
+//! Reading checkpoint weights: `model.safetensors`, or `pytorch_model.bin` through candle's
+//! pickle reader, which only reconstructs tensors (it interprets a fixed set of pickle opcodes
+//! and never imports or calls Python code).
+
+use super::EncoderError;
+use candle_core::{DType, Device, Tensor};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// All tensors of a checkpoint, by name, as f32 on the CPU.
+pub struct Weights {
+    tensors: HashMap<String, Tensor>,
+    path: PathBuf,
+    prefix: String,
+}
+
+/// The weights file inside a checkpoint directory: safetensors preferred, else the PyTorch file.
+pub fn weights_file(dir: &Path) -> Result<PathBuf, EncoderError> {
+    for name in ["model.safetensors", "pytorch_model.bin"] {
+        let p = dir.join(name);
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    if dir.join("model.safetensors.index.json").is_file() {
+        return Err(EncoderError::input(
+            dir,
+            "sharded checkpoints (model.safetensors.index.json) are not supported; merge the shards into model.safetensors",
+        ));
+    }
+    Err(EncoderError::input(
+        dir,
+        "no model.safetensors or pytorch_model.bin in the checkpoint directory",
+    ))
+}
+
+impl Weights {
+    /// Load every tensor of `path` and convert it to f32.
+    pub fn load(path: &Path) -> Result<Self, EncoderError> {
+        let dev = Device::Cpu;
+        let is_pth = path.extension().map(|e| e == "bin").unwrap_or(false);
+        let raw: Vec<(String, Tensor)> = if is_pth {
+            candle_core::pickle::read_all(path)
+                .map_err(|e| EncoderError::input(path, format!(
+                    "cannot read as a PyTorch state dict ({e}); convert it with `python -c \"import torch, safetensors.torch as s; s.save_file(torch.load('pytorch_model.bin', weights_only=True), 'model.safetensors')\"`"
+                )))?
+        } else {
+            let bytes = std::fs::read(path)
+                .map_err(|e| EncoderError::input(path, format!("cannot read: {e}")))?;
+            // Validate the header and every tensor's byte range before touching data.
+            safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+                EncoderError::input(path, format!("corrupt or truncated safetensors file: {e}"))
+            })?;
+            candle_core::safetensors::load_buffer(&bytes, &dev)
+                .map_err(|e| EncoderError::input(path, format!("cannot load tensors: {e}")))?
+                .into_iter()
+                .collect()
+        };
+        if raw.is_empty() {
+            return Err(EncoderError::input(
+                path,
+                "the weights file holds no tensors",
+            ));
+        }
+        let mut tensors = HashMap::with_capacity(raw.len());
+        for (name, t) in raw {
+            let t = if t.dtype() == DType::F32 {
+                t
+            } else {
+                t.to_dtype(DType::F32)
+                    .map_err(|e| EncoderError::input(path, format!("tensor {name}: {e}")))?
+            };
+            tensors.insert(name, t);
+        }
+        Ok(Weights {
+            tensors,
+            path: path.to_path_buf(),
+            prefix: String::new(),
+        })
+    }
+
+    /// Choose the name prefix (`""`, `"bert."`, `"roberta."`, ...) under which `probe` exists.
+    pub fn select_prefix(&mut self, probe: &str, candidates: &[&str]) -> Result<(), EncoderError> {
+        for c in candidates {
+            if self.tensors.contains_key(&format!("{c}{probe}")) {
+                self.prefix = c.to_string();
+                return Ok(());
+            }
+        }
+        Err(EncoderError::input(
+            &self.path,
+            format!("missing weight {probe} (looked under prefixes {candidates:?})"),
+        ))
+    }
+
+    /// Whether a tensor exists (under the selected prefix).
+    pub fn contains(&self, name: &str) -> bool {
+        self.tensors.contains_key(&format!("{}{name}", self.prefix))
+    }
+
+    /// Fetch a tensor (under the selected prefix) and check its shape.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor, EncoderError> {
+        let full = format!("{}{name}", self.prefix);
+        let t = self
+            .tensors
+            .get(&full)
+            .ok_or_else(|| EncoderError::input(&self.path, format!("missing weight {full}")))?;
+        if t.dims() != shape {
+            return Err(EncoderError::input(
+                &self.path,
+                format!(
+                    "weight {full} has shape {:?}, expected {:?} from config.json",
+                    t.dims(),
+                    shape
+                ),
+            ));
+        }
+        Ok(t.clone())
+    }
+
+    /// Fetch the first of several alternative names that exists (e.g. LayerNorm `weight` or the
+    /// older `gamma`).
+    pub fn get_any(&self, names: &[String], shape: &[usize]) -> Result<Tensor, EncoderError> {
+        for n in names {
+            if self.contains(n) {
+                return self.get(n, shape);
+            }
+        }
+        self.get(&names[0], shape)
+    }
+}

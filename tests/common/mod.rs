@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests: fixture paths, the real-model and shared-data
+//! locations, and skipping (or failing under CI=true) when an external fixture is missing.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A committed fixture path.
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+/// `../shared/data` beside the repository, if present.
+pub fn shared_data() -> Option<PathBuf> {
+    let p = root().join("../shared/data");
+    p.is_dir().then_some(p)
+}
+
+/// The all-MiniLM-L6-v2 directory made by scripts/fetch-models.sh (`$PROBECAST_MODELS` or
+/// `~/.cache/probecast/models`), if present.
+pub fn minilm_dir() -> Option<PathBuf> {
+    let base = std::env::var("PROBECAST_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/probecast/models")
+        });
+    let p = base.join("all-MiniLM-L6-v2");
+    p.join("config.json").is_file().then_some(p)
+}
+
+/// Skip a test whose external fixture is missing: print why and return true, except under
+/// CI=true, where a missing fixture is a failure.
+pub fn skip(what: &str) -> bool {
+    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+        panic!("missing fixture under CI: {what}");
+    }
+    eprintln!("SKIPPED: {what}");
+    true
+}
+
+/// Run the probecast binary.
+pub fn probecast(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_probecast"))
+        .args(args)
+        .output()
+        .expect("run probecast")
+}
+
+/// Assert a run failed with exit code 2 and one stderr line containing every `needles`.
+pub fn assert_user_error(out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{err:?} lacks {n:?}");
+    }
+}
+
+/// Copy a directory (flat) to a new location.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
