@@ -37,16 +37,18 @@ fn load(dir: &Path) -> Vec<Case> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let p = e.path();
-            (p.extension()? == "json").then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+            (p.extension()? == "json")
+                .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
         })
         .collect();
     names.sort();
     names
         .into_iter()
         .map(|name| {
-            let meta: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap())
-                    .unwrap();
+            let meta: serde_json::Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap(),
+            )
+            .unwrap();
             let parts = ["train", "val", "test"];
             let mut dim = 0;
             let x = parts.map(|p| {
@@ -136,7 +138,10 @@ fn main() {
         ..s.logreg
     };
     let s = ProbeSettings {
-        logreg: LogRegOptions { threads, ..s.logreg },
+        logreg: LogRegOptions {
+            threads,
+            ..s.logreg
+        },
         ..s
     };
     if std::env::var_os("PROBE_BENCH_JSON").is_some() {
