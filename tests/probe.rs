@@ -85,7 +85,7 @@ use probecast::probe::mdl;
 use probecast::probe::mlp::{self, MlpOptions};
 use probecast::probe::protocol::{self, ProbeKind, ProbeSettings, ProtocolError};
 
-fn fixture(task: &str) -> (Vec<f32>, Vec<u32>, Vec<f32>, Vec<u32>, usize, usize) {
+fn features_fixture(task: &str) -> (Vec<f32>, Vec<u32>, Vec<f32>, Vec<u32>, usize, usize) {
     let dir = fixture_dir();
     let meta = load_json(&dir.join("sklearn_logreg.json"));
     let case = meta["cases"]
@@ -138,7 +138,7 @@ fn mlp_gradient_matches_central_finite_differences() {
 
 #[test]
 fn mlp_learns_past_present_from_minilm_features_deterministically() {
-    let (xtr, ytr, xte, yte, d, k) = fixture("past_present");
+    let (xtr, ytr, xte, yte, d, k) = features_fixture("past_present");
     // first 240 rows train, last 60 validate
     let (xa, xv) = xtr.split_at(240 * d);
     let xa = MatRef::new(xa, 240, d);
@@ -177,7 +177,7 @@ fn mdl_of_a_uniform_predictor_equals_the_uniform_codelength_exactly() {
 
 #[test]
 fn mdl_with_a_logistic_probe_compresses_real_labels_and_not_shuffled_ones() {
-    let (xtr, ytr, _, _, d, k) = fixture("past_present");
+    let (xtr, ytr, _, _, d, k) = features_fixture("past_present");
     let code = |y: &[u32]| {
         let ends = mdl::block_ends(y.len(), &mdl::VOITA_TITOV_PERCENTS);
         mdl::online_codelength(y, k, &ends, |prefix, block| {
@@ -281,7 +281,7 @@ fn draws_are_balanced_disjoint_and_reproducible_per_seed() {
 /// A task built from the fixture features: the 300 training rows as `tr`, the 200 test rows as
 /// `te`, with features for every row in file order.
 fn fixture_task() -> (protocol::TaskData, Vec<f32>, usize) {
-    let (xtr, ytr, xte, yte, d, _) = fixture("past_present");
+    let (xtr, ytr, xte, yte, d, _) = features_fixture("past_present");
     let names = ["PAST", "PRES"];
     let mut text = String::new();
     for (i, &y) in ytr.iter().enumerate() {
@@ -332,4 +332,310 @@ fn protocol_reports_seeds_mean_and_std_for_every_probe_and_metric() {
     // deterministic
     let again = protocol::probe_task(&t, &layers, "cls", &settings, &|| {}).unwrap();
     assert_eq!(recs, again);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `probecast probe` end to end
+
+mod common;
+use common::{assert_user_error, fixture, minilm_dir, probecast, shared_data, skip};
+
+/// A two-class SentEval task whose label is which word list the sentence is drawn from.
+fn word_task(tr_per_class: usize, te_per_class: usize) -> String {
+    let a = ["the", "cat", "sat", "on", "mat", "dog", "barked"];
+    let b = ["she", "reads", "books", "every", "evening", "birds", "sing"];
+    let mut s = String::new();
+    for (split, n) in [("tr", tr_per_class), ("te", te_per_class)] {
+        for i in 0..n {
+            for (label, words) in [("A", &a), ("B", &b)] {
+                let w: Vec<&str> = (0..4 + i % 3).map(|j| words[(i * 3 + j * 5) % 7]).collect();
+                s.push_str(&format!("{split}\t{label}\t{} .\n", w.join(" ")));
+            }
+        }
+    }
+    s
+}
+
+fn read_csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(p).unwrap();
+    let h = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|x| x.unwrap().iter().map(String::from).collect())
+        .collect();
+    (h, rows)
+}
+
+#[test]
+fn probe_writes_tidy_and_wide_tables_and_a_manifest_for_two_models() {
+    let d = tempfile::tempdir().unwrap();
+    let tasks = d.path().join("tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    std::fs::write(tasks.join("words.txt"), word_task(30, 20)).unwrap();
+    std::fs::write(tasks.join("README.md"), "not a task").unwrap();
+    let out = d.path().join("out");
+    let bert = fixture("encoder/tiny-bert");
+    let roberta = fixture("encoder/tiny-roberta");
+    let o = probecast(&[
+        "probe",
+        "--model",
+        bert.to_str().unwrap(),
+        "--model",
+        roberta.to_str().unwrap(),
+        "--tasks",
+        tasks.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--train-per-class",
+        "20",
+        "--seeds",
+        "2",
+        "--probe",
+        "logreg,mlp",
+        "--mlp-hidden",
+        "10",
+        "--cache-dir",
+        d.path().join("cache").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (h, rows) = read_csv(&out.join("probes.csv"));
+    assert_eq!(
+        h,
+        ["model", "task", "layer", "pooling", "probe", "seed", "metric", "value"]
+    );
+    // 2 models x 3 hidden states x 2 poolings x 3 probes (logreg, mlp, best) x 4 seed tags
+    let n_test_acc = rows.iter().filter(|r| r[6] == "test_acc").count();
+    assert_eq!(n_test_acc, 2 * 3 * 2 * 3 * 4);
+    for r in rows.iter().filter(|r| r[6].ends_with("_acc")) {
+        let v: f64 = r[7].parse().unwrap();
+        assert!((0.0..=1.0).contains(&v), "{r:?}");
+    }
+    let (h, rows) = read_csv(&out.join("features.csv"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0][0], "tiny-bert");
+    assert_eq!(rows[1][0], "tiny-roberta");
+    for col in [
+        "words_layer_0",
+        "words_layer_2",
+        "words_layer_1__sel",
+        "words_layer_1__mdl",
+        "words_layer_0__mean",
+        "words_layer_2__mean__sel",
+        "words_layer_2__mean__mdl",
+    ] {
+        assert!(h.contains(&col.to_string()), "{col} not in {h:?}");
+    }
+    assert_eq!(h.len(), 1 + 3 * 2 * 3);
+    // mean pooling of the embedding layer separates two disjoint word lists
+    let c = h.iter().position(|x| x == "words_layer_0__mean").unwrap();
+    for r in &rows {
+        assert!(r[c].parse::<f64>().unwrap() > 0.9, "{r:?}");
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["command"], "probe");
+    assert_eq!(m["settings"]["train_per_class"], 20);
+    assert_eq!(m["settings"]["val_per_class"], 5);
+    assert_eq!(m["inputs"]["models"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        m["inputs"]["tasks"][0]["classes"],
+        serde_json::json!(["A", "B"])
+    );
+}
+
+#[test]
+fn probe_rejects_bad_probing_data_with_one_line_naming_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let bert = fixture("encoder/tiny-bert");
+    let run = |name: &str, content: &str, extra: &[&str]| {
+        let p = d.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        let mut args = vec![
+            "probe",
+            "--model",
+            bert.to_str().unwrap(),
+            "--tasks",
+            p.to_str().unwrap(),
+            "--out",
+            d.path().to_str().unwrap(),
+            "--train-per-class",
+            "20",
+        ];
+        args.extend_from_slice(extra);
+        probecast(&args)
+    };
+    let single = "tr\tA\ta b .\ntr\tA\tc d .\nte\tA\te f .\n";
+    assert_user_error(
+        &run("single.txt", single, &[]),
+        &["single.txt", "only one class"],
+    );
+    let no_te: String = word_task(30, 0);
+    assert_user_error(
+        &run("no_te.txt", &no_te, &[]),
+        &["no_te.txt", "no test lines"],
+    );
+    let unseen = format!("{}te\tC\tthe cat .\n", word_task(30, 2));
+    assert_user_error(
+        &run("unseen.txt", &unseen, &[]),
+        &[
+            "unseen.txt",
+            "label \"C\" appears in te lines but not in tr/va",
+        ],
+    );
+    assert_user_error(
+        &run("empty.txt", "", &[]),
+        &["empty.txt", "empty data file"],
+    );
+    let small = word_task(12, 2);
+    assert_user_error(
+        &run("small.txt", &small, &[]),
+        &[
+            "small.txt",
+            "class \"A\" has 12 tr/va examples",
+            "use --train-per-class 9 or less",
+        ],
+    );
+    // the same file with --allow-fewer is accepted (checked in the library tests); a suite with
+    // two files of the same name is not
+    let a = d.path().join("suite_a/words.txt");
+    let b = d.path().join("suite_b/words.txt");
+    for p in [&a, &b] {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, word_task(30, 2)).unwrap();
+    }
+    let o = probecast(&[
+        "probe",
+        "--model",
+        bert.to_str().unwrap(),
+        "--tasks",
+        a.parent().unwrap().to_str().unwrap(),
+        b.parent().unwrap().to_str().unwrap(),
+        "--out",
+        d.path().to_str().unwrap(),
+    ]);
+    assert_user_error(&o, &["suite_b/words.txt", "duplicate task name \"words\""]);
+    let o = run("ok.txt", &word_task(30, 2), &["--probe", "svm"]);
+    assert_user_error(&o, &["--probe", "svm"]);
+}
+
+#[test]
+fn probe_goes_on_after_a_model_fails_to_load_and_exits_non_zero_at_the_end() {
+    let d = tempfile::tempdir().unwrap();
+    let task = d.path().join("words.txt");
+    std::fs::write(&task, word_task(30, 10)).unwrap();
+    let broken = d.path().join("broken-model");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("config.json"), "{ not json").unwrap();
+    let bert = fixture("encoder/tiny-bert");
+    let out = d.path().join("out");
+    let o = probecast(&[
+        "probe",
+        "--model",
+        broken.to_str().unwrap(),
+        "--model",
+        bert.to_str().unwrap(),
+        "--tasks",
+        task.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--train-per-class",
+        "20",
+        "--seeds",
+        "1",
+        "--metrics",
+        "acc",
+        "--pooling",
+        "mean",
+        "--cache-dir",
+        d.path().join("cache").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("error: 1 of 2 models failed: ") && err.contains("broken-model"),
+        "{err}"
+    );
+    let (h, rows) = read_csv(&out.join("features.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], "tiny-bert");
+    assert_eq!(
+        &h[1..],
+        [
+            "words_layer_0__mean",
+            "words_layer_1__mean",
+            "words_layer_2__mean"
+        ]
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert!(m["failed_models"][0]["model"]
+        .as_str()
+        .unwrap()
+        .ends_with("broken-model"));
+}
+
+#[test]
+fn minilm_probes_real_senteval_far_above_chance_and_controls_at_chance() {
+    let (Some(model), Some(data)) = (minilm_dir(), shared_data()) else {
+        skip("all-MiniLM-L6-v2 (scripts/fetch-models.sh) and ../shared/data/senteval_probing");
+        return;
+    };
+    let suite = data.join("senteval_probing");
+    if !suite.is_dir() {
+        skip("../shared/data/senteval_probing");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let files: Vec<String> = ["past_present", "subj_number", "bigram_shift"]
+        .iter()
+        .map(|t| suite.join(format!("{t}.txt")).display().to_string())
+        .collect();
+    let mut args = vec!["probe", "--model", model.to_str().unwrap(), "--tasks"];
+    args.extend(files.iter().map(String::as_str));
+    let cache = std::env::var("PROBECAST_TEST_CACHE")
+        .unwrap_or_else(|_| d.path().join("cache").display().to_string());
+    args.extend([
+        "--out",
+        out.to_str().unwrap(),
+        "--pooling",
+        "cls",
+        "--seeds",
+        "1",
+        "--metrics",
+        "acc,selectivity",
+        "--cache-dir",
+        &cache,
+    ]);
+    let o = probecast(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, rows) = read_csv(&out.join("probes.csv"));
+    let val = |task: &str, layer: usize, metric: &str| -> f64 {
+        rows.iter()
+            .find(|r| r[1] == task && r[2] == layer.to_string() && r[5] == "mean" && r[6] == metric)
+            .unwrap_or_else(|| panic!("{task} {layer} {metric}"))[7]
+            .parse()
+            .unwrap()
+    };
+    for task in ["past_present", "subj_number"] {
+        let best = (0..=6)
+            .map(|l| val(task, l, "test_acc"))
+            .fold(0.0, f64::max);
+        assert!(best > 0.75, "{task}: best layer accuracy {best}");
+    }
+    let l0 = val("bigram_shift", 0, "test_acc");
+    assert!((l0 - 0.5).abs() < 0.03, "bigram_shift layer 0: {l0}");
+    for task in ["past_present", "subj_number", "bigram_shift"] {
+        let mean: f64 = (0..=6)
+            .map(|l| val(task, l, "control_test_acc"))
+            .sum::<f64>()
+            / 7.0;
+        assert!(
+            (mean - 0.5).abs() < 0.03,
+            "{task}: control held-out accuracy {mean}"
+        );
+        let ctrain = val(task, 3, "control_train_acc");
+        assert!(ctrain > 0.5, "{task}: control training accuracy {ctrain}");
+    }
 }
