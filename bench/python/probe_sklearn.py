@@ -16,6 +16,16 @@ Features exported by probecast (`.npy` float32 matrices + `<case>.json` with lab
 in place of step 1.
 """
 import argparse, json, os, pathlib, statistics, subprocess, sys, time
+
+# One thread on both sides (set before numpy loads OpenBLAS): the probing protocol runs one fit
+# per core in parallel, and on a shared 2-core machine a 2-thread OpenBLAS slows down 10-20x when
+# the other core is busy. Override with --threads.
+THREADS = "1"
+for i, a in enumerate(sys.argv):
+    if a == "--threads" and i + 1 < len(sys.argv):
+        THREADS = sys.argv[i + 1]
+for v in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]:
+    os.environ[v] = THREADS
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -139,6 +149,7 @@ def main():
     b.add_argument("dir")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--no-rust", action="store_true")
+    b.add_argument("--threads", default="1", help="BLAS threads for scikit-learn and threads for probecast")
     args = ap.parse_args()
     if args.cmd == "make-features":
         make_features(pathlib.Path(args.out), args.model, args.data, args.layer, args.per_class)
@@ -148,14 +159,16 @@ def main():
     cases = sorted(p.stem for p in d.glob("*.json"))
     rust = {}
     if not args.no_rust:
-        env = dict(os.environ, PROBE_BENCH_DATA=str(d), PROBE_BENCH_JSON="1", PROBE_BENCH_REPEATS=str(args.repeats))
+        env = dict(os.environ, PROBE_BENCH_DATA=str(d), PROBE_BENCH_JSON="1", PROBE_BENCH_REPEATS=str(args.repeats),
+                   PROBE_BENCH_THREADS=args.threads)
         out = subprocess.run(["cargo", "bench", "--bench", "probe_logreg"], cwd=ROOT, env=env,
                              capture_output=True, text=True, check=True).stdout
         for line in out.splitlines():
             if line.startswith("{"):
                 r = json.loads(line)
                 rust[r["case"]] = r
-    print(f"# scikit-learn {sklearn.__version__}, threads: {threadpoolctl.threadpool_info()[0].get('num_threads') if threadpoolctl.threadpool_info() else '?'}")
+    info = threadpoolctl.threadpool_info()
+    print(f"# scikit-learn {sklearn.__version__}, BLAS threads: {[i.get('num_threads') for i in info]}, probecast threads: {args.threads}, load average before: {os.getloadavg()}", flush=True)
     print("| case | n_train x dim | classes | sklearn C=1 fit | probecast C=1 fit | ratio | sklearn grid (4 C) | probecast grid (path) | ratio | test acc sklearn / probecast (grid) | objective C=1 sklearn / probecast |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cases:

@@ -7,7 +7,7 @@
 //! run in `f64`.
 
 use super::lbfgs::{self, LbfgsOptions, LbfgsReport};
-use super::linalg::{matmul, matmul_tn, MatRef};
+use super::linalg::{matmul_nt, MatRef};
 
 /// Errors of the logistic-regression probe.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -56,8 +56,8 @@ pub struct LogReg {
     pub n_classes: usize,
     /// Feature dimension.
     pub dim: usize,
-    /// Parameters: weights `dim × m` row-major, then `m` intercepts, where `m = 1` for two
-    /// classes and `m = k` otherwise.
+    /// Parameters: weights `m × dim` row-major (one row per output), then `m` intercepts,
+    /// where `m = 1` for two classes and `m = k` otherwise.
     pub theta: Vec<f64>,
 }
 
@@ -105,7 +105,7 @@ impl LogReg {
             .collect();
         let b = &self.theta[self.dim * m..];
         let mut z = vec![0f32; x.n * m];
-        matmul(x.n, x.dim, m, x.data, &w, &mut z, 1);
+        matmul_nt(x.n, x.dim, m, x.data, &w, &mut z, 1);
         z.chunks(m)
             .flat_map(|r| r.iter().zip(b).map(|(&v, &bb)| v as f64 + bb))
             .collect()
@@ -209,6 +209,191 @@ fn check(x: MatRef, y: &[u32], k: usize, c: f64) -> Result<(), LogRegError> {
     Ok(())
 }
 
+/// Portable dot product (8 independent partial sums).
+#[inline(always)]
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// AVX2 + FMA dot product: four 8-lane accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut acc2 = _mm256_setzero_ps();
+    let mut acc3 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads): i + 8 * j + 8 <= n, so every load is inside both slices.
+    while i + 32 <= n {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+        acc1 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 8)),
+            _mm256_loadu_ps(pb.add(i + 8)),
+            acc1,
+        );
+        acc2 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 16)),
+            _mm256_loadu_ps(pb.add(i + 16)),
+            acc2,
+        );
+        acc3 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 24)),
+            _mm256_loadu_ps(pb.add(i + 24)),
+            acc3,
+        );
+        i += 32;
+    }
+    while i + 8 <= n {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+        i += 8;
+    }
+    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    let s = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    let s = _mm_hadd_ps(s, s);
+    let s = _mm_hadd_ps(s, s);
+    let mut r = _mm_cvtss_f32(s);
+    while i < n {
+        r += a[i] * b[i];
+        i += 1;
+    }
+    r
+}
+
+/// Dot product: AVX2 intrinsics when `SIMD` (the caller guarantees AVX2 + FMA), else portable.
+#[inline(always)]
+fn dot<const SIMD: bool>(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: SIMD is only true inside `block_avx2`, which runs after feature detection.
+        return unsafe { dot_avx2(a, b) };
+    }
+    dot_portable(a, b)
+}
+
+/// `g += r * x`.
+#[inline(always)]
+fn axpy<const FMA: bool>(g: &mut [f32], r: f32, x: &[f32]) {
+    for (gi, &xi) in g.iter_mut().zip(x) {
+        *gi = if FMA {
+            xi.mul_add(r, *gi)
+        } else {
+            *gi + r * xi
+        };
+    }
+}
+
+/// One pass over a block of rows: scores, loss and residuals per row, and the weight gradient
+/// accumulated while the row is still in cache. `w` and `g` are `m × dim`; `gb` has `m`
+/// entries. Residuals are divided by `n_total`. Returns the summed cross-entropy of the block.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn block_body<const FMA: bool>(
+    x: &[f32],
+    dim: usize,
+    y: &[u32],
+    k: usize,
+    w: &[f32],
+    b: &[f64],
+    n_total: f64,
+    g: &mut [f32],
+    gb: &mut [f64],
+) -> f64 {
+    let m = b.len();
+    let mut z = vec![0f64; m];
+    let mut loss = 0.0;
+    for (xi, &yi) in x.chunks_exact(dim).zip(y) {
+        for j in 0..m {
+            z[j] = dot::<FMA>(xi, &w[j * dim..(j + 1) * dim]) as f64 + b[j];
+        }
+        if k == 2 {
+            let s = z[0];
+            loss += if yi == 1 { softplus(-s) } else { softplus(s) };
+            z[0] = (sigmoid(s) - yi as f64) / n_total;
+        } else {
+            let zi = &mut z[..m];
+            let mx = zi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let mut sum = 0.0;
+            for v in zi.iter_mut() {
+                *v = (*v - mx).exp();
+                sum += *v;
+            }
+            loss += sum.ln() - zi[yi as usize].ln();
+            for (j, v) in zi.iter_mut().enumerate() {
+                *v = (*v / sum - if j == yi as usize { 1.0 } else { 0.0 }) / n_total;
+            }
+        }
+        for j in 0..m {
+            gb[j] += z[j];
+            axpy::<FMA>(&mut g[j * dim..(j + 1) * dim], z[j] as f32, xi);
+        }
+    }
+    loss
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_avx2(
+    x: &[f32],
+    dim: usize,
+    y: &[u32],
+    k: usize,
+    w: &[f32],
+    b: &[f64],
+    n_total: f64,
+    g: &mut [f32],
+    gb: &mut [f64],
+) -> f64 {
+    block_body::<true>(x, dim, y, k, w, b, n_total, g, gb)
+}
+
+/// [`block_body`] with AVX2 + FMA where the CPU has them (checked at run time).
+#[allow(clippy::too_many_arguments)]
+fn block(
+    x: &[f32],
+    dim: usize,
+    y: &[u32],
+    k: usize,
+    w: &[f32],
+    b: &[f64],
+    n_total: f64,
+    g: &mut [f32],
+    gb: &mut [f64],
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { block_avx2(x, dim, y, k, w, b, n_total, g, gb) };
+        }
+    }
+    block_body::<false>(x, dim, y, k, w, b, n_total, g, gb)
+}
+
+/// Rows per block when a fit is split over threads.
+const PAR_BLOCK: usize = 512;
+
 /// Workspace for objective evaluations.
 struct Objective<'a> {
     x: MatRef<'a>,
@@ -218,9 +403,7 @@ struct Objective<'a> {
     c: f64,
     threads: usize,
     w: Vec<f32>,
-    z: Vec<f32>,
-    r: Vec<f32>,
-    gw: Vec<f32>,
+    g: Vec<f32>,
 }
 
 impl<'a> Objective<'a> {
@@ -234,66 +417,54 @@ impl<'a> Objective<'a> {
             c,
             threads,
             w: vec![0.0; x.dim * m],
-            z: vec![0.0; x.n * m],
-            r: vec![0.0; x.n * m],
-            gw: vec![0.0; x.dim * m],
+            g: vec![0.0; x.dim * m],
         }
     }
 
-    /// Objective value; writes the gradient into `grad`.
+    /// Objective value; writes the gradient into `grad`. One fused pass over the data: each
+    /// row is read once for its scores and its gradient contribution.
     fn eval(&mut self, theta: &[f64], grad: &mut [f64]) -> f64 {
-        let (n, dim, m) = (self.x.n, self.x.dim, self.m);
+        let (n, dim, m, k) = (self.x.n, self.x.dim, self.m, self.k);
         let nf = n as f64;
         for (w, &t) in self.w.iter_mut().zip(&theta[..dim * m]) {
             *w = t as f32;
         }
         let b = &theta[dim * m..];
-        matmul(n, dim, m, self.x.data, &self.w, &mut self.z, self.threads);
-        let mut loss = 0.0;
+        let (w, x, y) = (&self.w, self.x.data, self.y);
         let mut gb = vec![0.0; m];
-        if self.k == 2 {
-            for i in 0..n {
-                let s = self.z[i] as f64 + b[0];
-                let yi = self.y[i] as f64;
-                loss += if self.y[i] == 1 {
-                    softplus(-s)
-                } else {
-                    softplus(s)
-                };
-                let r = (sigmoid(s) - yi) / nf;
-                self.r[i] = r as f32;
-                gb[0] += r;
+        let loss = if self.threads > 1 && n >= 2 * PAR_BLOCK {
+            use rayon::prelude::*;
+            let parts: Vec<(f64, Vec<f32>, Vec<f64>)> = x
+                .par_chunks(PAR_BLOCK * dim)
+                .zip(y.par_chunks(PAR_BLOCK))
+                .map(|(xb, yb)| {
+                    let mut g = vec![0f32; dim * m];
+                    let mut gbb = vec![0f64; m];
+                    let l = block(xb, dim, yb, k, w, b, nf, &mut g, &mut gbb);
+                    (l, g, gbb)
+                })
+                .collect();
+            self.g.iter_mut().for_each(|v| *v = 0.0);
+            let mut loss = 0.0;
+            for (l, g, gbb) in parts {
+                loss += l;
+                for (a, v) in self.g.iter_mut().zip(&g) {
+                    *a += v;
+                }
+                for (a, v) in gb.iter_mut().zip(&gbb) {
+                    *a += v;
+                }
             }
+            loss
         } else {
-            let mut row = vec![0.0; m];
-            for i in 0..n {
-                let zi = &self.z[i * m..(i + 1) * m];
-                let mut mx = f64::NEG_INFINITY;
-                for j in 0..m {
-                    row[j] = zi[j] as f64 + b[j];
-                    mx = mx.max(row[j]);
-                }
-                let mut sum = 0.0;
-                for v in row.iter_mut() {
-                    *v = (*v - mx).exp();
-                    sum += *v;
-                }
-                let yi = self.y[i] as usize;
-                loss += sum.ln() - (row[yi].ln());
-                for j in 0..m {
-                    let p = row[j] / sum;
-                    let r = (p - if j == yi { 1.0 } else { 0.0 }) / nf;
-                    self.r[i * m + j] = r as f32;
-                    gb[j] += r;
-                }
-            }
-        }
-        matmul_tn(dim, n, m, self.x.data, &self.r, &mut self.gw, self.threads);
+            self.g.iter_mut().for_each(|v| *v = 0.0);
+            block(x, dim, y, k, w, b, nf, &mut self.g, &mut gb)
+        };
         let lam = 1.0 / (self.c * nf);
         let mut pen = 0.0;
         for ((g, &gw), &t) in grad[..dim * m]
             .iter_mut()
-            .zip(&self.gw)
+            .zip(&self.g)
             .zip(&theta[..dim * m])
         {
             *g = gw as f64 + lam * t;
