@@ -4,7 +4,8 @@
 //! when that is unset.
 //!
 //! `PROBE_BENCH_JSON=1` skips criterion and prints one JSON line per case (median of
-//! `PROBE_BENCH_REPEATS` runs); `bench/python/probe_sklearn.py bench` uses that to put
+//! `PROBE_BENCH_REPEATS` runs); `PROBE_BENCH_FILTER` keeps the cases whose name contains it;
+//! `PROBE_BENCH_GTOL` overrides the gradient tolerance (default: the protocol's 1e-4). `bench/python/probe_sklearn.py bench` uses that to put
 //! scikit-learn and probecast side by side in one run.
 
 use criterion::Criterion;
@@ -127,7 +128,18 @@ fn main() {
             synthetic("synthetic_7class_768", 7, 8400, 768),
         ],
     };
-    let s = ProbeSettings::default();
+    let filter = std::env::var("PROBE_BENCH_FILTER").unwrap_or_default();
+    let cases: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| c.name.contains(&filter))
+        .collect();
+    let mut s = ProbeSettings::default();
+    if let Some(g) = std::env::var("PROBE_BENCH_GTOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.logreg.lbfgs.gtol = g;
+    }
     let threads: usize = std::env::var("PROBE_BENCH_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -167,7 +179,7 @@ fn main() {
             println!(
                 "{}",
                 serde_json::json!({
-                    "case": c.name, "threads": threads,
+                    "case": c.name, "threads": threads, "gtol": s.logreg.lbfgs.gtol,
                     "fit_c1_s": median(t1), "fit_c1_obj": info.objective,
                     "fit_c1_iters": info.report.iterations,
                     "fit_c1_test_acc": m.accuracy(c.m(2), &c.y[2]),

@@ -181,15 +181,6 @@ fn sigmoid(z: f64) -> f64 {
     }
 }
 
-/// `log(1 + exp(z))` without overflow.
-fn softplus(z: f64) -> f64 {
-    if z > 0.0 {
-        z + (-z).exp().ln_1p()
-    } else {
-        z.exp().ln_1p()
-    }
-}
-
 fn check(x: MatRef, y: &[u32], k: usize, c: f64) -> Result<(), LogRegError> {
     if y.len() != x.n {
         return Err(LogRegError::LengthMismatch {
@@ -303,6 +294,107 @@ fn axpy<const FMA: bool>(g: &mut [f32], r: f32, x: &[f32]) {
     }
 }
 
+/// Four dot products `x_t · w` (t = 0..4) sharing the loads of `w`.
+#[inline(always)]
+fn dot4<const SIMD: bool>(x: [&[f32]; 4], w: &[f32]) -> [f32; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: SIMD is only true inside `block_avx2`, which runs after feature detection.
+        return unsafe { dot4_avx2(x, w) };
+    }
+    [
+        dot_portable(x[0], w),
+        dot_portable(x[1], w),
+        dot_portable(x[2], w),
+        dot_portable(x[3], w),
+    ]
+}
+
+/// `g += Σ_t r_t x_t` over four rows, loading and storing `g` once.
+#[inline(always)]
+fn axpy4<const SIMD: bool>(g: &mut [f32], r: [f32; 4], x: [&[f32]; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: as in `dot4`.
+        return unsafe { axpy4_avx2(g, r, x) };
+    }
+    for t in 0..4 {
+        axpy::<false>(g, r[t], x[t]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn hsum256(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    let s = _mm_hadd_ps(s, s);
+    let s = _mm_hadd_ps(s, s);
+    _mm_cvtss_f32(s)
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; all slices have the same length.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_avx2(x: [&[f32]; 4], w: &[f32]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let n = w.len();
+    assert!(x.iter().all(|r| r.len() == n));
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for every slice.
+        let wv = _mm256_loadu_ps(w.as_ptr().add(i));
+        for t in 0..4 {
+            acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x[t].as_ptr().add(i)), wv, acc[t]);
+        }
+        i += 8;
+    }
+    let mut out = [0f32; 4];
+    for t in 0..4 {
+        out[t] = hsum256(acc[t]);
+        for j in i..n {
+            out[t] += x[t][j] * w[j];
+        }
+    }
+    out
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; all slices have the same length.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy4_avx2(g: &mut [f32], r: [f32; 4], x: [&[f32]; 4]) {
+    use std::arch::x86_64::*;
+    let n = g.len();
+    assert!(x.iter().all(|row| row.len() == n));
+    let rv = [
+        _mm256_set1_ps(r[0]),
+        _mm256_set1_ps(r[1]),
+        _mm256_set1_ps(r[2]),
+        _mm256_set1_ps(r[3]),
+    ];
+    let mut i = 0;
+    let gp = g.as_mut_ptr();
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for every slice.
+        let mut gv = _mm256_loadu_ps(gp.add(i));
+        for t in 0..4 {
+            gv = _mm256_fmadd_ps(_mm256_loadu_ps(x[t].as_ptr().add(i)), rv[t], gv);
+        }
+        _mm256_storeu_ps(gp.add(i), gv);
+        i += 8;
+    }
+    for j in i..n {
+        for t in 0..4 {
+            g[j] += r[t] * x[t][j];
+        }
+    }
+}
+
 /// One pass over a block of rows: scores, loss and residuals per row, and the weight gradient
 /// accumulated while the row is still in cache. `w` and `g` are `m × dim`; `gb` has `m`
 /// entries. Residuals are divided by `n_total`. Returns the summed cross-entropy of the block.
@@ -320,33 +412,72 @@ fn block_body<const FMA: bool>(
     gb: &mut [f64],
 ) -> f64 {
     let m = b.len();
-    let mut z = vec![0f64; m];
+    let n = y.len();
+    let mut z = vec![0f64; 4 * m];
     let mut loss = 0.0;
-    for (xi, &yi) in x.chunks_exact(dim).zip(y) {
+    let mut i = 0;
+    while i < n {
+        let r = (n - i).min(4);
+        let row = |t: usize| &x[(i + t) * dim..(i + t + 1) * dim];
+        // scores of up to 4 rows
         for j in 0..m {
-            z[j] = dot::<FMA>(xi, &w[j * dim..(j + 1) * dim]) as f64 + b[j];
-        }
-        if k == 2 {
-            let s = z[0];
-            loss += if yi == 1 { softplus(-s) } else { softplus(s) };
-            z[0] = (sigmoid(s) - yi as f64) / n_total;
-        } else {
-            let zi = &mut z[..m];
-            let mx = zi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let mut sum = 0.0;
-            for v in zi.iter_mut() {
-                *v = (*v - mx).exp();
-                sum += *v;
-            }
-            loss += sum.ln() - zi[yi as usize].ln();
-            for (j, v) in zi.iter_mut().enumerate() {
-                *v = (*v / sum - if j == yi as usize { 1.0 } else { 0.0 }) / n_total;
+            let wj = &w[j * dim..(j + 1) * dim];
+            if r == 4 {
+                let d = dot4::<FMA>([row(0), row(1), row(2), row(3)], wj);
+                for t in 0..4 {
+                    z[t * m + j] = d[t] as f64 + b[j];
+                }
+            } else {
+                for t in 0..r {
+                    z[t * m + j] = dot::<FMA>(row(t), wj) as f64 + b[j];
+                }
             }
         }
-        for j in 0..m {
-            gb[j] += z[j];
-            axpy::<FMA>(&mut g[j * dim..(j + 1) * dim], z[j] as f32, xi);
+        // loss and residuals (divided by n_total) per row
+        for t in 0..r {
+            let yi = y[i + t];
+            let zi = &mut z[t * m..(t + 1) * m];
+            if k == 2 {
+                let s = zi[0];
+                // one exp: e = exp(-|s|); softplus(±s) and sigmoid(s) both follow from it
+                let e = (-s.abs()).exp();
+                let l1p = e.ln_1p();
+                let signed = if yi == 1 { -s } else { s };
+                loss += signed.max(0.0) + l1p;
+                let p1 = if s >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
+                zi[0] = (p1 - yi as f64) / n_total;
+            } else {
+                let mx = zi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let mut sum = 0.0;
+                for v in zi.iter_mut() {
+                    *v = (*v - mx).exp();
+                    sum += *v;
+                }
+                loss += sum.ln() - zi[yi as usize].ln();
+                for (j, v) in zi.iter_mut().enumerate() {
+                    *v = (*v / sum - if j == yi as usize { 1.0 } else { 0.0 }) / n_total;
+                }
+            }
         }
+        // gradient contributions while the rows are in cache
+        for j in 0..m {
+            let gj = &mut g[j * dim..(j + 1) * dim];
+            if r == 4 {
+                let rr = [z[j], z[m + j], z[2 * m + j], z[3 * m + j]];
+                gb[j] += rr.iter().sum::<f64>();
+                axpy4::<FMA>(gj, rr.map(|v| v as f32), [row(0), row(1), row(2), row(3)]);
+            } else {
+                for t in 0..r {
+                    gb[j] += z[t * m + j];
+                    axpy::<FMA>(gj, z[t * m + j] as f32, row(t));
+                }
+            }
+        }
+        i += r;
     }
     loss
 }
