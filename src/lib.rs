@@ -13,6 +13,7 @@ pub mod cache;
 pub mod cli;
 pub mod data;
 pub mod encoder;
+pub mod finetune;
 pub mod predict;
 pub mod probe;
 pub mod util;

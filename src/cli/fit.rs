@@ -1,11 +1,177 @@
-//! `probecast fit` (placeholder until its stage lands).
+//! `probecast fit`: fit a predictor from probing features to fine-tuning scores and validate it.
 use super::CliError;
+use crate::predict::cv::CvScheme;
+use crate::predict::model::Method;
+use crate::predict::pipeline::{self, FitConfig, Protocol};
+use crate::predict::report;
+use crate::predict::table::{self, TableOptions};
+use crate::util;
+use std::path::PathBuf;
 
-/// Arguments of `probecast fit`.
+/// Arguments of `probecast fit` (boxed so the command enum stays small).
 #[derive(Debug, clap::Args)]
-pub struct FitArgs {}
+pub struct FitArgs {
+    /// The options.
+    #[command(flatten)]
+    pub opts: Box<FitOptions>,
+}
+
+/// Options of `probecast fit`.
+#[derive(Debug, clap::Args)]
+pub struct FitOptions {
+    /// Features table (CSV, one row per checkpoint); may also hold the target columns.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Target columns, comma-separated (default with --targets-file: all its columns).
+    #[arg(long, value_delimiter = ',')]
+    pub targets: Vec<String>,
+    /// Targets in a second CSV, joined on the id column.
+    #[arg(long)]
+    pub targets_file: Option<PathBuf>,
+    /// Name of the id column.
+    #[arg(long, default_value = "model")]
+    pub id_column: String,
+    /// Family (group) column; default: a column named `family` if present.
+    #[arg(long, conflicts_with = "family_regex")]
+    pub family_column: Option<String>,
+    /// Family = first capture group of this regex applied to the id, e.g. '^(.*?)(_corr_\d+)?$'.
+    #[arg(long)]
+    pub family_regex: Option<String>,
+    /// Only columns whose name matches this regex are features (default: every other column).
+    #[arg(long)]
+    pub features: Option<String>,
+    /// `honest` (nested CV with baselines, default) or `paper` (the seed paper, in-sample).
+    #[arg(long, default_value = "honest", value_parser = ["honest", "paper"])]
+    pub protocol: String,
+    /// Method: ridge (default), ols-subset, enet, mean.
+    #[arg(long, default_value = "ridge")]
+    pub method: String,
+    /// Subset size for ols-subset and the paper protocol.
+    #[arg(long, default_value_t = 3)]
+    pub k: usize,
+    /// Elastic-net mix (1 = lasso).
+    #[arg(long, default_value_t = 0.5)]
+    pub l1_ratio: f64,
+    /// Cross-validation: loo, kfold:K[:REPEATS] (default 5 repeats), group (leave one family out).
+    #[arg(long, default_value = "loo")]
+    pub cv: String,
+    /// Nominal coverage of the prediction intervals.
+    #[arg(long, default_value_t = 0.9)]
+    pub coverage: f64,
+    /// Target permutations for the p-value (0 to skip).
+    #[arg(long, default_value_t = 200)]
+    pub permutations: usize,
+    /// Noise draws (default 100 for paper: random-column baseline; 10 for honest: noise control).
+    #[arg(long)]
+    pub noise_draws: Option<usize>,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Fill missing feature cells with the training-fold mean (`mean`); default: refuse them.
+    #[arg(long, value_parser = ["mean"])]
+    pub impute: Option<String>,
+    /// Print the summary as JSON on stdout instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Output directory for predictor.json, cv_predictions.csv, summary.csv, manifest.json.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+fn regex(opt: &Option<String>, flag: &str) -> Result<Option<regex::Regex>, CliError> {
+    opt.as_deref()
+        .map(|r| {
+            regex::Regex::new(r).map_err(|e| {
+                // the regex crate's message spans several lines; keep its last (the reason)
+                let msg = e.to_string();
+                let reason = msg
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ");
+                CliError(format!("bad {flag} regex '{r}': {reason}"))
+            })
+        })
+        .transpose()
+}
 
 /// Run the command.
-pub fn run(_args: FitArgs, _argv: &[String]) -> Result<(), CliError> {
-    Err(CliError("probecast fit is not built yet".into()))
+pub fn run(args: FitArgs, argv: &[String]) -> Result<(), CliError> {
+    let args = *args.opts;
+    let started = std::time::Instant::now();
+    let opts = TableOptions {
+        id_column: args.id_column.clone(),
+        targets: args.targets.clone(),
+        targets_file: args.targets_file.clone(),
+        family_column: args.family_column.clone(),
+        family_regex: regex(&args.family_regex, "--family-regex")?,
+        features: regex(&args.features, "--features")?,
+        impute_mean: args.impute.is_some(),
+    };
+    let protocol = if args.protocol == "paper" {
+        Protocol::Paper
+    } else {
+        Protocol::Honest
+    };
+    let cfg = FitConfig {
+        protocol,
+        method: Method::parse(&args.method, args.k, args.l1_ratio)?,
+        k: args.k,
+        cv: CvScheme::parse(&args.cv)?,
+        coverage: args.coverage,
+        permutations: args.permutations,
+        noise_draws: args
+            .noise_draws
+            .unwrap_or(if protocol == Protocol::Paper { 100 } else { 10 }),
+        seed: args.seed,
+    };
+    if let Some(out) = &args.out {
+        util::ensure_writable_dir(out).map_err(CliError)?;
+    }
+    let ds = table::load(&args.data, &opts)?;
+    let outcome = pipeline::run(&ds, &cfg)?;
+    let summary = report::summary_json(&ds, &cfg, &outcome);
+    if let Some(out) = &args.out {
+        let w = |name: &str, bytes: &[u8]| {
+            util::write_atomic(&out.join(name), bytes)
+                .map_err(|e| CliError(format!("{}: {e}", out.join(name).display())))
+        };
+        let pf = report::predictor_file(&ds, &cfg, &outcome, &args.id_column);
+        w(
+            "predictor.json",
+            serde_json::to_string_pretty(&pf)?.as_bytes(),
+        )?;
+        w(
+            "cv_predictions.csv",
+            &report::cv_predictions_csv(&ds, &outcome),
+        )?;
+        w("summary.csv", &report::summary_csv(&ds, &cfg, &outcome))?;
+        let manifest = serde_json::json!({
+            "probecast_version": env!("CARGO_PKG_VERSION"),
+            "command": "fit",
+            "argv": argv,
+            "inputs": ds.files,
+            "input_sha256": ds.sha256,
+            "settings": cfg,
+            "seed": cfg.seed,
+            "created_unix": util::unix_time(),
+            "seconds": started.elapsed().as_secs_f64(),
+        });
+        w(
+            "manifest.json",
+            serde_json::to_string_pretty(&manifest)?.as_bytes(),
+        )?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!("{}", report::table_text(&ds, &cfg, &outcome));
+        if let Some(out) = &args.out {
+            println!(
+                "wrote {}/{{predictor.json,cv_predictions.csv,summary.csv,manifest.json}}",
+                out.display()
+            );
+        }
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod embed;
+pub mod finetune;
 pub mod fit;
 pub mod predict;
 pub mod probe;
@@ -22,6 +23,8 @@ pub enum Command {
     Embed(embed::EmbedArgs),
     /// Train probing classifiers per (task, layer, pooling) and write the features table.
     Probe(probe::ProbeArgs),
+    /// Fine-tune checkpoints on GLUE tasks for ground-truth scores.
+    Finetune(finetune::FinetuneArgs),
     /// Fit a predictor from probing features to fine-tuning scores, with honest validation.
     Fit(fit::FitArgs),
     /// Apply a saved predictor to a features table.
@@ -53,6 +56,7 @@ pub fn main() -> i32 {
     let res = match cli.command {
         Command::Embed(a) => embed::run(a, &argv),
         Command::Probe(a) => probe::run(a, &argv),
+        Command::Finetune(a) => finetune::run(a, &argv),
         Command::Fit(a) => fit::run(a, &argv),
         Command::Predict(a) => predict::run(a, &argv),
     };

@@ -1,3 +1,4 @@
-//! Readers and writers of datasets: SentEval probing files (and, later, GLUE TSV, treebanks).
+//! Readers and writers of datasets: SentEval probing files and GLUE TSV.
 
+pub mod glue;
 pub mod senteval;

@@ -131,9 +131,11 @@ impl EncoderConfig {
                     ));
                 }
             }
-            other => return Err(bad(format!(
+            other => {
+                return Err(bad(format!(
                 "unknown model_type {other:?} (supported: bert, roberta, xlm-roberta, distilbert)"
-            ))),
+            )))
+            }
         };
         let get = |keys: &[&str]| -> Option<&Value> { keys.iter().find_map(|k| v.get(*k)) };
         let usize_of = |keys: &[&str], default: Option<usize>| -> Result<usize, EncoderError> {

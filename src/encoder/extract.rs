@@ -53,7 +53,8 @@ pub struct EmbedOutput {
     pub from_cache: bool,
     /// Real tokens processed by the forward pass (0 on a cache hit).
     pub tokens: usize,
-    /// Seconds spent in tokenization + forward + pooling (0 on a cache hit).
+    /// Seconds spent in tokenization + forward + pooling, model loading excluded (0 on a cache
+    /// hit).
     pub seconds: f64,
 }
 
@@ -265,8 +266,8 @@ pub fn embed_dataset_with_progress(
     let (mut tokens, mut seconds) = (0, 0.0);
     let from_cache = missing.is_empty();
     if !missing.is_empty() {
-        let t0 = std::time::Instant::now();
         let lm = LoadedModel::load(&dir, settings.max_length)?;
+        let t0 = std::time::Instant::now();
         let (computed, tk) =
             embed_sentences(&lm, &sentences, &missing, settings.batch_size, progress)?;
         seconds = t0.elapsed().as_secs_f64();

@@ -7,6 +7,7 @@
 //! - [`extract`]: sorting, batching, pooling and the cached [`embed_dataset`] entry point;
 //! - [`resolve`]: `--model` as a directory or a model id inside the local Hugging Face cache.
 
+pub mod attention;
 pub mod config;
 pub mod extract;
 pub mod gelu;

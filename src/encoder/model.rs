@@ -5,6 +5,7 @@
 //! ids and token types, which [`Encoder::load`] maps onto the structs below. The query, key and
 //! value projections are fused into one matrix at load time (one GEMM instead of three).
 
+use super::attention::fused_attention;
 use super::config::{Activation, Arch, EncoderConfig};
 use super::gelu::{self, MapFn};
 use super::weights::Weights;
@@ -63,18 +64,18 @@ struct Layer {
 }
 
 /// Weight names of one layer, per architecture.
-struct LayerNames {
-    q: String,
-    k: String,
-    v: String,
-    o: String,
-    ln_attn: String,
-    ff_in: String,
-    ff_out: String,
-    ln_ff: String,
+pub(crate) struct LayerNames {
+    pub(crate) q: String,
+    pub(crate) k: String,
+    pub(crate) v: String,
+    pub(crate) o: String,
+    pub(crate) ln_attn: String,
+    pub(crate) ff_in: String,
+    pub(crate) ff_out: String,
+    pub(crate) ln_ff: String,
 }
 
-fn layer_names(arch: Arch, i: usize) -> LayerNames {
+pub(crate) fn layer_names(arch: Arch, i: usize) -> LayerNames {
     match arch {
         Arch::DistilBert => {
             let p = format!("transformer.layer.{i}");
@@ -102,6 +103,17 @@ fn layer_names(arch: Arch, i: usize) -> LayerNames {
                 ln_ff: format!("{p}.output.LayerNorm"),
             }
         }
+    }
+}
+
+/// Prefixes under which a checkpoint may store the encoder's weights (bare `AutoModel`, or a
+/// task model such as `BertForMaskedLM` with `bert.`).
+pub(crate) fn weight_prefixes(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::Bert => &["", "bert.", "model."],
+        Arch::Roberta => &["", "roberta.", "model."],
+        Arch::XlmRoberta => &["", "roberta.", "xlm_roberta.", "model."],
+        Arch::DistilBert => &["", "distilbert.", "model."],
     }
 }
 
@@ -136,13 +148,10 @@ impl Encoder {
     /// Build the encoder from its config and weights, checking every weight's shape.
     pub fn load(config: EncoderConfig, mut w: Weights) -> Result<Self, EncoderError> {
         let h = config.hidden_size;
-        let prefixes: &[&str] = match config.arch {
-            Arch::Bert => &["", "bert.", "model."],
-            Arch::Roberta => &["", "roberta.", "model."],
-            Arch::XlmRoberta => &["", "roberta.", "xlm_roberta.", "model."],
-            Arch::DistilBert => &["", "distilbert.", "model."],
-        };
-        w.select_prefix("embeddings.word_embeddings.weight", prefixes)?;
+        w.select_prefix(
+            "embeddings.word_embeddings.weight",
+            weight_prefixes(config.arch),
+        )?;
         let word = w.get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
         let pos = w.get(
             "embeddings.position_embeddings.weight",
@@ -193,30 +202,6 @@ impl Encoder {
         self.layers.len() + 1
     }
 
-    /// Position ids of one batch: 0.. for BERT/DistilBERT; pad+1.. for real tokens and pad for
-    /// padding in RoBERTa/XLM-R (what Hugging Face's `create_position_ids_from_input_ids` gives
-    /// for right-padded input).
-    fn position_ids(&self, batch: &Batch) -> Vec<u32> {
-        let b = batch.lengths.len();
-        let mut out = vec![0u32; b * batch.seq];
-        let pad = self.config.pad_token_id;
-        for (r, &len) in batch.lengths.iter().enumerate() {
-            for t in 0..batch.seq {
-                out[r * batch.seq + t] = match self.config.arch {
-                    Arch::Roberta | Arch::XlmRoberta => {
-                        if t < len {
-                            pad + 1 + t as u32
-                        } else {
-                            pad
-                        }
-                    }
-                    _ => t as u32,
-                };
-            }
-        }
-        out
-    }
-
     /// Run the encoder on one batch; returns `num_layers + 1` hidden states, each [batch, seq,
     /// hidden]. Values at padded positions are not meaningful.
     pub fn forward(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
@@ -229,52 +214,20 @@ impl Encoder {
         let s = batch.seq;
         let h = self.config.hidden_size;
         let heads = self.config.num_heads;
-        let d = h / heads;
         let ids = Tensor::from_slice(&batch.ids, b * s, &dev)?;
         let mut x = self.word.embedding(&ids)?;
-        let pos_ids = Tensor::from_vec(self.position_ids(batch), b * s, &dev)?;
+        let pos_ids = Tensor::from_vec(position_ids(&self.config, &batch.lengths, s), b * s, &dev)?;
         x = (x + self.pos.embedding(&pos_ids)?)?;
         if let Some(tt) = &self.token_type {
             let t = Tensor::from_slice(&batch.type_ids, b * s, &dev)?;
             x = (x + tt.embedding(&t)?)?;
         }
         x = self.ln_emb.forward(&x)?;
-        // Additive attention mask [b, 1, 1, s]: 0 for real tokens, a large negative for padding.
-        let mut mask = vec![0f32; b * s];
-        for (r, &len) in batch.lengths.iter().enumerate() {
-            for v in &mut mask[r * s + len..(r + 1) * s] {
-                *v = -1e30;
-            }
-        }
-        let mask = Tensor::from_vec(mask, (b, 1, 1, s), &dev)?;
-        let scale = 1.0 / (d as f64).sqrt();
         let mut states = Vec::with_capacity(self.layers.len() + 1);
         states.push(x.reshape((b, s, h))?);
         for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?.reshape((b, s, 3, heads, d))?;
-            let q = (qkv
-                .narrow(2, 0, 1)?
-                .squeeze(2)?
-                .transpose(1, 2)?
-                .contiguous()?
-                * scale)?;
-            let k = qkv
-                .narrow(2, 1, 1)?
-                .squeeze(2)?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let v = qkv
-                .narrow(2, 2, 1)?
-                .squeeze(2)?
-                .transpose(1, 2)?
-                .contiguous()?;
-            let scores = q.matmul(&k.t()?)?.broadcast_add(&mask)?;
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let ctx = probs
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .contiguous()?
-                .reshape((b * s, h))?;
+            let qkv = layer.qkv.forward(&x)?;
+            let ctx = fused_attention(&qkv, &batch.lengths, s, heads, h)?;
             let attn = layer.out.forward(&ctx)?;
             x = layer.ln_attn.forward(&(attn + &x)?)?;
             let ff = layer.ff_in.forward(&x)?;
@@ -289,6 +242,24 @@ impl Encoder {
         }
         Ok(states)
     }
+}
+
+/// Position ids of a right-padded batch, row-major [rows, seq]: 0.. for BERT/DistilBERT;
+/// pad+1.. for real tokens and pad for padding in RoBERTa/XLM-R (what Hugging Face's
+/// `create_position_ids_from_input_ids` gives for right-padded input).
+pub(crate) fn position_ids(config: &EncoderConfig, lengths: &[usize], seq: usize) -> Vec<u32> {
+    let mut out = vec![0u32; lengths.len() * seq];
+    let pad = config.pad_token_id;
+    for (r, &len) in lengths.iter().enumerate() {
+        for t in 0..seq {
+            out[r * seq + t] = match config.arch {
+                Arch::Roberta | Arch::XlmRoberta if t < len => pad + 1 + t as u32,
+                Arch::Roberta | Arch::XlmRoberta => pad,
+                _ => t as u32,
+            };
+        }
+    }
+    out
 }
 
 /// Pool one hidden state [b, s, h]: the first token, and the mean over each row's real tokens.

@@ -11,6 +11,9 @@ use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::processors::bert::BertProcessing;
 use tokenizers::{Model, Tokenizer, TruncationParams};
 
+/// Token ids and token type ids of one encoded sentence pair.
+pub type PairIds = (Vec<u32>, Vec<u32>);
+
 /// A tokenizer that truncates to a fixed number of tokens, special tokens included.
 pub struct TextTokenizer {
     inner: Tokenizer,
@@ -86,10 +89,7 @@ impl TextTokenizer {
     }
 
     /// Token ids and type ids of sentence pairs (the architecture's pair template).
-    pub fn encode_pairs(
-        &self,
-        pairs: &[(String, String)],
-    ) -> Result<Vec<(Vec<u32>, Vec<u32>)>, EncoderError> {
+    pub fn encode_pairs(&self, pairs: &[(String, String)]) -> Result<Vec<PairIds>, EncoderError> {
         let inputs: Vec<(&str, &str)> = pairs
             .iter()
             .map(|(a, b)| (a.as_str(), b.as_str()))

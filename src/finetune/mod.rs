@@ -1,0 +1,8 @@
+//! Fine-tuning stage: GLUE metrics, the optimiser and schedule, the trainable encoder with a
+//! sequence classification/regression head, the training loop and model saving.
+
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod save;
+pub mod train;

@@ -1,0 +1,371 @@
+//! The fine-tuning stage: gradients against finite differences, overfitting a tiny checkpoint,
+//! determinism, GLUE files, and `probecast finetune` end to end.
+
+mod common;
+use candle_core::{DType, Tensor};
+use common::*;
+use probecast::data::glue::{read_split, task_spec, GlueExample, GlueSplit};
+use probecast::encoder::config::EncoderConfig;
+use probecast::encoder::weights::{weights_file, Weights};
+use probecast::finetune::model::SeqClassifier;
+use probecast::finetune::train::{finetune, TrainSettings};
+
+fn tiny(arch: &str, dtype: DType, labels: usize) -> SeqClassifier {
+    let dir = fixture(&format!("encoder/tiny-{arch}"));
+    let cfg = EncoderConfig::from_dir(&dir).unwrap();
+    let w = Weights::load(&weights_file(&dir).unwrap()).unwrap();
+    SeqClassifier::load(&dir, cfg, w, labels, dtype, 3).unwrap()
+}
+
+fn loss(m: &SeqClassifier) -> Tensor {
+    // Two rows, the second padded: ids are arbitrary in-vocabulary tokens.
+    let ids = [2u32, 40, 41, 42, 3, 2, 50, 3, 0, 0];
+    let types = [0u32; 10];
+    let logits = m.forward(&ids, &types, &[5, 3], 5, None).unwrap();
+    let t = Tensor::from_vec(vec![1u32, 0], 2, logits.device()).unwrap();
+    candle_nn::loss::cross_entropy(&logits, &t).unwrap()
+}
+
+fn check_gradients(arch: &str, names: &[&str]) {
+    let m = tiny(arch, DType::F64, 2);
+    let grads = loss(&m).backward().unwrap();
+    for name in names {
+        let p = m
+            .params()
+            .iter()
+            .find(|p| p.name == *name)
+            .unwrap_or_else(|| panic!("{name}"));
+        let g: Vec<f64> = grads
+            .get(p.var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let w0 = p.var.as_tensor().copy().unwrap();
+        let flat: Vec<f64> = w0.flatten_all().unwrap().to_vec1().unwrap();
+        for &i in &[0usize, flat.len() / 3, flat.len() - 1] {
+            let eps = 1e-6;
+            let at = |d: f64| {
+                let mut v = flat.clone();
+                v[i] += d;
+                p.var
+                    .set(&Tensor::from_vec(v, w0.shape(), w0.device()).unwrap())
+                    .unwrap();
+                loss(&m).to_scalar::<f64>().unwrap()
+            };
+            let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+            p.var.set(&w0).unwrap();
+            assert!(
+                (fd - g[i]).abs() <= 1e-6 + 1e-4 * fd.abs(),
+                "{arch} {name}[{i}]: autograd {} vs finite difference {fd}",
+                g[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn bert_head_and_encoder_layer_gradients_match_finite_differences() {
+    check_gradients(
+        "bert",
+        &[
+            "classifier.weight",
+            "pooler.dense.weight",
+            "encoder.layer.1.attention.self.query.weight",
+            "encoder.layer.0.output.LayerNorm.weight",
+            "embeddings.word_embeddings.weight",
+        ],
+    );
+}
+
+#[test]
+fn roberta_and_distilbert_head_gradients_match_finite_differences() {
+    check_gradients(
+        "roberta",
+        &[
+            "classifier.out_proj.weight",
+            "classifier.dense.weight",
+            "encoder.layer.0.intermediate.dense.weight",
+        ],
+    );
+    check_gradients(
+        "distilbert",
+        &[
+            "classifier.weight",
+            "pre_classifier.weight",
+            "transformer.layer.1.ffn.lin1.weight",
+        ],
+    );
+}
+
+#[test]
+fn trainable_forward_equals_the_inference_encoder_on_the_first_token() {
+    // With dropout off, the BERT head's input (the first token of the last layer) must be the
+    // same as the inference path's cls feature; checked through the pooler: tanh(W·cls + b).
+    let dir = fixture("encoder/tiny-bert");
+    let m = probecast::encoder::LoadedModel::load(&dir, 128).unwrap();
+    let s = vec!["The cat sat on the mat .".to_string()];
+    let (f, _) =
+        probecast::encoder::embed_sentences(&m, &s, &[probecast::encoder::Pooling::Cls], 1, false)
+            .unwrap();
+    let cls = f[&probecast::encoder::Pooling::Cls]
+        .layers
+        .last()
+        .unwrap()
+        .clone();
+    let t = tiny("bert", DType::F64, 2);
+    let ids = m.tokenizer.encode_all(&s).unwrap().remove(0);
+    let n = ids.len();
+    let logits: Vec<f64> = t
+        .forward(&ids, &vec![0; n], &[n], n, None)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let get = |name: &str| {
+        t.params()
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+            .var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()
+    };
+    let (pw, pb, cw, cb) = (
+        get("pooler.dense.weight"),
+        get("pooler.dense.bias"),
+        get("classifier.weight"),
+        get("classifier.bias"),
+    );
+    let h = cls.len();
+    let pooled: Vec<f64> = (0..h)
+        .map(|i| ((0..h).map(|j| pw[i * h + j] * cls[j] as f64).sum::<f64>() + pb[i]).tanh())
+        .collect();
+    for k in 0..2 {
+        let expect = (0..h).map(|j| cw[k * h + j] * pooled[j]).sum::<f64>() + cb[k];
+        assert!(
+            (logits[k] - expect).abs() < 1e-4,
+            "{} vs {expect}",
+            logits[k]
+        );
+    }
+}
+
+fn toy_split(n: usize) -> GlueSplit {
+    let words = ["cat", "dog", "bird", "car", "tree", "sea", "book", "river"];
+    let examples = (0..n)
+        .map(|i| {
+            let w = words[i % words.len()];
+            let a = format!("the {w} sat on the mat {} .", words[(i / 8) % 8]);
+            GlueExample {
+                a,
+                b: None,
+                target: (i % 2) as f32,
+            }
+        })
+        .collect();
+    GlueSplit {
+        spec: task_spec("sst2").unwrap(),
+        path: "toy".into(),
+        examples,
+    }
+}
+
+#[test]
+fn tiny_checkpoint_overfits_32_examples_to_full_accuracy_deterministically() {
+    let data = toy_split(32);
+    let s = TrainSettings {
+        epochs: 25,
+        lr: 3e-3,
+        batch_size: 8,
+        warmup_ratio: 0.0,
+        ..Default::default()
+    };
+    let dir = fixture("encoder/tiny-bert");
+    let r = finetune(&dir, &data, &data, &s, 7, None, &mut |_, _, _| {}).unwrap();
+    let last = r.epochs.last().unwrap();
+    assert_eq!(
+        last.metrics[0],
+        ("accuracy".to_string(), 1.0),
+        "{:?}",
+        r.epochs
+    );
+    assert!(last.train_loss < r.epochs[0].train_loss);
+    let r2 = finetune(&dir, &data, &data, &s, 7, None, &mut |_, _, _| {}).unwrap();
+    assert_eq!(
+        r.epochs.last().unwrap().train_loss,
+        r2.epochs.last().unwrap().train_loss
+    );
+}
+
+#[test]
+fn real_glue_files_parse_with_their_sizes() {
+    let Some(d) = shared_data() else {
+        skip("../shared/data");
+        return;
+    };
+    let g = d.join("glue_F0restL1n_BERT");
+    for (task, file, n) in [
+        ("CoLA", "dev.tsv", 1043),
+        ("RTE", "train.tsv", 2490),
+        ("MRPC", "dev.tsv", 408),
+        ("STS-B", "dev.tsv", 1500),
+        ("SST-2", "dev.tsv", 872),
+    ] {
+        let s = read_split(task_spec(task).unwrap(), &g.join(task).join(file)).unwrap();
+        assert_eq!(s.examples.len(), n, "{task}");
+    }
+}
+
+fn write_toy_task(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let t = dir.join(name);
+    std::fs::create_dir_all(&t).unwrap();
+    let mut s = String::from("index\tsentence1\tsentence2\tlabel\n");
+    for i in 0..24 {
+        let lab = if i % 2 == 0 {
+            "entailment"
+        } else {
+            "not_entailment"
+        };
+        s.push_str(&format!(
+            "{i}\tthe cat sat on the mat {i} .\tthe dog {} .\t{lab}\n",
+            i % 5
+        ));
+    }
+    std::fs::write(t.join("train.tsv"), &s).unwrap();
+    std::fs::write(t.join("dev.tsv"), &s).unwrap();
+    t
+}
+
+#[test]
+fn finetune_cli_writes_tidy_and_wide_tables_and_a_loadable_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let task = write_toy_task(tmp.path(), "RTE");
+    let out = tmp.path().join("out");
+    let r = probecast(&[
+        "finetune",
+        "--model",
+        fixture("encoder/tiny-distilbert").to_str().unwrap(),
+        "--task",
+        task.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--seeds",
+        "1,2",
+        "--batch-size",
+        "8",
+        "--save-model",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let tidy = std::fs::read_to_string(out.join("finetune.csv")).unwrap();
+    assert_eq!(
+        tidy.lines().next().unwrap(),
+        "model,task,seed,epoch,metric,value"
+    );
+    // 2 seeds x 2 epochs x (train_loss + accuracy)
+    assert_eq!(tidy.lines().count(), 1 + 2 * 2 * 2);
+    let wide = std::fs::read_to_string(out.join("targets.csv")).unwrap();
+    let lines: Vec<&str> = wide.lines().collect();
+    assert_eq!(lines[0], "model,rte");
+    // targets.csv = mean over seeds of each seed's best-epoch accuracy, from finetune.csv
+    let mut best = std::collections::BTreeMap::<String, f64>::new();
+    for l in tidy.lines().skip(1).filter(|l| l.contains(",accuracy,")) {
+        let f: Vec<&str> = l.split(',').collect();
+        let v: f64 = f[5].parse().unwrap();
+        let e = best.entry(f[2].to_string()).or_insert(f64::NEG_INFINITY);
+        *e = e.max(v);
+    }
+    let mean = best.values().sum::<f64>() / 2.0;
+    let got: f64 = lines[1].split(',').nth(1).unwrap().parse().unwrap();
+    assert!((got - mean).abs() < 1e-12);
+    let saved = out.join("models/tiny-distilbert-rte-seed1");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        cfg["architectures"][0],
+        "DistilBertForSequenceClassification"
+    );
+    // The saved encoder weights load back through probecast's own loader.
+    probecast::encoder::LoadedModel::load(&saved, 64).unwrap();
+}
+
+#[test]
+fn finetune_bad_input_exits_2_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("encoder/tiny-bert");
+    let m = model.to_str().unwrap();
+    let out = tmp.path().join("o");
+    let o = out.to_str().unwrap();
+    let unknown = write_toy_task(tmp.path(), "MyTask");
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            unknown.to_str().unwrap(),
+            "--out",
+            o,
+        ]),
+        &["MyTask", "unknown GLUE task"],
+    );
+    let rte = write_toy_task(tmp.path(), "RTE");
+    std::fs::remove_file(rte.join("train.tsv")).unwrap();
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            rte.to_str().unwrap(),
+            "--out",
+            o,
+        ]),
+        &["train.tsv", "cannot read"],
+    );
+    let bad = write_toy_task(tmp.path(), "x");
+    std::fs::write(
+        bad.join("train.tsv"),
+        "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n",
+    )
+    .unwrap();
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            bad.to_str().unwrap(),
+            "--task-type",
+            "rte",
+            "--out",
+            o,
+        ]),
+        &["train.tsv", "line 2: label \"maybe\""],
+    );
+    let ok = write_toy_task(tmp.path(), "RTE2");
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            ok.to_str().unwrap(),
+            "--task-type",
+            "rte",
+            "--out",
+            o,
+            "--max-length",
+            "999",
+        ]),
+        &["exceeds the model's position limit"],
+    );
+    assert!(!out.join("targets.csv").exists());
+}
