@@ -1,11 +1,300 @@
-//! `probecast probe` (placeholder until its stage lands).
+//! `probecast probe`: probe every layer of one or more checkpoints on a SentEval suite and
+//! write `probes.csv`, `features.csv` and `manifest.json`.
+
 use super::CliError;
+use crate::cache::FeatureCache;
+use crate::data::senteval;
+use crate::encoder::{extract, EmbedSettings, Pooling};
+use crate::probe::protocol::{self, ProbeKind, ProbeSettings, Record};
+use crate::probe::{results, MatRef};
+use crate::util;
+use std::path::PathBuf;
 
 /// Arguments of `probecast probe`.
 #[derive(Debug, clap::Args)]
-pub struct ProbeArgs {}
+pub struct ProbeArgs {
+    /// Checkpoints: Hugging Face model directories or model ids in the local HF cache (repeat
+    /// the flag or separate with commas).
+    #[arg(long, required = true, num_args = 1.., value_delimiter = ',')]
+    pub model: Vec<String>,
+    /// SentEval probing files, or directories of them (every *.txt except README).
+    #[arg(long, required = true, num_args = 1..)]
+    pub tasks: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Poolings, comma-separated: cls, mean.
+    #[arg(long, default_value = "cls,mean", value_delimiter = ',')]
+    pub pooling: Vec<Pooling>,
+    /// Training examples per class (validation: a quarter of it), drawn from tr/va lines.
+    #[arg(long, default_value_t = 1200)]
+    pub train_per_class: usize,
+    /// Number of draws (seeds 0..N).
+    #[arg(long, default_value_t = 5)]
+    pub seeds: usize,
+    /// Probe families, comma-separated: logreg, mlp.
+    #[arg(long, default_value = "logreg", value_delimiter = ',')]
+    pub probe: Vec<String>,
+    /// Metrics, comma-separated: acc, selectivity, mdl (acc is always computed).
+    #[arg(long, default_value = "acc,selectivity,mdl", value_delimiter = ',')]
+    pub metrics: Vec<String>,
+    /// Hidden states to probe, comma-separated (0 = embeddings); default: all.
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Option<Vec<usize>>,
+    /// Penalty grid (scikit-learn's C) of the logistic regression.
+    #[arg(long, default_value = "0.01,0.1,1,10", value_delimiter = ',')]
+    pub c_grid: Vec<f64>,
+    /// Hidden sizes tried for the MLP.
+    #[arg(long, default_value = "10,20,100", value_delimiter = ',')]
+    pub mlp_hidden: Vec<usize>,
+    /// Classes with fewer than train-per-class + a quarter examples use what they have (80/20)
+    /// instead of failing.
+    #[arg(long)]
+    pub allow_fewer: bool,
+    /// Sentences per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Truncation length in tokens (special tokens included).
+    #[arg(long, default_value_t = 128)]
+    pub max_length: usize,
+    /// Feature cache directory (default: $PROBECAST_CACHE or ~/.cache/probecast).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+fn settings(a: &ProbeArgs) -> Result<ProbeSettings, CliError> {
+    let mut probes = Vec::new();
+    for p in &a.probe {
+        let k = ProbeKind::parse(p.trim()).ok_or_else(|| {
+            CliError(format!(
+                "--probe: unknown probe {p:?} (expected logreg, mlp)"
+            ))
+        })?;
+        if !probes.contains(&k) {
+            probes.push(k);
+        }
+    }
+    let (mut sel, mut mdl) = (false, false);
+    for m in &a.metrics {
+        match m.trim() {
+            "acc" => {}
+            "selectivity" | "sel" => sel = true,
+            "mdl" => mdl = true,
+            other => {
+                return Err(CliError(format!(
+                    "--metrics: unknown metric {other:?} (expected acc, selectivity, mdl)"
+                )))
+            }
+        }
+    }
+    if a.train_per_class == 0 || a.seeds == 0 || a.batch_size == 0 {
+        return Err(CliError(
+            "--train-per-class, --seeds and --batch-size must be at least 1".into(),
+        ));
+    }
+    if a.c_grid.is_empty()
+        || a.c_grid
+            .iter()
+            .any(|&c| c.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
+    {
+        return Err(CliError("--c-grid: every C must be positive".into()));
+    }
+    if a.mlp_hidden.is_empty() || a.mlp_hidden.contains(&0) {
+        return Err(CliError("--mlp-hidden: sizes must be at least 1".into()));
+    }
+    let mut c_grid = a.c_grid.clone();
+    c_grid.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    c_grid.dedup();
+    Ok(ProbeSettings {
+        train_per_class: a.train_per_class,
+        seeds: a.seeds,
+        probes,
+        selectivity: sel,
+        mdl,
+        c_grid,
+        mlp_hidden: a.mlp_hidden.clone(),
+        allow_fewer: a.allow_fewer,
+        ..Default::default()
+    })
+}
 
 /// Run the command.
-pub fn run(_args: ProbeArgs, _argv: &[String]) -> Result<(), CliError> {
-    Err(CliError("probecast probe is not built yet".into()))
+pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
+    let s = settings(&a)?;
+    let mut poolings = a.pooling.clone();
+    poolings.sort();
+    poolings.dedup();
+    // Read and check every task before any model is loaded.
+    let paths = senteval::expand_task_paths(&a.tasks)?;
+    let datasets: Vec<senteval::Dataset> = paths
+        .iter()
+        .map(|p| senteval::read(p))
+        .collect::<Result<_, _>>()?;
+    protocol::check_unique_names(&datasets)?;
+    let tasks: Vec<protocol::TaskData> = datasets
+        .iter()
+        .map(protocol::prepare_task)
+        .collect::<Result<_, _>>()?;
+    for t in &tasks {
+        protocol::class_sizes(t, s.train_per_class, s.allow_fewer)?;
+    }
+    util::ensure_writable_dir(&a.out).map_err(CliError)?;
+    let embed = EmbedSettings {
+        poolings: poolings.clone(),
+        batch_size: a.batch_size,
+        max_length: a.max_length,
+        cache_dir: a
+            .cache_dir
+            .clone()
+            .unwrap_or_else(FeatureCache::default_dir),
+    };
+    let t0 = std::time::Instant::now();
+    let mut rows: Vec<(String, Record)> = Vec::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut model_info = Vec::new();
+    let mut names_seen: Vec<String> = Vec::new();
+    for spec in &a.model {
+        let mut model_rows = Vec::new();
+        let mut info = None;
+        let mut failure = None;
+        let tm = std::time::Instant::now();
+        let mut embed_seconds = 0.0;
+        for (d, t) in datasets.iter().zip(&tasks) {
+            let te = std::time::Instant::now();
+            let out = match extract::embed_dataset_with_progress(spec, d, &embed, true) {
+                Ok(o) => o,
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            };
+            embed_seconds += te.elapsed().as_secs_f64();
+            let name = out.model_name.clone();
+            info.get_or_insert_with(|| {
+                (name.clone(), out.model_dir.clone(), out.model_hash.clone())
+            });
+            for (pool, f) in &out.features {
+                let all: Vec<usize> = (0..f.layers.len()).collect();
+                let layers: Vec<usize> = match &a.layers {
+                    Some(ls) => {
+                        if let Some(bad) = ls.iter().find(|&&l| l >= f.layers.len()) {
+                            return Err(CliError(format!(
+                                "--layers: {spec} has hidden states 0..={}, not {bad}",
+                                f.layers.len() - 1
+                            )));
+                        }
+                        ls.clone()
+                    }
+                    None => all,
+                };
+                let mats: Vec<MatRef> = layers
+                    .iter()
+                    .map(|&l| MatRef::new(&f.layers[l], f.n, f.dim))
+                    .collect();
+                let total = (layers.len() * s.seeds) as u64;
+                let bar = indicatif::ProgressBar::new(total)
+                    .with_message(format!("probing {name} {} {pool}", t.name));
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {pos}/{len} {elapsed}",
+                    )
+                    .expect("template"),
+                );
+                let recs = protocol::probe_task(t, &mats, pool.name(), &s, &|| bar.inc(1))?;
+                bar.finish_and_clear();
+                for mut r in recs {
+                    r.layer = layers[r.layer];
+                    model_rows.push(r);
+                }
+            }
+        }
+        match (failure, info) {
+            (Some(why), _) => {
+                eprintln!("error: model {spec} failed, continuing with the others: {why}");
+                failed.push((spec.clone(), why));
+            }
+            (None, Some((name, dir, hash))) => {
+                // Two checkpoints with the same directory name: keep the rows apart.
+                let mut label = name.clone();
+                let mut i = 2;
+                while names_seen.contains(&label) {
+                    label = format!("{name}_{i}");
+                    i += 1;
+                }
+                names_seen.push(label.clone());
+                rows.extend(model_rows.into_iter().map(|r| (label.clone(), r)));
+                model_info.push(serde_json::json!({
+                    "model": label, "spec": spec, "model_dir": dir, "model_hash": hash,
+                    "embed_seconds": embed_seconds,
+                    "total_seconds": tm.elapsed().as_secs_f64(),
+                }));
+            }
+            (None, None) => {}
+        }
+    }
+    results::write_probes_csv(&a.out.join("probes.csv"), &rows)?;
+    results::write_features_csv(&a.out.join("features.csv"), &rows)?;
+    let data_files: Vec<serde_json::Value> = datasets
+        .iter()
+        .zip(&tasks)
+        .map(|(d, t)| {
+            serde_json::json!({
+                "task": t.name, "path": d.path, "sha256": util::sha256_file(&d.path).ok(),
+                "classes": t.labels, "train_pool": t.pool.iter().map(Vec::len).collect::<Vec<_>>(),
+                "test": t.test.len(),
+            })
+        })
+        .collect();
+    let manifest = serde_json::json!({
+        "probecast_version": env!("CARGO_PKG_VERSION"),
+        "command": "probe",
+        "command_line": argv,
+        "inputs": { "models": model_info, "tasks": data_files },
+        "failed_models": failed.iter().map(|(m, w)| serde_json::json!({"model": m, "error": w})).collect::<Vec<_>>(),
+        "settings": {
+            "pooling": poolings,
+            "train_per_class": s.train_per_class,
+            "val_per_class": protocol::val_per_class(s.train_per_class),
+            "allow_fewer": s.allow_fewer,
+            "seeds": (0..s.seeds).collect::<Vec<_>>(),
+            "probes": s.probes.iter().map(|p| p.name()).collect::<Vec<_>>(),
+            "selectivity": s.selectivity,
+            "mdl": s.mdl,
+            "mdl_block_percents": crate::probe::mdl::VOITA_TITOV_PERCENTS,
+            "c_grid": s.c_grid,
+            "logreg_gtol": s.logreg.lbfgs.gtol,
+            "mlp_hidden": s.mlp_hidden,
+            "mlp": { "lr": s.mlp.lr, "weight_decay": s.mlp.weight_decay, "batch_size": s.mlp.batch_size,
+                     "max_epochs": s.mlp.max_epochs, "patience": s.mlp.patience },
+            "layers": a.layers,
+            "batch_size": a.batch_size,
+            "max_length": a.max_length,
+            "cache_dir": embed.cache_dir,
+            "standardize": "per draw, training mean and standard deviation",
+        },
+        "timing": { "total_seconds": t0.elapsed().as_secs_f64() },
+        "created_unix": util::unix_time(),
+    });
+    util::write_atomic_str(
+        &a.out.join("manifest.json"),
+        &serde_json::to_string_pretty(&manifest).expect("json"),
+    )
+    .map_err(|e| CliError(format!("{}: {e}", a.out.display())))?;
+    println!(
+        "probed {} model(s) x {} task(s) in {:.1} s -> {}",
+        model_info.len(),
+        tasks.len(),
+        t0.elapsed().as_secs_f64(),
+        a.out.display()
+    );
+    if !failed.is_empty() {
+        let list: Vec<String> = failed.iter().map(|(m, w)| format!("{m} ({w})")).collect();
+        return Err(CliError(format!(
+            "{} of {} models failed: {}",
+            failed.len(),
+            a.model.len(),
+            list.join("; ")
+        )));
+    }
+    Ok(())
 }

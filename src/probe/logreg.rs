@@ -1,0 +1,713 @@
+//! Multinomial logistic regression with an L2 penalty, trained to convergence with L-BFGS.
+//!
+//! The objective is scikit-learn's `LogisticRegression(C=c)` divided by the number of examples:
+//! `mean_i CE_i + ||W||² / (2 c n)`, intercepts unpenalised. Two classes use one weight vector
+//! (sigmoid), as scikit-learn does; more classes use a softmax over one vector per class.
+//! Products with the data run in `f32` through `gemm`; the parameters, losses and the optimiser
+//! run in `f64`.
+
+use super::lbfgs::{self, LbfgsOptions, LbfgsReport};
+use super::linalg::{matmul_nt, MatRef};
+
+/// Errors of the logistic-regression probe.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum LogRegError {
+    /// Labels and rows disagree in number.
+    #[error("{labels} labels for {rows} rows")]
+    LengthMismatch { labels: usize, rows: usize },
+    /// A label is out of range.
+    #[error("label {label} out of range for {classes} classes")]
+    BadLabel { label: u32, classes: usize },
+    /// Fewer than two classes, no rows, or a non-positive penalty.
+    #[error("invalid problem: {0}")]
+    Invalid(String),
+}
+
+/// Settings of one fit.
+#[derive(Debug, Clone, Copy)]
+pub struct LogRegOptions {
+    /// Inverse regularisation strength (scikit-learn's `C`).
+    pub c: f64,
+    /// Optimiser stopping rules.
+    pub lbfgs: LbfgsOptions,
+    /// Threads for the matrix products (1 = none; use 1 inside an outer parallel loop).
+    pub threads: usize,
+}
+
+impl Default for LogRegOptions {
+    fn default() -> Self {
+        LogRegOptions {
+            c: 1.0,
+            lbfgs: LbfgsOptions {
+                max_iter: 1000,
+                gtol: 1e-5,
+                ftol: 1e-10,
+                memory: 10,
+            },
+            threads: 1,
+        }
+    }
+}
+
+/// A fitted (or initial) model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogReg {
+    /// Number of classes `k` (≥ 2).
+    pub n_classes: usize,
+    /// Feature dimension.
+    pub dim: usize,
+    /// Parameters: weights `m × dim` row-major (one row per output), then `m` intercepts,
+    /// where `m = 1` for two classes and `m = k` otherwise.
+    pub theta: Vec<f64>,
+}
+
+/// Outcome of a fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FitInfo {
+    /// The penalty it was fitted with.
+    pub c: f64,
+    /// Final objective (see the module docs).
+    pub objective: f64,
+    /// Optimiser report.
+    pub report: LbfgsReport,
+}
+
+fn outputs(k: usize) -> usize {
+    if k == 2 {
+        1
+    } else {
+        k
+    }
+}
+
+impl LogReg {
+    /// All-zero parameters.
+    pub fn zeros(n_classes: usize, dim: usize) -> Self {
+        let m = outputs(n_classes);
+        LogReg {
+            n_classes,
+            dim,
+            theta: vec![0.0; m * (dim + 1)],
+        }
+    }
+
+    fn m(&self) -> usize {
+        outputs(self.n_classes)
+    }
+
+    /// Scores `n × m` (`m = 1` for two classes: the logit of class 1).
+    pub fn decision(&self, x: MatRef) -> Vec<f64> {
+        assert_eq!(x.dim, self.dim);
+        let m = self.m();
+        let w: Vec<f32> = self.theta[..self.dim * m]
+            .iter()
+            .map(|&v| v as f32)
+            .collect();
+        let b = &self.theta[self.dim * m..];
+        let mut z = vec![0f32; x.n * m];
+        matmul_nt(x.n, x.dim, m, x.data, &w, &mut z, 1);
+        z.chunks(m)
+            .flat_map(|r| r.iter().zip(b).map(|(&v, &bb)| v as f64 + bb))
+            .collect()
+    }
+
+    /// Class probabilities, `n × k` row-major.
+    pub fn predict_proba(&self, x: MatRef) -> Vec<f64> {
+        let z = self.decision(x);
+        let k = self.n_classes;
+        if k == 2 {
+            z.iter()
+                .flat_map(|&s| {
+                    let p1 = sigmoid(s);
+                    [1.0 - p1, p1]
+                })
+                .collect()
+        } else {
+            let mut p = z;
+            for row in p.chunks_mut(k) {
+                let mx = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let mut sum = 0.0;
+                for v in row.iter_mut() {
+                    *v = (*v - mx).exp();
+                    sum += *v;
+                }
+                row.iter_mut().for_each(|v| *v /= sum);
+            }
+            p
+        }
+    }
+
+    /// Most probable class of each row (ties: the lower class index).
+    pub fn predict(&self, x: MatRef) -> Vec<u32> {
+        let z = self.decision(x);
+        if self.n_classes == 2 {
+            z.iter().map(|&s| u32::from(s > 0.0)).collect()
+        } else {
+            z.chunks(self.n_classes).map(argmax).collect()
+        }
+    }
+
+    /// Fraction of rows whose predicted class equals `y`.
+    pub fn accuracy(&self, x: MatRef, y: &[u32]) -> f64 {
+        accuracy(&self.predict(x), y)
+    }
+}
+
+/// Index of the largest value (the first one on ties).
+pub fn argmax(row: &[f64]) -> u32 {
+    let mut best = 0;
+    for (j, &v) in row.iter().enumerate() {
+        if v > row[best] {
+            best = j;
+        }
+    }
+    best as u32
+}
+
+/// Fraction of equal entries.
+pub fn accuracy(pred: &[u32], y: &[u32]) -> f64 {
+    if y.is_empty() {
+        return 0.0;
+    }
+    pred.iter().zip(y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64
+}
+
+fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+fn check(x: MatRef, y: &[u32], k: usize, c: f64) -> Result<(), LogRegError> {
+    if y.len() != x.n {
+        return Err(LogRegError::LengthMismatch {
+            labels: y.len(),
+            rows: x.n,
+        });
+    }
+    if k < 2 || x.n == 0 || c.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+        return Err(LogRegError::Invalid(format!(
+            "{} classes, {} rows, C = {c}",
+            k, x.n
+        )));
+    }
+    if let Some(&label) = y.iter().find(|&&l| l as usize >= k) {
+        return Err(LogRegError::BadLabel { label, classes: k });
+    }
+    Ok(())
+}
+
+/// Portable dot product (8 independent partial sums).
+#[inline(always)]
+fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let ca = a.chunks_exact(8);
+    let cb = b.chunks_exact(8);
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = (acc[0] + acc[4]) + (acc[1] + acc[5]) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// AVX2 + FMA dot product: four 8-lane accumulators.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut acc2 = _mm256_setzero_ps();
+    let mut acc3 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY (all loads): i + 8 * j + 8 <= n, so every load is inside both slices.
+    while i + 32 <= n {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+        acc1 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 8)),
+            _mm256_loadu_ps(pb.add(i + 8)),
+            acc1,
+        );
+        acc2 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 16)),
+            _mm256_loadu_ps(pb.add(i + 16)),
+            acc2,
+        );
+        acc3 = _mm256_fmadd_ps(
+            _mm256_loadu_ps(pa.add(i + 24)),
+            _mm256_loadu_ps(pb.add(i + 24)),
+            acc3,
+        );
+        i += 32;
+    }
+    while i + 8 <= n {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
+        i += 8;
+    }
+    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
+    let s = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    let s = _mm_hadd_ps(s, s);
+    let s = _mm_hadd_ps(s, s);
+    let mut r = _mm_cvtss_f32(s);
+    while i < n {
+        r += a[i] * b[i];
+        i += 1;
+    }
+    r
+}
+
+/// Dot product: AVX2 intrinsics when `SIMD` (the caller guarantees AVX2 + FMA), else portable.
+#[inline(always)]
+fn dot<const SIMD: bool>(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: SIMD is only true inside `block_avx2`, which runs after feature detection.
+        return unsafe { dot_avx2(a, b) };
+    }
+    dot_portable(a, b)
+}
+
+/// `g += r * x`.
+#[inline(always)]
+fn axpy<const FMA: bool>(g: &mut [f32], r: f32, x: &[f32]) {
+    for (gi, &xi) in g.iter_mut().zip(x) {
+        *gi = if FMA {
+            xi.mul_add(r, *gi)
+        } else {
+            *gi + r * xi
+        };
+    }
+}
+
+/// Four dot products `x_t · w` (t = 0..4) sharing the loads of `w`.
+#[inline(always)]
+fn dot4<const SIMD: bool>(x: [&[f32]; 4], w: &[f32]) -> [f32; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: SIMD is only true inside `block_avx2`, which runs after feature detection.
+        return unsafe { dot4_avx2(x, w) };
+    }
+    [
+        dot_portable(x[0], w),
+        dot_portable(x[1], w),
+        dot_portable(x[2], w),
+        dot_portable(x[3], w),
+    ]
+}
+
+/// `g += Σ_t r_t x_t` over four rows, loading and storing `g` once.
+#[inline(always)]
+fn axpy4<const SIMD: bool>(g: &mut [f32], r: [f32; 4], x: [&[f32]; 4]) {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: as in `dot4`.
+        return unsafe { axpy4_avx2(g, r, x) };
+    }
+    for t in 0..4 {
+        axpy::<false>(g, r[t], x[t]);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn hsum256(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let s = _mm_add_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    let s = _mm_hadd_ps(s, s);
+    let s = _mm_hadd_ps(s, s);
+    _mm_cvtss_f32(s)
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; all slices have the same length.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4_avx2(x: [&[f32]; 4], w: &[f32]) -> [f32; 4] {
+    use std::arch::x86_64::*;
+    let n = w.len();
+    assert!(x.iter().all(|r| r.len() == n));
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for every slice.
+        let wv = _mm256_loadu_ps(w.as_ptr().add(i));
+        for t in 0..4 {
+            acc[t] = _mm256_fmadd_ps(_mm256_loadu_ps(x[t].as_ptr().add(i)), wv, acc[t]);
+        }
+        i += 8;
+    }
+    let mut out = [0f32; 4];
+    for t in 0..4 {
+        out[t] = hsum256(acc[t]);
+        for j in i..n {
+            out[t] += x[t][j] * w[j];
+        }
+    }
+    out
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; all slices have the same length.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy4_avx2(g: &mut [f32], r: [f32; 4], x: [&[f32]; 4]) {
+    use std::arch::x86_64::*;
+    let n = g.len();
+    assert!(x.iter().all(|row| row.len() == n));
+    let rv = [
+        _mm256_set1_ps(r[0]),
+        _mm256_set1_ps(r[1]),
+        _mm256_set1_ps(r[2]),
+        _mm256_set1_ps(r[3]),
+    ];
+    let mut i = 0;
+    let gp = g.as_mut_ptr();
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for every slice.
+        let mut gv = _mm256_loadu_ps(gp.add(i));
+        for t in 0..4 {
+            gv = _mm256_fmadd_ps(_mm256_loadu_ps(x[t].as_ptr().add(i)), rv[t], gv);
+        }
+        _mm256_storeu_ps(gp.add(i), gv);
+        i += 8;
+    }
+    for j in i..n {
+        for t in 0..4 {
+            g[j] += r[t] * x[t][j];
+        }
+    }
+}
+
+/// One pass over a block of rows: scores, loss and residuals per row, and the weight gradient
+/// accumulated while the row is still in cache. `w` and `g` are `m × dim`; `gb` has `m`
+/// entries. Residuals are divided by `n_total`. Returns the summed cross-entropy of the block.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn block_body<const FMA: bool>(
+    x: &[f32],
+    dim: usize,
+    y: &[u32],
+    k: usize,
+    w: &[f32],
+    b: &[f64],
+    n_total: f64,
+    g: &mut [f32],
+    gb: &mut [f64],
+) -> f64 {
+    let m = b.len();
+    let n = y.len();
+    let mut z = vec![0f64; 4 * m];
+    let mut loss = 0.0;
+    let mut i = 0;
+    while i < n {
+        let r = (n - i).min(4);
+        let row = |t: usize| &x[(i + t) * dim..(i + t + 1) * dim];
+        // scores of up to 4 rows
+        for j in 0..m {
+            let wj = &w[j * dim..(j + 1) * dim];
+            if r == 4 {
+                let d = dot4::<FMA>([row(0), row(1), row(2), row(3)], wj);
+                for t in 0..4 {
+                    z[t * m + j] = d[t] as f64 + b[j];
+                }
+            } else {
+                for t in 0..r {
+                    z[t * m + j] = dot::<FMA>(row(t), wj) as f64 + b[j];
+                }
+            }
+        }
+        // loss and residuals (divided by n_total) per row
+        for t in 0..r {
+            let yi = y[i + t];
+            let zi = &mut z[t * m..(t + 1) * m];
+            if k == 2 {
+                let s = zi[0];
+                // one exp: e = exp(-|s|); softplus(±s) and sigmoid(s) both follow from it
+                let e = (-s.abs()).exp();
+                let l1p = e.ln_1p();
+                let signed = if yi == 1 { -s } else { s };
+                loss += signed.max(0.0) + l1p;
+                let p1 = if s >= 0.0 {
+                    1.0 / (1.0 + e)
+                } else {
+                    e / (1.0 + e)
+                };
+                zi[0] = (p1 - yi as f64) / n_total;
+            } else {
+                let mx = zi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let mut sum = 0.0;
+                for v in zi.iter_mut() {
+                    *v = (*v - mx).exp();
+                    sum += *v;
+                }
+                loss += sum.ln() - zi[yi as usize].ln();
+                for (j, v) in zi.iter_mut().enumerate() {
+                    *v = (*v / sum - if j == yi as usize { 1.0 } else { 0.0 }) / n_total;
+                }
+            }
+        }
+        // gradient contributions while the rows are in cache
+        for j in 0..m {
+            let gj = &mut g[j * dim..(j + 1) * dim];
+            if r == 4 {
+                let rr = [z[j], z[m + j], z[2 * m + j], z[3 * m + j]];
+                gb[j] += rr.iter().sum::<f64>();
+                axpy4::<FMA>(gj, rr.map(|v| v as f32), [row(0), row(1), row(2), row(3)]);
+            } else {
+                for t in 0..r {
+                    gb[j] += z[t * m + j];
+                    axpy::<FMA>(gj, z[t * m + j] as f32, row(t));
+                }
+            }
+        }
+        i += r;
+    }
+    loss
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_avx2(
+    x: &[f32],
+    dim: usize,
+    y: &[u32],
+    k: usize,
+    w: &[f32],
+    b: &[f64],
+    n_total: f64,
+    g: &mut [f32],
+    gb: &mut [f64],
+) -> f64 {
+    block_body::<true>(x, dim, y, k, w, b, n_total, g, gb)
+}
+
+/// [`block_body`] with AVX2 + FMA where the CPU has them (checked at run time).
+#[allow(clippy::too_many_arguments)]
+fn block(
+    x: &[f32],
+    dim: usize,
+    y: &[u32],
+    k: usize,
+    w: &[f32],
+    b: &[f64],
+    n_total: f64,
+    g: &mut [f32],
+    gb: &mut [f64],
+) -> f64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports the enabled features.
+            return unsafe { block_avx2(x, dim, y, k, w, b, n_total, g, gb) };
+        }
+    }
+    block_body::<false>(x, dim, y, k, w, b, n_total, g, gb)
+}
+
+/// Rows per block when a fit is split over threads.
+const PAR_BLOCK: usize = 512;
+
+/// Workspace for objective evaluations.
+struct Objective<'a> {
+    x: MatRef<'a>,
+    y: &'a [u32],
+    k: usize,
+    m: usize,
+    c: f64,
+    threads: usize,
+    w: Vec<f32>,
+    g: Vec<f32>,
+}
+
+impl<'a> Objective<'a> {
+    fn new(x: MatRef<'a>, y: &'a [u32], k: usize, c: f64, threads: usize) -> Self {
+        let m = outputs(k);
+        Objective {
+            x,
+            y,
+            k,
+            m,
+            c,
+            threads,
+            w: vec![0.0; x.dim * m],
+            g: vec![0.0; x.dim * m],
+        }
+    }
+
+    /// Objective value; writes the gradient into `grad`. One fused pass over the data: each
+    /// row is read once for its scores and its gradient contribution.
+    fn eval(&mut self, theta: &[f64], grad: &mut [f64]) -> f64 {
+        let (n, dim, m, k) = (self.x.n, self.x.dim, self.m, self.k);
+        let nf = n as f64;
+        for (w, &t) in self.w.iter_mut().zip(&theta[..dim * m]) {
+            *w = t as f32;
+        }
+        let b = &theta[dim * m..];
+        let (w, x, y) = (&self.w, self.x.data, self.y);
+        let mut gb = vec![0.0; m];
+        let loss = if self.threads > 1 && n >= 2 * PAR_BLOCK {
+            use rayon::prelude::*;
+            let parts: Vec<(f64, Vec<f32>, Vec<f64>)> = x
+                .par_chunks(PAR_BLOCK * dim)
+                .zip(y.par_chunks(PAR_BLOCK))
+                .map(|(xb, yb)| {
+                    let mut g = vec![0f32; dim * m];
+                    let mut gbb = vec![0f64; m];
+                    let l = block(xb, dim, yb, k, w, b, nf, &mut g, &mut gbb);
+                    (l, g, gbb)
+                })
+                .collect();
+            self.g.iter_mut().for_each(|v| *v = 0.0);
+            let mut loss = 0.0;
+            for (l, g, gbb) in parts {
+                loss += l;
+                for (a, v) in self.g.iter_mut().zip(&g) {
+                    *a += v;
+                }
+                for (a, v) in gb.iter_mut().zip(&gbb) {
+                    *a += v;
+                }
+            }
+            loss
+        } else {
+            self.g.iter_mut().for_each(|v| *v = 0.0);
+            block(x, dim, y, k, w, b, nf, &mut self.g, &mut gb)
+        };
+        let lam = 1.0 / (self.c * nf);
+        let mut pen = 0.0;
+        for ((g, &gw), &t) in grad[..dim * m]
+            .iter_mut()
+            .zip(&self.g)
+            .zip(&theta[..dim * m])
+        {
+            *g = gw as f64 + lam * t;
+            pen += t * t;
+        }
+        grad[dim * m..].copy_from_slice(&gb);
+        loss / nf + 0.5 * lam * pen
+    }
+}
+
+/// The objective (see the module docs) of `model` on `(x, y)` with penalty `c`.
+pub fn objective(model: &LogReg, x: MatRef, y: &[u32], c: f64) -> Result<f64, LogRegError> {
+    check(x, y, model.n_classes, c)?;
+    let mut obj = Objective::new(x, y, model.n_classes, c, 1);
+    let mut g = vec![0.0; model.theta.len()];
+    Ok(obj.eval(&model.theta, &mut g))
+}
+
+/// Fit a model on `(x, y)` with labels in `0..n_classes`, starting from `init` (a warm start)
+/// or from zero.
+pub fn fit(
+    x: MatRef,
+    y: &[u32],
+    n_classes: usize,
+    opts: &LogRegOptions,
+    init: Option<&LogReg>,
+) -> Result<(LogReg, FitInfo), LogRegError> {
+    check(x, y, n_classes, opts.c)?;
+    let mut model = match init {
+        Some(m) if m.n_classes == n_classes && m.dim == x.dim => m.clone(),
+        _ => LogReg::zeros(n_classes, x.dim),
+    };
+    let mut obj = Objective::new(x, y, n_classes, opts.c, opts.threads);
+    let report = lbfgs::minimize(&mut model.theta, |t, g| obj.eval(t, g), &opts.lbfgs);
+    Ok((
+        model,
+        FitInfo {
+            c: opts.c,
+            objective: report.value,
+            report,
+        },
+    ))
+}
+
+/// Fit one model per penalty in `cs` (in the given order), each warm-started from the previous
+/// one. Ascending `cs` (strong to weak regularisation) makes the warm starts most useful.
+pub fn fit_path(
+    x: MatRef,
+    y: &[u32],
+    n_classes: usize,
+    cs: &[f64],
+    opts: &LogRegOptions,
+) -> Result<Vec<(LogReg, FitInfo)>, LogRegError> {
+    let mut out: Vec<(LogReg, FitInfo)> = Vec::with_capacity(cs.len());
+    for &c in cs {
+        let o = LogRegOptions { c, ..*opts };
+        let init = out.last().map(|(m, _)| m);
+        let r = fit(x, y, n_classes, &o, init)?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toy() -> (Vec<f32>, Vec<u32>) {
+        // 3 classes on a line, overlapping a little.
+        let x: Vec<f32> = (0..30)
+            .map(|i| (i as f32) / 10.0 + ((i * 7) % 5) as f32 * 0.3)
+            .collect();
+        let y: Vec<u32> = (0..30).map(|i| (i / 10) as u32).collect();
+        (x, y)
+    }
+
+    #[test]
+    fn gradient_matches_finite_differences_for_binary_and_multiclass() {
+        let (x, y3) = toy();
+        let y2: Vec<u32> = y3.iter().map(|&v| u32::from(v > 0)).collect();
+        let xm = MatRef::new(&x, 30, 1);
+        for (y, k) in [(&y2, 2usize), (&y3, 3)] {
+            let mut obj = Objective::new(xm, y, k, 0.7, 1);
+            let m = outputs(k);
+            let theta: Vec<f64> = (0..2 * m).map(|j| 0.1 * j as f64 - 0.2).collect();
+            let mut g = vec![0.0; theta.len()];
+            obj.eval(&theta, &mut g);
+            for j in 0..theta.len() {
+                let h = 1e-3;
+                let mut tp = theta.clone();
+                tp[j] += h;
+                let mut tm = theta.clone();
+                tm[j] -= h;
+                let mut d = vec![0.0; theta.len()];
+                let fd = (obj.eval(&tp, &mut d) - obj.eval(&tm, &mut d)) / (2.0 * h);
+                assert!((fd - g[j]).abs() < 1e-4, "k={k} j={j}: {fd} vs {}", g[j]);
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_labels_out_of_range_and_single_class_problems() {
+        let (x, mut y) = toy();
+        y[0] = 5;
+        let xm = MatRef::new(&x, 30, 1);
+        assert_eq!(
+            fit(xm, &y, 3, &LogRegOptions::default(), None).unwrap_err(),
+            LogRegError::BadLabel {
+                label: 5,
+                classes: 3
+            }
+        );
+        assert!(fit(xm, &y, 1, &LogRegOptions::default(), None).is_err());
+    }
+}
