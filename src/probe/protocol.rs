@@ -324,7 +324,7 @@ pub struct Record {
     pub probe: String,
     /// Seed, or `mean` / `std` for the aggregate over seeds.
     pub seed: String,
-    /// Metric name (see NOTES_probe.md).
+    /// Metric name (see docs/probe.md).
     pub metric: String,
     /// Value.
     pub value: f64,
