@@ -369,3 +369,70 @@ fn finetune_bad_input_exits_2_with_one_line() {
     );
     assert!(!out.join("targets.csv").exists());
 }
+
+#[test]
+fn finetune_refuses_bad_settings_unseen_dev_labels_and_a_diverging_loss() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = fixture("encoder/tiny-bert");
+    let m = m.to_str().unwrap();
+    let task = write_toy_task(tmp.path(), "RTE");
+    let t = task.to_str().unwrap();
+    let out = tmp.path().join("o");
+    let o = out.to_str().unwrap();
+    for (flag, v) in [
+        ("--lr", "0"),
+        ("--lr", "-1"),
+        ("--epochs", "0"),
+        ("--batch-size", "0"),
+    ] {
+        let arg = format!("{flag}={v}");
+        assert_user_error(
+            &probecast(&["finetune", "--model", m, "--task", t, "--out", o, &arg]),
+            &[flag],
+        );
+    }
+    // Training data with only one class, dev with both.
+    let one = write_toy_task(tmp.path(), "RTE1");
+    let s: String = std::fs::read_to_string(one.join("train.tsv"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with("\tnot_entailment"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(one.join("train.tsv"), s).unwrap();
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m,
+            "--task",
+            one.to_str().unwrap(),
+            "--task-type",
+            "rte",
+            "--out",
+            o,
+        ]),
+        &[
+            "dev.tsv",
+            "dev label \"not_entailment\" never occurs in the training data",
+        ],
+    );
+    // A learning rate that makes the loss overflow: stopped with the step, nothing written.
+    let r = probecast(&[
+        "finetune",
+        "--model",
+        m,
+        "--task",
+        t,
+        "--out",
+        o,
+        "--lr",
+        "1e30",
+        "--warmup-ratio",
+        "0",
+        "--epochs",
+        "3",
+    ]);
+    assert_user_error(&r, &["train.tsv", "training loss became", "at step"]);
+    assert!(!out.join("targets.csv").exists() && !out.join("finetune.csv").exists());
+}

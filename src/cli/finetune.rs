@@ -55,11 +55,19 @@ pub struct FinetuneArgs {
 
 /// Run the command.
 pub fn run(a: FinetuneArgs, argv: &[String]) -> Result<(), CliError> {
-    if !(0.0..1.0).contains(&a.warmup_ratio) || a.lr <= 0.0 || a.epochs == 0 || a.batch_size == 0 {
+    if !(a.lr > 0.0 && a.lr.is_finite()) {
+        return Err(CliError(format!("--lr must be positive, got {}", a.lr)));
+    }
+    if a.epochs == 0 || a.batch_size == 0 {
         return Err(CliError(
-            "--warmup-ratio must be in [0, 1), --lr positive, --epochs and --batch-size at least 1"
-                .into(),
+            "--epochs and --batch-size must be at least 1".into(),
         ));
+    }
+    if !(0.0..1.0).contains(&a.warmup_ratio) {
+        return Err(CliError(format!(
+            "--warmup-ratio must be in [0, 1), got {}",
+            a.warmup_ratio
+        )));
     }
     let mut tasks = Vec::new();
     for t in &a.task {

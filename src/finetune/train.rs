@@ -270,6 +270,22 @@ pub fn finetune(
         None => (0..train.examples.len()).collect(),
     };
     let train_ex: Vec<GlueExample> = keep.iter().map(|&i| train.examples[i].clone()).collect();
+    if kind == TaskKind::Classification {
+        let seen: std::collections::BTreeSet<usize> =
+            train_ex.iter().map(|e| e.target as usize).collect();
+        if let Some(e) = dev
+            .examples
+            .iter()
+            .find(|e| !seen.contains(&(e.target as usize)))
+        {
+            return Err(FinetuneError::Settings(format!(
+                "{}: dev label {:?} never occurs in the training data {}",
+                dev.path.display(),
+                train.spec.labels[e.target as usize],
+                train.path.display()
+            )));
+        }
+    }
     let tr = encode(&tok, &train_ex, zero_types)?;
     let dv = encode(&tok, &dev.examples, zero_types)?;
     let gold: Vec<f64> = dv.iter().map(|e| e.target as f64).collect();
@@ -297,6 +313,13 @@ pub fn finetune(
             let logits = model.forward(&ids, &types, &lens, seq, Some(&mut rng))?;
             let loss = loss_of(&logits, &targets, kind)?;
             let lv = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            if !lv.is_finite() {
+                return Err(FinetuneError::Settings(format!(
+                    "{}: training loss became {lv} at step {} (epoch {epoch}); lower --lr",
+                    train.path.display(),
+                    step + 1
+                )));
+            }
             let mut grads = loss.backward()?;
             clip_grad_norm(model.params(), &mut grads, s.max_grad_norm)?;
             let lr = linear_schedule(s.lr, step, warmup, total);
