@@ -33,6 +33,12 @@ pub fn write_atomic_str(path: &Path, s: &str) -> std::io::Result<()> {
     write_atomic(path, s.as_bytes())
 }
 
+/// Write a JSON value pretty-printed and atomically; the error names the file.
+pub fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(v).expect("serialising a JSON value");
+    write_atomic_str(path, &text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
 /// Hex SHA-256 of a byte slice.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -104,11 +104,7 @@ pub fn run(a: EmbedArgs, argv: &[String]) -> Result<(), CliError> {
         },
         "created_unix": util::unix_time(),
     });
-    util::write_atomic_str(
-        &a.out.join("manifest.json"),
-        &serde_json::to_string_pretty(&manifest).expect("json"),
-    )
-    .map_err(|e| CliError(format!("{}: {e}", a.out.display())))?;
+    util::write_json(&a.out.join("manifest.json"), &manifest).map_err(CliError)?;
     println!(
         "embedded {} sentences x {} hidden states x {} ({}) with {} -> {}{}",
         f0.n,

@@ -185,9 +185,6 @@ pub fn run(a: FinetuneArgs, argv: &[String]) -> Result<(), CliError> {
         "timing": {"total_seconds": t0.elapsed().as_secs_f64()},
         "created_unix": util::unix_time(),
     });
-    w(
-        "manifest.json",
-        &serde_json::to_string_pretty(&manifest).expect("json"),
-    )?;
+    util::write_json(&a.out.join("manifest.json"), &manifest).map_err(CliError)?;
     Ok(())
 }

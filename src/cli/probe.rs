@@ -275,11 +275,7 @@ pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
         "timing": { "total_seconds": t0.elapsed().as_secs_f64() },
         "created_unix": util::unix_time(),
     });
-    util::write_atomic_str(
-        &a.out.join("manifest.json"),
-        &serde_json::to_string_pretty(&manifest).expect("json"),
-    )
-    .map_err(|e| CliError(format!("{}: {e}", a.out.display())))?;
+    util::write_json(&a.out.join("manifest.json"), &manifest).map_err(CliError)?;
     println!(
         "probed {} model(s) x {} task(s) in {:.1} s -> {}",
         model_info.len(),
