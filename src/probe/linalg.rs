@@ -58,13 +58,18 @@ fn par(threads: usize) -> gemm::Parallelism {
     }
 }
 
-/// `c (m×n) = a (m×k) · b (k×n)`, all row-major.
-pub fn matmul<T: Real>(
+/// `c (m×n) = op(a) · op(b)` with `op(a)(r, d) = a[r * a_rs + d * a_cs]` and
+/// `op(b)(d, j) = b[d * b_rs + j * b_cs]`; `c` row-major. The callers below fix the strides for
+/// plain and transposed row-major operands and check the slice lengths.
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided<T: Real>(
     m: usize,
     k: usize,
     n: usize,
     a: &[T],
+    (a_rs, a_cs): (usize, usize),
     b: &[T],
+    (b_rs, b_cs): (usize, usize),
     c: &mut [T],
     threads: usize,
 ) {
@@ -72,7 +77,8 @@ pub fn matmul<T: Real>(
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: the asserts above bound every index gemm touches with these strides.
+    // SAFETY: every operand is an m×k, k×n or m×n matrix laid out in a slice whose length is
+    // checked above, and the strides given by the callers address exactly those elements.
     unsafe {
         gemm::gemm(
             m,
@@ -83,11 +89,11 @@ pub fn matmul<T: Real>(
             n as isize,
             false,
             a.as_ptr(),
-            1,
-            k as isize,
+            a_cs as isize,
+            a_rs as isize,
             b.as_ptr(),
-            1,
-            n as isize,
+            b_cs as isize,
+            b_rs as isize,
             T::ZERO,
             T::ONE,
             false,
@@ -96,6 +102,19 @@ pub fn matmul<T: Real>(
             par(threads),
         )
     }
+}
+
+/// `c (m×n) = a (m×k) · b (k×n)`, all row-major.
+pub fn matmul<T: Real>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    b: &[T],
+    c: &mut [T],
+    threads: usize,
+) {
+    gemm_strided(m, k, n, a, (k, 1), b, (n, 1), c, threads)
 }
 
 /// `c (m×n) = aᵀ · b` where `a` is `k×m` and `b` is `k×n`, all row-major.
@@ -108,34 +127,8 @@ pub fn matmul_tn<T: Real>(
     c: &mut [T],
     threads: usize,
 ) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: as in `matmul`; aᵀ(r, d) = a[d * m + r], so row stride 1 and column stride m.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            m as isize,
-            1,
-            b.as_ptr(),
-            1,
-            n as isize,
-            T::ZERO,
-            T::ONE,
-            false,
-            false,
-            false,
-            par(threads),
-        )
-    }
+    // aᵀ(r, d) = a[d * m + r]
+    gemm_strided(m, k, n, a, (1, m), b, (n, 1), c, threads)
 }
 
 /// `c (m×n) = a (m×k) · bᵀ` where `b` is `n×k`, all row-major.
@@ -148,34 +141,8 @@ pub fn matmul_nt<T: Real>(
     c: &mut [T],
     threads: usize,
 ) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: bᵀ(d, j) = b[j * k + d], so row stride 1 and column stride k.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            k as isize,
-            1,
-            T::ZERO,
-            T::ONE,
-            false,
-            false,
-            false,
-            par(threads),
-        )
-    }
+    // bᵀ(d, j) = b[j * k + d]
+    gemm_strided(m, k, n, a, (k, 1), b, (1, k), c, threads)
 }
 
 /// Column means and standard deviations (population, as numpy's default) of `x`.
