@@ -1,9 +1,9 @@
 //! `probecast embed`: every layer's pooled features of a SentEval file.
 
 use super::CliError;
-use crate::cache::{save_features, FeatureCache};
+use crate::cache::save_features;
 use crate::data::senteval;
-use crate::encoder::{extract, EmbedSettings, Pooling};
+use crate::encoder::extract;
 use crate::util;
 use std::path::PathBuf;
 
@@ -19,39 +19,19 @@ pub struct EmbedArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// Poolings, comma-separated: cls, mean.
-    #[arg(long, default_value = "cls,mean", value_delimiter = ',')]
-    pub pooling: Vec<Pooling>,
-    /// Sentences per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Truncation length in tokens (special tokens included).
-    #[arg(long, default_value_t = 128)]
-    pub max_length: usize,
-    /// Feature cache directory (default: $PROBECAST_CACHE or ~/.cache/probecast).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
+    /// Encoder options.
+    #[command(flatten)]
+    pub encoder: super::EncoderArgs,
 }
 
 /// Run the command.
 pub fn run(a: EmbedArgs, argv: &[String]) -> Result<(), CliError> {
-    if a.batch_size == 0 {
+    if a.encoder.batch_size == 0 {
         return Err(CliError("--batch-size must be at least 1".into()));
     }
     let data = senteval::read(&a.data)?;
     util::ensure_writable_dir(&a.out).map_err(CliError)?;
-    let mut poolings = a.pooling.clone();
-    poolings.sort();
-    poolings.dedup();
-    let settings = EmbedSettings {
-        poolings,
-        batch_size: a.batch_size,
-        max_length: a.max_length,
-        cache_dir: a
-            .cache_dir
-            .clone()
-            .unwrap_or_else(FeatureCache::default_dir),
-    };
+    let settings = a.encoder.settings();
     let t0 = std::time::Instant::now();
     let out = extract::embed_dataset_with_progress(&a.model, &data, &settings, true)?;
     for (p, f) in &out.features {
@@ -84,8 +64,8 @@ pub fn run(a: EmbedArgs, argv: &[String]) -> Result<(), CliError> {
         },
         "settings": {
             "pooling": settings.poolings,
-            "batch_size": a.batch_size,
-            "max_length": a.max_length,
+            "batch_size": settings.batch_size,
+            "max_length": settings.max_length,
             "cache_dir": settings.cache_dir,
             "feature_code_version": crate::cache::FEATURE_CODE_VERSION,
         },

@@ -31,6 +31,42 @@ pub enum Command {
     Predict(predict::PredictArgs),
 }
 
+/// Encoder options shared by the commands that embed sentences (`embed`, `probe`).
+#[derive(Debug, clap::Args)]
+pub struct EncoderArgs {
+    /// Poolings, comma-separated: cls, mean.
+    #[arg(long, default_value = "cls,mean", value_delimiter = ',')]
+    pub pooling: Vec<crate::encoder::Pooling>,
+    /// Sentences per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Truncation length in tokens (special tokens included).
+    #[arg(long, default_value_t = 128)]
+    pub max_length: usize,
+    /// Feature cache directory (default: $PROBECAST_CACHE or ~/.cache/probecast).
+    #[arg(long)]
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+impl EncoderArgs {
+    /// The extraction settings: poolings sorted and deduplicated, the default cache directory
+    /// when none is given.
+    pub fn settings(&self) -> crate::encoder::EmbedSettings {
+        let mut poolings = self.pooling.clone();
+        poolings.sort();
+        poolings.dedup();
+        crate::encoder::EmbedSettings {
+            poolings,
+            batch_size: self.batch_size,
+            max_length: self.max_length,
+            cache_dir: self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(crate::cache::FeatureCache::default_dir),
+        }
+    }
+}
+
 /// An error that reaches the command line: printed as one line, exit code 2.
 #[derive(Debug)]
 pub struct CliError(pub String);

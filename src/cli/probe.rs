@@ -2,9 +2,8 @@
 //! write `probes.csv`, `features.csv` and `manifest.json`.
 
 use super::CliError;
-use crate::cache::FeatureCache;
 use crate::data::senteval;
-use crate::encoder::{extract, EmbedSettings, Pooling};
+use crate::encoder::extract;
 use crate::probe::protocol::{self, ProbeKind, ProbeSettings, Record};
 use crate::probe::{results, MatRef};
 use crate::util;
@@ -23,9 +22,6 @@ pub struct ProbeArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
-    /// Poolings, comma-separated: cls, mean.
-    #[arg(long, default_value = "cls,mean", value_delimiter = ',')]
-    pub pooling: Vec<Pooling>,
     /// Training examples per class (validation: a quarter of it), drawn from tr/va lines.
     #[arg(long, default_value_t = 1200)]
     pub train_per_class: usize,
@@ -51,15 +47,9 @@ pub struct ProbeArgs {
     /// instead of failing.
     #[arg(long)]
     pub allow_fewer: bool,
-    /// Sentences per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Truncation length in tokens (special tokens included).
-    #[arg(long, default_value_t = 128)]
-    pub max_length: usize,
-    /// Feature cache directory (default: $PROBECAST_CACHE or ~/.cache/probecast).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
+    /// Encoder options.
+    #[command(flatten)]
+    pub encoder: super::EncoderArgs,
 }
 
 fn settings(a: &ProbeArgs) -> Result<ProbeSettings, CliError> {
@@ -87,7 +77,7 @@ fn settings(a: &ProbeArgs) -> Result<ProbeSettings, CliError> {
             }
         }
     }
-    if a.train_per_class == 0 || a.seeds == 0 || a.batch_size == 0 {
+    if a.train_per_class == 0 || a.seeds == 0 || a.encoder.batch_size == 0 {
         return Err(CliError(
             "--train-per-class, --seeds and --batch-size must be at least 1".into(),
         ));
@@ -121,9 +111,6 @@ fn settings(a: &ProbeArgs) -> Result<ProbeSettings, CliError> {
 /// Run the command.
 pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
     let s = settings(&a)?;
-    let mut poolings = a.pooling.clone();
-    poolings.sort();
-    poolings.dedup();
     // Read and check every task before any model is loaded.
     let paths = senteval::expand_task_paths(&a.tasks)?;
     let datasets: Vec<senteval::Dataset> = paths
@@ -139,15 +126,8 @@ pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
         protocol::class_sizes(t, s.train_per_class, s.allow_fewer)?;
     }
     util::ensure_writable_dir(&a.out).map_err(CliError)?;
-    let embed = EmbedSettings {
-        poolings: poolings.clone(),
-        batch_size: a.batch_size,
-        max_length: a.max_length,
-        cache_dir: a
-            .cache_dir
-            .clone()
-            .unwrap_or_else(FeatureCache::default_dir),
-    };
+    let embed = a.encoder.settings();
+    let poolings = embed.poolings.clone();
     let t0 = std::time::Instant::now();
     let mut rows: Vec<(String, Record)> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
@@ -267,8 +247,8 @@ pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
             "mlp": { "lr": s.mlp.lr, "weight_decay": s.mlp.weight_decay, "batch_size": s.mlp.batch_size,
                      "max_epochs": s.mlp.max_epochs, "patience": s.mlp.patience },
             "layers": a.layers,
-            "batch_size": a.batch_size,
-            "max_length": a.max_length,
+            "batch_size": embed.batch_size,
+            "max_length": embed.max_length,
             "cache_dir": embed.cache_dir,
             "standardize": "per draw, training mean and standard deviation",
         },
