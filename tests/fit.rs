@@ -1,27 +1,15 @@
 //! End-to-end tests of `probecast fit` through the built binary.
 
+mod common;
+use common::run;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const LAYERS_1_UP: &str = "_layer_([1-9]|1[0-2])$";
 
+/// A fixture of the prediction stage.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/predict")
-        .join(name)
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_probecast"))
-        .args(args)
-        .output()
-        .expect("run probecast");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::fixture(&format!("predict/{name}"))
 }
 
 fn fit_json(extra: &[&str]) -> Value {

@@ -1,25 +1,13 @@
 //! End-to-end tests of `probecast predict` through the built binary.
 
+mod common;
+use common::run;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+/// A fixture of the prediction stage.
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/predict")
-        .join(name)
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_probecast"))
-        .args(args)
-        .output()
-        .expect("run probecast");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::fixture(&format!("predict/{name}"))
 }
 
 /// Fit on the small fixture into `dir`, returning the predictor path.

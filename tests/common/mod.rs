@@ -51,6 +51,16 @@ pub fn probecast(args: &[&str]) -> Output {
         .expect("run probecast")
 }
 
+/// Run the probecast binary; returns (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let out = probecast(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Assert a run failed with exit code 2 and one stderr line containing every `needles`.
 pub fn assert_user_error(out: &Output, needles: &[&str]) {
     let err = String::from_utf8_lossy(&out.stderr);
