@@ -98,12 +98,18 @@ pub struct SeqClassifier {
     params: Vec<Param>,
 }
 
-/// Read the dropout settings of config.json.
-pub fn read_dropouts(dir: &std::path::Path, arch: Arch) -> Dropouts {
-    let v: serde_json::Value = std::fs::read_to_string(dir.join("config.json"))
+/// config.json as raw JSON, for the training-only settings that [`EncoderConfig`] does not
+/// carry (dropouts, initializer range); `Null` if unreadable (defaults then apply, and loading
+/// the encoder reports the file's problem).
+pub fn raw_config(dir: &std::path::Path) -> serde_json::Value {
+    std::fs::read_to_string(dir.join("config.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The dropout settings of a parsed config.json.
+pub fn read_dropouts(v: &serde_json::Value, arch: Arch) -> Dropouts {
     let f = |k: &str, d: f64| v.get(k).and_then(|x| x.as_f64()).unwrap_or(d) as f32;
     match arch {
         Arch::DistilBert => Dropouts {
@@ -190,11 +196,9 @@ impl Builder<'_> {
     }
 }
 
-fn initializer_range(dir: &std::path::Path) -> f64 {
-    std::fs::read_to_string(dir.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("initializer_range").and_then(|x| x.as_f64()))
+fn initializer_range(v: &serde_json::Value) -> f64 {
+    v.get("initializer_range")
+        .and_then(|x| x.as_f64())
         .unwrap_or(0.02)
 }
 
@@ -213,6 +217,7 @@ impl SeqClassifier {
             "embeddings.word_embeddings.weight",
             weight_prefixes(config.arch),
         )?;
+        let raw = raw_config(dir);
         let h = config.hidden_size;
         let f = config.intermediate_size;
         let eps = config.layer_norm_eps;
@@ -221,7 +226,7 @@ impl SeqClassifier {
             dtype,
             params: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
-            std: initializer_range(dir),
+            std: initializer_range(&raw),
         };
         let word = b.load(
             "embeddings.word_embeddings.weight",
@@ -273,7 +278,7 @@ impl SeqClassifier {
         };
         let params = b.params;
         Ok(SeqClassifier {
-            dropouts: read_dropouts(dir, config.arch),
+            dropouts: read_dropouts(&raw, config.arch),
             config,
             num_labels,
             word,
