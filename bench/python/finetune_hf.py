@@ -84,7 +84,7 @@ def run(a, task, seed):
             train = keep
     tok = AutoTokenizer.from_pretrained(a.model)
     n_labels = 1 if spec[4] is None else len(spec[4])
-    model = AutoModelForSequenceClassification.from_pretrained(a.model, num_labels=n_labels)
+    model = AutoModelForSequenceClassification.from_pretrained(a.model, num_labels=n_labels).to(a.device)
     nd = ["bias", "LayerNorm.weight", "layer_norm.weight"]
     groups = [
         {"params": [p for n, p in model.named_parameters() if not any(x in n for x in nd)], "weight_decay": a.weight_decay},
@@ -98,7 +98,7 @@ def run(a, task, seed):
     def enc(batch):
         x = tok([r[0] for r in batch], [r[1] for r in batch] if batch[0][1] is not None else None,
                 truncation=True, max_length=a.max_length, padding=True, return_tensors="pt")
-        return x
+        return x.to(a.device)
 
     best, t0 = -1e9, time.time()
     for ep in range(a.epochs):
@@ -107,7 +107,7 @@ def run(a, task, seed):
         for i in range(0, len(order), a.batch_size):
             batch = [train[j] for j in order[i : i + a.batch_size]]
             x = enc(batch)
-            y = torch.tensor([r[2] for r in batch], dtype=torch.float if n_labels == 1 else torch.long)
+            y = torch.tensor([r[2] for r in batch], dtype=torch.float if n_labels == 1 else torch.long).to(a.device)
             loss = model(**x, labels=y).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -122,7 +122,7 @@ def run(a, task, seed):
                 preds += (out.squeeze(-1) if n_labels == 1 else out.argmax(-1)).tolist()
         m = metrics(task, preds, [r[2] for r in dev])
         best = max(best, m)
-    return {"task": task, "seed": seed, "best": best, "seconds": time.time() - t0, "train_examples": len(train)}
+    return {"task": task, "seed": seed, "best": best, "device": a.device, "seconds": time.time() - t0, "train_examples": len(train)}
 
 
 def main():
@@ -138,6 +138,7 @@ def main():
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--max-train-examples", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda); CPU is the reference, cuda differs only by floating-point order")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     task = "".join(c for c in os.path.basename(a.task.rstrip("/")).lower() if c.isalnum())
