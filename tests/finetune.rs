@@ -436,3 +436,82 @@ fn finetune_refuses_bad_settings_unseen_dev_labels_and_a_diverging_loss() {
     assert_user_error(&r, &["train.tsv", "training loss became", "at step"]);
     assert!(!out.join("targets.csv").exists() && !out.join("finetune.csv").exists());
 }
+
+/// The "done when" in CI: all-MiniLM-L6-v2 fine-tuned on small stratified subsets of the
+/// real RTE, MRPC, CoLA and SST-2 (train and dev), through the binary.
+#[test]
+fn minilm_finetunes_real_rte_mrpc_cola_sst2_subsets() {
+    let (Some(model), Some(data)) = (minilm_dir(), shared_data()) else {
+        skip("all-MiniLM-L6-v2 (scripts/fetch-models.sh) or ../shared/data missing");
+        return;
+    };
+    let glue = data.join("glue_F0restL1n_BERT");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let tasks: Vec<String> = ["RTE", "MRPC", "CoLA", "SST-2"]
+        .iter()
+        .map(|t| glue.join(t).to_str().unwrap().to_string())
+        .collect();
+    let r = probecast(&[
+        "finetune",
+        "--model",
+        model.to_str().unwrap(),
+        "--task",
+        &tasks.join(","),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-train-examples",
+        "64",
+        "--max-dev-examples",
+        "64",
+        "--epochs",
+        "2",
+        "--lr",
+        "1e-4",
+        "--max-length",
+        "48",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let tidy = std::fs::read_to_string(out.join("finetune.csv")).unwrap();
+    println!("{tidy}");
+    let rows: Vec<Vec<String>> = tidy
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect();
+    let get = |task: &str, epoch: &str, metric: &str| -> f64 {
+        rows.iter()
+            .find(|f| f[1] == task && f[3] == epoch && f[4] == metric)
+            .unwrap_or_else(|| panic!("no {task} epoch {epoch} {metric} in finetune.csv"))[5]
+            .parse()
+            .unwrap()
+    };
+    // The GLUE primary metrics, per epoch, with their components.
+    for e in ["1", "2"] {
+        let (f1, acc) = (get("mrpc", e, "f1"), get("mrpc", e, "accuracy"));
+        assert!((get("mrpc", e, "f1_accuracy") - (f1 + acc) / 2.0).abs() < 1e-12);
+        let mcc = get("cola", e, "mcc");
+        assert!((-1.0..=1.0).contains(&mcc));
+        for t in ["rte", "sst2"] {
+            let a = get(t, e, "accuracy");
+            // 64 dev examples: accuracy is a multiple of 1/64 (the subsample size is honoured)
+            assert!(((a * 64.0).round() - a * 64.0).abs() < 1e-9, "{t} {a}");
+        }
+    }
+    // Training makes progress: the loss falls on every task (8 steps only: dev scores of such a
+    // short run stay near chance, so they are not asserted).
+    for t in ["rte", "mrpc", "cola", "sst2"] {
+        assert!(get(t, "2", "train_loss") < get(t, "1", "train_loss"), "{t}");
+    }
+    let sst2 = get("sst2", "1", "accuracy").max(get("sst2", "2", "accuracy"));
+    let wide = std::fs::read_to_string(out.join("targets.csv")).unwrap();
+    let lines: Vec<&str> = wide.lines().collect();
+    assert_eq!(lines[0], "model,rte,mrpc,cola,sst2");
+    let vals: Vec<f64> = lines[1]
+        .split(',')
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!((vals[3] - sst2).abs() < 1e-12);
+    println!("dev scores (rte, mrpc, cola, sst2): {vals:?}");
+}

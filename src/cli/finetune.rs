@@ -48,6 +48,10 @@ pub struct FinetuneArgs {
     /// Stratified subsample of the training set, for cheap runs.
     #[arg(long)]
     pub max_train_examples: Option<usize>,
+    /// Stratified subsample of the dev set (same examples for every seed), for cheap smoke
+    /// runs; the scores are then not standard GLUE dev scores.
+    #[arg(long)]
+    pub max_dev_examples: Option<usize>,
     /// Write each fine-tuned model as a Hugging Face directory under <out>/models/.
     #[arg(long)]
     pub save_model: bool,
@@ -61,6 +65,11 @@ pub fn run(a: FinetuneArgs, argv: &[String]) -> Result<(), CliError> {
     if a.epochs == 0 || a.batch_size == 0 {
         return Err(CliError(
             "--epochs and --batch-size must be at least 1".into(),
+        ));
+    }
+    if a.max_train_examples == Some(0) || a.max_dev_examples == Some(0) {
+        return Err(CliError(
+            "--max-train-examples and --max-dev-examples must be at least 1".into(),
         ));
     }
     if !(0.0..1.0).contains(&a.warmup_ratio) {
@@ -86,6 +95,7 @@ pub fn run(a: FinetuneArgs, argv: &[String]) -> Result<(), CliError> {
         warmup_ratio: a.warmup_ratio,
         weight_decay: a.weight_decay,
         max_train_examples: a.max_train_examples,
+        max_dev_examples: a.max_dev_examples,
         ..Default::default()
     };
     let mut tidy = String::from("model,task,seed,epoch,metric,value\n");

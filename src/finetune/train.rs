@@ -35,6 +35,10 @@ pub struct TrainSettings {
     pub max_grad_norm: f64,
     /// Stratified subsample of the training set (None: all).
     pub max_train_examples: Option<usize>,
+    /// Stratified subsample of the dev set (None: all), drawn with a fixed seed so every
+    /// training seed is scored on the same examples. For cheap smoke runs: the scores are then
+    /// not the standard GLUE dev scores.
+    pub max_dev_examples: Option<usize>,
 }
 
 impl Default for TrainSettings {
@@ -48,6 +52,7 @@ impl Default for TrainSettings {
             weight_decay: 0.01,
             max_grad_norm: 1.0,
             max_train_examples: None,
+            max_dev_examples: None,
         }
     }
 }
@@ -270,14 +275,20 @@ pub fn finetune(
         None => (0..train.examples.len()).collect(),
     };
     let train_ex: Vec<GlueExample> = keep.iter().map(|&i| train.examples[i].clone()).collect();
+    let dev_keep = match s.max_dev_examples {
+        Some(n) => stratified_subsample(
+            &dev.examples,
+            kind,
+            n,
+            &mut ChaCha8Rng::seed_from_u64(0xde5),
+        ),
+        None => (0..dev.examples.len()).collect(),
+    };
+    let dev_ex: Vec<GlueExample> = dev_keep.iter().map(|&i| dev.examples[i].clone()).collect();
     if kind == TaskKind::Classification {
         let seen: std::collections::BTreeSet<usize> =
             train_ex.iter().map(|e| e.target as usize).collect();
-        if let Some(e) = dev
-            .examples
-            .iter()
-            .find(|e| !seen.contains(&(e.target as usize)))
-        {
+        if let Some(e) = dev_ex.iter().find(|e| !seen.contains(&(e.target as usize))) {
             return Err(FinetuneError::Settings(format!(
                 "{}: dev label {:?} never occurs in the training data {}",
                 dev.path.display(),
@@ -287,7 +298,7 @@ pub fn finetune(
         }
     }
     let tr = encode(&tok, &train_ex, zero_types)?;
-    let dv = encode(&tok, &dev.examples, zero_types)?;
+    let dv = encode(&tok, &dev_ex, zero_types)?;
     let gold: Vec<f64> = dv.iter().map(|e| e.target as f64).collect();
     let steps_per_epoch = tr.len().div_ceil(s.batch_size);
     let total = steps_per_epoch * s.epochs;
