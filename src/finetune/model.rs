@@ -34,9 +34,21 @@ struct Lin {
 }
 
 impl Lin {
+    /// Leading dimensions are flattened first so that the product, and above all its backward
+    /// pass, is one 2-D GEMM: a broadcast batched matmul would compute the weight gradient as
+    /// one small GEMM per sequence followed by a sum over the batch.
     fn fwd(&self, x: &Tensor) -> CResult<Tensor> {
-        x.broadcast_matmul(&self.w.as_tensor().t()?)?
-            .broadcast_add(self.b.as_tensor())
+        let dims = x.dims().to_vec();
+        let inner = *dims.last().unwrap_or(&1);
+        let y = x
+            .reshape((x.elem_count() / inner.max(1), inner))?
+            .matmul(&self.w.as_tensor().t()?)?
+            .broadcast_add(self.b.as_tensor())?;
+        let mut out = dims;
+        if let Some(last) = out.last_mut() {
+            *last = y.dim(1)?;
+        }
+        y.reshape(out)
     }
 }
 

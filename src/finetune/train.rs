@@ -3,7 +3,7 @@
 
 use super::metrics::task_metrics;
 use super::model::SeqClassifier;
-use super::optim::{clip_grad_norm, linear_schedule, AdamW, AdamWConfig};
+use super::optim::{linear_schedule, AdamW, AdamWConfig};
 use crate::data::glue::{GlueExample, GlueSplit, TaskKind};
 use crate::encoder::config::EncoderConfig;
 use crate::encoder::extract::check_max_length;
@@ -331,10 +331,9 @@ pub fn finetune(
                     step + 1
                 )));
             }
-            let mut grads = loss.backward()?;
-            clip_grad_norm(model.params(), &mut grads, s.max_grad_norm)?;
+            let grads = loss.backward()?;
             let lr = linear_schedule(s.lr, step, warmup, total);
-            opt.step(model.params(), &grads, lr)?;
+            opt.step_clipped(model.params(), &grads, lr, Some(s.max_grad_norm))?;
             step += 1;
             loss_sum += lv;
             on_step(step, total, lv);
