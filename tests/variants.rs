@@ -588,3 +588,64 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     assert_user_error(&o, &["/nonexistent/dir"]);
     assert!(!out.exists());
 }
+
+/// Step time of the masked-LM trainer at the demo's sizes (hidden 128, 4 layers, vocab 1000,
+/// batch 32 x 32 tokens): `cargo test --release --test variants -- --ignored mlm_step_time
+/// --nocapture`; compare with bench/python/mlm_step_torch.py.
+#[test]
+#[ignore]
+fn mlm_step_time() {
+    use probecast::finetune::optim::{clip_grad_norm, AdamW, AdamWConfig};
+    use probecast::zoo::masking::MaskingSpec;
+    use rand::{Rng, SeedableRng};
+    for dropout in [true, false] {
+        let p = if dropout { 0.1 } else { 0.0 };
+        let init = MlmInit::Fresh {
+            config: serde_json::json!({
+                "model_type": "bert", "hidden_size": 128, "num_hidden_layers": 4,
+                "num_attention_heads": 4, "intermediate_size": 512, "vocab_size": 1000,
+                "max_position_embeddings": 64, "hidden_dropout_prob": p,
+                "attention_probs_dropout_prob": p
+            }),
+            tokenizer: tiny(),
+        };
+        let m = MlmModel::load(&init, DType::F32, 1).unwrap();
+        let spec = MaskingSpec {
+            mask_prob: 0.15,
+            mask_id: 4,
+            random_vocab: 1000,
+            special: vec![2, 3],
+            pad_id: 0,
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let rows: Vec<Vec<u32>> = (0..32)
+            .map(|_| {
+                let mut r = vec![2u32];
+                r.extend((0..30).map(|_| rng.gen_range(5..1000)));
+                r.push(3);
+                r
+            })
+            .collect();
+        let refs: Vec<&[u32]> = rows.iter().map(|r| r.as_slice()).collect();
+        let mut b = MaskedBatch::default();
+        let mut opt = AdamW::new(m.params(), AdamWConfig::default()).unwrap();
+        let mut times = Vec::new();
+        for step in 0..23 {
+            let t0 = std::time::Instant::now();
+            spec.mask_into(&refs, &mut rng, &mut b);
+            let loss = m.loss(&b, Some(&mut rng)).unwrap();
+            let mut g = loss.backward().unwrap();
+            clip_grad_norm(m.params(), &mut g, 1.0).unwrap();
+            opt.step(m.params(), &g, 1e-4).unwrap();
+            if step >= 3 {
+                times.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        let mean = times.iter().sum::<f64>() / times.len() as f64;
+        println!(
+            "{{\"dropout\": {p}, \"ms_per_step\": {:.2}, \"threads\": {}}}",
+            mean * 1e3,
+            rayon::current_num_threads()
+        );
+    }
+}

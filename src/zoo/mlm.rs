@@ -329,6 +329,11 @@ impl MlmModel {
             }
         }
         let n_body = self.n_body;
+        // New tensors (a new head) take the source's float dtype, that of the word embeddings.
+        let default_dtype = src
+            .and_then(|ck| ck.index(&ck.word_embeddings_name()).map(|i| &ck.tensors[i]))
+            .map(|t| t.tensor.dtype())
+            .unwrap_or(DType::F32);
         for (i, p) in self.params.iter().enumerate() {
             let mut name = if i < n_body {
                 format!("{}{}", self.prefix, p.name)
@@ -344,7 +349,7 @@ impl MlmModel {
                     name = o;
                 }
             }
-            let dtype = out.get(&name).map(|t| t.dtype()).unwrap_or(DType::F32);
+            let dtype = out.get(&name).map(|t| t.dtype()).unwrap_or(default_dtype);
             out.insert(name, p.var.as_tensor().to_dtype(dtype)?);
         }
         let word = self.body.word_embeddings().as_tensor();
