@@ -598,12 +598,19 @@ fn mlm_step_time() {
     use probecast::finetune::optim::{clip_grad_norm, AdamW, AdamWConfig};
     use probecast::zoo::masking::MaskingSpec;
     use rand::{Rng, SeedableRng};
+    // MLM_STEP_SIZES="hidden,layers,seq" (default 128,4,32).
+    let sizes: Vec<usize> = std::env::var("MLM_STEP_SIZES")
+        .unwrap_or_else(|_| "128,4,32".into())
+        .split(',')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let (hs, nl, seq) = (sizes[0], sizes[1], sizes[2]);
     for dropout in [true, false] {
         let p = if dropout { 0.1 } else { 0.0 };
         let init = MlmInit::Fresh {
             config: serde_json::json!({
-                "model_type": "bert", "hidden_size": 128, "num_hidden_layers": 4,
-                "num_attention_heads": 4, "intermediate_size": 512, "vocab_size": 1000,
+                "model_type": "bert", "hidden_size": hs, "num_hidden_layers": nl,
+                "num_attention_heads": 4, "intermediate_size": 4 * hs, "vocab_size": 1000,
                 "max_position_embeddings": 64, "hidden_dropout_prob": p,
                 "attention_probs_dropout_prob": p
             }),
@@ -621,7 +628,7 @@ fn mlm_step_time() {
         let rows: Vec<Vec<u32>> = (0..32)
             .map(|_| {
                 let mut r = vec![2u32];
-                r.extend((0..30).map(|_| rng.gen_range(5..1000)));
+                r.extend((0..seq - 2).map(|_| rng.gen_range(5..1000)));
                 r.push(3);
                 r
             })
@@ -643,7 +650,7 @@ fn mlm_step_time() {
         }
         let mean = times.iter().sum::<f64>() / times.len() as f64;
         println!(
-            "{{\"dropout\": {p}, \"ms_per_step\": {:.2}, \"threads\": {}}}",
+            "{{\"sizes\": \"{hs},{nl},{seq}\", \"dropout\": {p}, \"ms_per_step\": {:.2}, \"threads\": {}}}",
             mean * 1e3,
             rayon::current_num_threads()
         );

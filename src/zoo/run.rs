@@ -342,15 +342,25 @@ pub fn run_variants(
         };
         mlm_report = Some(report);
     }
-    let mut csv = String::from("variant,family,operation,parameters,base_hash\n");
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| ZooError::option("variants.csv", e.to_string());
+    w.write_record(["variant", "family", "operation", "parameters", "base_hash"])
+        .map_err(csv_err)?;
     for r in &rows {
-        csv.push_str(&format!(
-            "{},{},{},{},{}\n",
-            r.variant, r.family, r.operation, r.parameters, r.base_hash
-        ));
+        w.write_record([
+            &r.variant,
+            &r.family,
+            &r.operation,
+            &r.parameters,
+            &r.base_hash,
+        ])
+        .map_err(csv_err)?;
     }
+    let csv = w
+        .into_inner()
+        .map_err(|e| ZooError::option("variants.csv", e.to_string()))?;
     let csv_path = spec.out.join("variants.csv");
-    util::write_atomic_str(&csv_path, &csv)
+    util::write_atomic(&csv_path, &csv)
         .map_err(|e| ZooError::input(&csv_path, format!("cannot write: {e}")))?;
     let manifest = serde_json::json!({
         "probecast_version": env!("CARGO_PKG_VERSION"),
