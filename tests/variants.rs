@@ -589,9 +589,9 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
     assert!(!out.exists());
 }
 
-/// Step time of the masked-LM trainer at the demo's sizes (hidden 128, 4 layers, vocab 1000,
-/// batch 32 x 32 tokens): `cargo test --release --test variants -- --ignored mlm_step_time
-/// --nocapture`; compare with bench/python/mlm_step_torch.py.
+/// Step time of the masked-LM trainer at the demo's sizes (default hidden 128, 4 layers, vocab
+/// 1000, batch 32 x 32 tokens; `MLM_STEP_SIZES=hidden,layers,seq`): `cargo test --release --test
+/// variants -- --ignored mlm_step_time --nocapture`; compare with bench/python/mlm_step_torch.py.
 #[test]
 #[ignore]
 fn mlm_step_time() {
