@@ -656,3 +656,53 @@ fn mlm_step_time() {
         );
     }
 }
+
+#[test]
+fn corruption_saves_a_checkpoint_at_each_listed_step_of_one_run() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let c = fixture("variants/corpus.txt");
+    let o = run_variants(
+        &out,
+        &[
+            "--corrupt-steps",
+            "2,1",
+            "--corpus",
+            c.to_str().unwrap(),
+            "--batch-size",
+            "4",
+            "--max-length",
+            "64",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("variants.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2);
+    assert!(rows[0].starts_with("tiny-bert-corrupt1,tiny-bert,corrupt,steps=1;seed=1;"));
+    assert!(rows[1].starts_with("tiny-bert-corrupt2,tiny-bert,corrupt,steps=2;seed=1;"));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["mlm"]["losses"].as_array().unwrap().len(), 2);
+    let logits = |v: &str| -> Vec<f32> {
+        let dir = out.join(v);
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(cfg["architectures"][0], "BertForMaskedLM");
+        MlmModel::load(&MlmInit::FromDir(dir), DType::F32, 0)
+            .unwrap()
+            .logits(&IDS, &LENGTHS, 6)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let (a, b) = (logits("tiny-bert-corrupt1"), logits("tiny-bert-corrupt2"));
+    assert_ne!(a, b, "step 2 must differ from step 1");
+    // The encoder moved away from the source.
+    let src = states(&tiny());
+    let st = states(&out.join("tiny-bert-corrupt2"));
+    assert!(max_diff_real(&src[2], &st[2], 32) > 1e-4);
+}
