@@ -101,3 +101,15 @@ mod tests {
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
     }
 }
+
+/// Make candle's element-wise thread pool single-threaded unless the user chose
+/// (`CANDLE_NUM_THREADS`). That pool's waiting thread spins instead of sleeping: on a 2-core
+/// machine with anything else running (parallel tests, a second job) the spinning took 35-77% of
+/// the time of a training step and made it 2.2x slower (BENCHMARKS.md, fine-tuning). GEMMs keep
+/// all cores (`RAYON_NUM_THREADS`); probecast's own kernels use rayon. Call at the start of
+/// `main`, before any other thread exists.
+pub fn default_candle_threads() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
