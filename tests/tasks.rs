@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_user_error, fixture, probecast};
+use common::{assert_user_error, fixture, probecast, shared_data, skip};
 use probecast::data::senteval::{self, Split};
 use probecast::data::tasks::{
     self, analysis, intrinsic_label, source, swappable, BuildOptions, Lexicon, Sentence, Task,
@@ -681,4 +681,121 @@ fn dependency_source_skips_constituency_tasks_when_not_asked_for() {
         .skipped
         .iter()
         .any(|(t, r)| *t == Task::TreeDepth && r.contains("cannot support")));
+}
+
+/// Label counts of one task: (split, label) -> count.
+fn counts(t: &tasks::BuiltTask) -> BTreeMap<(Split, String), usize> {
+    let mut m = BTreeMap::new();
+    for e in &t.examples {
+        *m.entry((e.split, e.label.clone())).or_default() += 1;
+    }
+    m
+}
+
+fn assert_balanced(t: &tasks::BuiltTask) {
+    let (tr, va, te) = tasks::split_counts(t.per_class);
+    let c = counts(t);
+    for l in &t.classes {
+        for (s, n) in [(Split::Train, tr), (Split::Valid, va), (Split::Test, te)] {
+            assert_eq!(c.get(&(s, l.clone())), Some(&n), "{} {l} {s:?}", t.task);
+        }
+    }
+    let texts: HashSet<&str> = t.examples.iter().map(|e| e.sentence.as_str()).collect();
+    assert_eq!(
+        texts.len(),
+        t.examples.len(),
+        "{}: duplicate sentences",
+        t.task
+    );
+}
+
+#[test]
+fn real_treebanks_give_balanced_tasks_with_plausible_labels() {
+    let Some(data) = shared_data() else {
+        skip("../shared/data (UD EWT, NLTK treebank sample)");
+        return;
+    };
+    let ud = data.join("ud_english_ewt");
+    let ptb = data.join("nltk_data_subset/treebank.zip");
+    if !ud.is_dir() || !ptb.is_file() {
+        skip("../shared/data/ud_english_ewt or nltk_data_subset/treebank.zip");
+        return;
+    }
+    // UD EWT: 12,544 + 2,001 + 2,077 sentences; the dependency tasks, not the tree ones.
+    let loaded = source::load(&ud).unwrap();
+    assert_eq!(loaded.sentences.len(), 16622);
+    let suite = tasks::build(&loaded.sentences, &BuildOptions::default()).unwrap();
+    let names: Vec<&str> = suite.tasks.iter().map(|t| t.task.name()).collect();
+    assert_eq!(
+        names,
+        [
+            "sentence_length",
+            "word_content",
+            "bigram_shift",
+            "past_present",
+            "subj_number",
+            "obj_number",
+            "odd_man_out",
+            "coordination_inversion"
+        ]
+    );
+    let skipped: Vec<Task> = suite.skipped.iter().map(|(t, _)| *t).collect();
+    assert_eq!(skipped, [Task::TreeDepth, Task::TopConstituents]);
+    for t in &suite.tasks {
+        assert_balanced(t);
+    }
+    let get =
+        |s: &tasks::BuiltSuite, t: Task| s.tasks.iter().find(|b| b.task == t).cloned().unwrap();
+    // Past and present main clauses are both common in EWT (thousands each).
+    assert_eq!(get(&suite, Task::PastPresent).per_class, 1000);
+    assert!(get(&suite, Task::SubjNumber).per_class >= 500);
+    assert!(get(&suite, Task::ObjNumber).per_class >= 300);
+    assert!(get(&suite, Task::CoordinationInversion).per_class >= 200);
+    // Spot check against the CoNLL-U: an example's label agrees with the gold features.
+    // The first sentence of each text is the one the builder kept.
+    let mut by_text: BTreeMap<String, &Sentence> = BTreeMap::new();
+    for s in &loaded.sentences {
+        by_text.entry(s.text()).or_insert(s);
+    }
+    for e in get(&suite, Task::SubjNumber).examples.iter().take(400) {
+        let s = by_text[&e.sentence];
+        let deps = s.deps.as_ref().unwrap();
+        let root = deps.iter().position(|d| d.head == 0).unwrap();
+        let subj = deps
+            .iter()
+            .position(|d| d.head == root + 1 && d.rel.starts_with("nsubj"))
+            .unwrap();
+        // Plurale tantum ("remains") is plural, like its NNS tag.
+        let want = match deps[subj].feat("Number") {
+            Some("Plur") | Some("Ptan") => "NNS",
+            Some("Sing") => "NN",
+            other => panic!("{other:?} for {}", e.sentence),
+        };
+        assert_eq!(e.label, want, "{}", e.sentence);
+    }
+
+    // The PTB sample in the NLTK zip: 3,914 trees in combined/*.mrg; every task.
+    let loaded = source::load(&ptb).unwrap();
+    assert_eq!(loaded.sentences.len(), 3914);
+    assert_eq!(loaded.files.len(), 199);
+    let suite = tasks::build(&loaded.sentences, &BuildOptions::default()).unwrap();
+    assert_eq!(suite.tasks.len(), 10, "{:?}", suite.skipped);
+    for t in &suite.tasks {
+        assert_balanced(t);
+    }
+    let tc = get(&suite, Task::TopConstituents);
+    assert_eq!(tc.classes[0], "NP_VP_.");
+    assert_eq!(tc.classes.last().map(String::as_str), Some("OTHER"));
+    assert!(tc.classes.len() >= 5, "{:?}", tc.classes);
+    let td = get(&suite, Task::TreeDepth);
+    assert!(td.classes.len() >= 5, "{:?}", td.classes);
+    assert!(td
+        .classes
+        .iter()
+        .all(|d| (4..=25).contains(&d.parse::<usize>().unwrap())));
+    // No escaped slashes leak into the sentences.
+    assert!(suite
+        .tasks
+        .iter()
+        .all(|t| t.examples.iter().all(|e| !e.sentence.contains("\\/"))));
 }

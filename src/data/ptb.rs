@@ -9,7 +9,7 @@
 //! - numeric labels (the Stanford Sentiment Treebank `(3 (2 The) (2 Rock))`): kept as labels.
 //!
 //! Bracket escapes in words (`-LRB-`, `-RRB-`, `-LCB-`, `-RCB-`, `-LSB-`, `-RSB-`) are turned
-//! back into brackets by [`Tree::words`].
+//! back into brackets by [`Tree::words`], and `\/`, `\*` into `/`, `*`.
 
 /// A constituency tree node. A preterminal (POS node) has `word: Some(..)` and no children.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +172,8 @@ pub fn bare_label(raw: &str) -> String {
     }
 }
 
-/// Undo PTB bracket escapes in a word.
+/// Undo PTB escapes in a word: brackets (`-LRB-` ...) and the backslash before `/` and `*`
+/// (`1\/8` -> `1/8`).
 pub fn unescape(w: &str) -> String {
     match w {
         "-LRB-" => "(".into(),
@@ -181,6 +182,7 @@ pub fn unescape(w: &str) -> String {
         "-RCB-" => "}".into(),
         "-LSB-" => "[".into(),
         "-RSB-" => "]".into(),
+        _ if w.contains('\\') => w.replace("\\/", "/").replace("\\*", "*"),
         _ => w.to_string(),
     }
 }
@@ -400,5 +402,7 @@ mod tests {
         assert_eq!(bare_label("NP=2"), "NP");
         assert_eq!(bare_label("-NONE-"), "-NONE-");
         assert_eq!(bare_label("PRP$"), "PRP$");
+        assert_eq!(unescape("1\\/8"), "1/8");
+        assert_eq!(unescape("-LCB-"), "{");
     }
 }

@@ -16,7 +16,9 @@
 //! - coordination: S whose children are `S [,] CC S [final punctuation]`.
 //!
 //! Dependencies (the root word is the main clause's head):
-//! - subject: the first `nsubj` / `nsubj:pass` dependent of the root, object: the first `obj`;
+//! - subject: the first `nsubj` / `nsubj:pass` / `nsubj:outer` dependent of the root (the outer
+//!   subject comes first: "The problem was that the walls are thin" -> problem), object: the
+//!   first `obj`;
 //!   number from the word's Penn tag (NN/NNP singular, NNS/NNPS plural), none when the word has a
 //!   `conj` dependent (coordinated);
 //! - finite verb: the leftmost of the root and its `aux` / `aux:pass` / `cop` dependents that has
@@ -236,7 +238,7 @@ pub fn from_deps(words: &[String], tags: &[String], deps: &[super::Dep]) -> Main
     };
     m.subj_number = root_kids
         .iter()
-        .find(|&&k| deps[k].rel == "nsubj" || deps[k].rel == "nsubj:pass")
+        .find(|&&k| deps[k].rel == "nsubj" || deps[k].rel.starts_with("nsubj:"))
         .and_then(|&k| number(k));
     m.obj_number = root_kids
         .iter()

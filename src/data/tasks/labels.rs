@@ -32,17 +32,18 @@ pub(super) fn rule(task: Task) -> &'static str {
         }
         Task::TreeDepth => {
             "label = depth of the constituency tree: the longest path, in edges, from ROOT to a \
-             word (a preterminal under ROOT has depth 2). Classes = the depths present, \
-             each with per-class examples (automatic per-class: the count maximising \
-             per-class x classes). Deviation: the paper also decorrelates depth from length; \
+             word (a preterminal under ROOT has depth 2). Classes = the depths present with \
+             per-class examples each (automatic per-class: the depths with at least 50 \
+             sentences, per-class = the smallest of them, at most 1000). Deviation: the paper also decorrelates depth from length; \
              this is not done. SST trees are binarised, so their depths are larger than Penn \
              Treebank ones. Needs constituency trees (PTB or SST)."
         }
         Task::TopConstituents => {
             "label = the labels of the children of the top node (below ROOT), joined with '_' \
              (NP_VP_.), function tags removed. Classes = the 19 most frequent sequences + OTHER \
-             in the paper; here at most 19, as many as have per-class examples (automatic \
-             per-class: maximising per-class x classes), + OTHER for every other sequence. \
+             in the paper; here at most 19, those with per-class examples (automatic \
+             per-class: those with at least 50, per-class = the smallest of them and of OTHER, \
+             at most 1000), + OTHER for every other sequence. \
              Needs Penn Treebank trees."
         }
         Task::BigramShift => {
@@ -62,8 +63,8 @@ pub(super) fn rule(task: Task) -> &'static str {
             "label = NN / NNS, the number of the main clause's subject head noun (NN, NNP \
              singular; NNS, NNPS plural; pronouns and coordinated subjects are not used). \
              Trees: top node S, its NP-SBJ child or first NP before the VP, head = last noun \
-             child (else the first NP child's head). Dependencies: the root's nsubj / \
-             nsubj:pass. Needs trees with categories or UD with tags."
+             child (else the first NP child's head). Dependencies: the root's first nsubj / \
+             nsubj:pass / nsubj:outer. Needs trees with categories or UD with tags."
         }
         Task::ObjNumber => {
             "label = NN / NNS, the number of the main clause's direct object head noun (as for \
@@ -155,10 +156,14 @@ pub(super) fn build_task(
     })
 }
 
+/// Smallest class kept by the automatic per-class count of tree_depth and top_constituents.
+pub const AUTO_MIN_CLASS: usize = 50;
+
 /// Classes and per-class count for tasks whose classes come from the data (tree_depth,
-/// top_constituents): explicit per-class keeps every class with that many (at most
-/// `max_classes`, the rest merged into OTHER when `other`); automatic per-class picks the number
-/// of classes k maximising k x per-class (ties: more classes).
+/// top_constituents): the most frequent classes that have `per_class` examples (at most
+/// `max_classes`, the rest merged into OTHER when `other`, which must have that many too);
+/// automatic per-class keeps the classes with at least [`AUTO_MIN_CLASS`] examples and uses
+/// the smallest one's count (at most 1000).
 /// Classes with their sentence texts.
 type Classes = Vec<(String, Vec<String>)>;
 
@@ -188,15 +193,8 @@ fn data_driven(
         }
         match explicit {
             Some(n) if cap >= n => best = Some((k, n)),
-            Some(_) => {}
-            None => {
-                let n = cap.min(AUTO_PER_CLASS_MAX);
-                if n >= MIN_PER_CLASS
-                    && best.is_none_or(|(bk, bn)| n * n_classes >= bn * (bk + usize::from(other)))
-                {
-                    best = Some((k, n));
-                }
-            }
+            None if cap >= AUTO_MIN_CLASS => best = Some((k, cap.min(AUTO_PER_CLASS_MAX))),
+            _ => {}
         }
     }
     let Some((k, n)) = best else {
@@ -207,7 +205,7 @@ fn data_driven(
             .collect();
         return Err(TasksError::TooFew {
             task,
-            need: explicit.unwrap_or(MIN_PER_CLASS),
+            need: explicit.unwrap_or(AUTO_MIN_CLASS),
             have: format!(
                 "fewer than 2 classes have that many ({} labelled sentences; largest classes: {})",
                 total,

@@ -66,6 +66,10 @@ pub fn detect(name: &str, text: &str) -> Option<Format> {
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))?;
+    // Before the bracket test: a tagged line may start with `(/(`.
+    if tagged::looks_tagged(text) {
+        return Some(Format::Tagged);
+    }
     if first.starts_with('(') {
         return Some(Format::Bracketed);
     }
@@ -76,9 +80,6 @@ pub fn detect(name: &str, text: &str) -> Option<Format> {
             .all(|c| c.is_ascii_digit() || c == '-' || c == '.')
     {
         return Some(Format::Conllu);
-    }
-    if tagged::looks_tagged(text) {
-        return Some(Format::Tagged);
     }
     None
 }
