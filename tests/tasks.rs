@@ -799,3 +799,39 @@ fn real_treebanks_give_balanced_tasks_with_plausible_labels() {
         .iter()
         .all(|t| t.examples.iter().all(|e| !e.sentence.contains("\\/"))));
 }
+
+#[test]
+fn zip_input_uses_the_richest_format_and_ignores_the_rest() {
+    use std::io::Write;
+    let d = tempfile::tempdir().unwrap();
+    let zpath = d.path().join("tb.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&zpath).unwrap());
+    let deflated = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, text) in [
+        ("tb/README", "A treebank sample.\n"),
+        ("tb/parsed/a.prd", "( (S (NP The dogs) (VP barked)) )\n"),
+        (
+            "tb/combined/a.mrg",
+            "( (S (NP (DT The) (NNS dogs)) (VP (VBD barked) (ADVP (RB loudly))) (. .)) )\n",
+        ),
+        (
+            "tb/combined/b.mrg",
+            "( (S (NP (DT A) (NN cat)) (VP (VBZ sleeps) (ADVP (RB here))) (. .)) )\n",
+        ),
+    ] {
+        z.start_file(name, deflated).unwrap();
+        z.write_all(text.as_bytes()).unwrap();
+    }
+    z.finish().unwrap();
+    let loaded = source::load(&zpath).unwrap();
+    assert_eq!(loaded.files.len(), 2);
+    assert_eq!(loaded.ignored, 2);
+    assert!(loaded.files[0].0.ends_with("tb.zip:tb/combined/a.mrg"));
+    let texts: Vec<String> = loaded.sentences.iter().map(Sentence::text).collect();
+    assert_eq!(texts, ["The dogs barked loudly .", "A cat sleeps here ."]);
+    assert_eq!(
+        intrinsic_label(Task::PastPresent, &loaded.sentences[1]).as_deref(),
+        Some("PRES")
+    );
+}

@@ -282,3 +282,58 @@ fn zip_texts(path: &Path) -> Result<Vec<(String, String)>, TasksError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats_from_name_and_content() {
+        assert_eq!(detect("a.conllu", ""), Some(Format::Conllu));
+        assert_eq!(detect("wsj_0001.mrg", ""), Some(Format::PtbMrg));
+        assert_eq!(
+            detect(
+                "x",
+                "# sent_id = 1\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n"
+            ),
+            Some(Format::Conllu)
+        );
+        assert_eq!(
+            detect("x", "\n( (S (NP (NN a)) (VP (VBZ b))) )\n"),
+            Some(Format::Bracketed)
+        );
+        // A Brown line may start with a bracket token: still word/tag.
+        assert_eq!(
+            detect("ce14", "\n\t(/( The/at dog/nn )/) ran/vbd ./.\n"),
+            Some(Format::Tagged)
+        );
+        assert_eq!(
+            detect("README", "This is the Brown corpus.\nSee below.\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn numeric_labels_make_sst_trees_without_tags() {
+        let (desc, s) = parse_text(
+            "t.txt",
+            Format::Bracketed,
+            "(3 (2 It) (3 (2 is) (3 good)))\n",
+        )
+        .unwrap();
+        assert_eq!(desc, "sst");
+        assert_eq!(s[0].words, vec!["It", "is", "good"]);
+        assert!(s[0].tags.is_none() && s[0].tree.is_some());
+        let (desc, s) = parse_text(
+            "t.txt",
+            Format::Bracketed,
+            "(S (NP (PRP It)) (VP (VBZ is)))\n",
+        )
+        .unwrap();
+        assert_eq!(desc, "ptb");
+        assert_eq!(
+            s[0].tags.as_deref(),
+            Some(&["PRP".to_string(), "VBZ".to_string()][..])
+        );
+    }
+}
