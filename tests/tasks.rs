@@ -835,3 +835,11 @@ fn zip_input_uses_the_richest_format_and_ignores_the_rest() {
         Some("PRES")
     );
 }
+
+#[test]
+fn inconsistent_sentences_given_to_the_api_are_refused() {
+    let w = |t: &str| t.split(' ').map(str::to_string).collect::<Vec<_>>();
+    let s = Sentence::from_tagged("demo#1", w("the dogs ran away ."), w("DT NNS VBD"));
+    let e = tasks::build(&[s], &BuildOptions::default()).unwrap_err();
+    assert_eq!(e.to_string(), "demo#1: 3 tags for 5 words");
+}

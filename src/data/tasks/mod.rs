@@ -131,6 +131,38 @@ impl Sentence {
         self.words.join(" ")
     }
 
+    /// Check that tags, tree and dependencies cover exactly the words and that every head is
+    /// inside the sentence.
+    pub fn check(&self) -> Result<(), TasksError> {
+        let n = self.words.len();
+        let bad = |msg: String| TasksError::Input {
+            path: self.id.clone(),
+            msg,
+        };
+        if let Some(t) = &self.tags {
+            if t.len() != n {
+                return Err(bad(format!("{} tags for {n} words", t.len())));
+            }
+        }
+        if let Some(t) = &self.tree {
+            if t.len() != n {
+                return Err(bad(format!("a tree over {} words for {n} words", t.len())));
+            }
+        }
+        if let Some(d) = &self.deps {
+            if d.len() != n {
+                return Err(bad(format!("{} dependencies for {n} words", d.len())));
+            }
+            if let Some(x) = d.iter().find(|x| x.head > n) {
+                return Err(bad(format!(
+                    "head {} outside the sentence ({n} words)",
+                    x.head
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// True when the tree (if any) has categories (it comes with POS tags).
     pub fn has_categorised_tree(&self) -> bool {
         self.tree.is_some() && self.tags.is_some()
@@ -414,6 +446,9 @@ pub fn build(sentences: &[Sentence], opts: &BuildOptions) -> Result<BuiltSuite, 
         return Err(TasksError::Options(
             "--word-content-words: need at least 2".into(),
         ));
+    }
+    for s in sentences {
+        s.check()?;
     }
     let pool = select::filter_and_dedup(sentences, opts.min_words, opts.max_words);
     if pool.is_empty() {
