@@ -7,6 +7,7 @@
 //! - [`data`]: readers and writers of the datasets (SentEval probing files, GLUE TSV);
 //! - [`probe`]: probing classifiers and the probing protocol;
 //! - [`predict`]: predictors from probing features to fine-tuning scores, with honest validation;
+//! - [`zoo`]: checkpoint variants and the masked-LM trainer;
 //! - [`cli`]: the command line, wiring only.
 
 pub mod cache;
@@ -17,3 +18,4 @@ pub mod finetune;
 pub mod predict;
 pub mod probe;
 pub mod util;
+pub mod zoo;

@@ -7,6 +7,7 @@ pub mod finetune;
 pub mod fit;
 pub mod predict;
 pub mod probe;
+pub mod variants;
 
 /// probecast: forecast fine-tuning scores of encoder checkpoints from probing.
 #[derive(Debug, Parser)]
@@ -29,6 +30,8 @@ pub enum Command {
     Fit(fit::FitArgs),
     /// Apply a saved predictor to a features table.
     Predict(predict::PredictArgs),
+    /// Write checkpoint variants (noise, pruning, truncation, quantisation, corruption).
+    Variants(variants::VariantsArgs),
 }
 
 /// Encoder options shared by the commands that embed sentences (`embed`, `probe`).
@@ -95,6 +98,7 @@ pub fn main() -> i32 {
         Command::Finetune(a) => finetune::run(a, &argv),
         Command::Fit(a) => fit::run(a, &argv),
         Command::Predict(a) => predict::run(a, &argv),
+        Command::Variants(a) => variants::run(a, &argv),
     };
     match res {
         Ok(()) => 0,

@@ -28,26 +28,35 @@ pub struct Param {
     pub decay: bool,
 }
 
-struct Lin {
-    w: Var,
-    b: Var,
+/// A trainable dense layer y = x Wᵀ + b (W stored [out, in] as in PyTorch).
+pub struct Lin {
+    /// Weight [out, in].
+    pub w: Var,
+    /// Bias [out].
+    pub b: Var,
 }
 
 impl Lin {
-    fn fwd(&self, x: &Tensor) -> CResult<Tensor> {
+    /// x [.., in] -> [.., out].
+    pub fn fwd(&self, x: &Tensor) -> CResult<Tensor> {
         x.broadcast_matmul(&self.w.as_tensor().t()?)?
             .broadcast_add(self.b.as_tensor())
     }
 }
 
-struct Norm {
-    w: Var,
-    b: Var,
-    eps: f32,
+/// A trainable LayerNorm over the last dimension.
+pub struct Norm {
+    /// Scale.
+    pub w: Var,
+    /// Shift.
+    pub b: Var,
+    /// Epsilon.
+    pub eps: f32,
 }
 
 impl Norm {
-    fn fwd(&self, x: &Tensor) -> CResult<Tensor> {
+    /// Normalise the last dimension of `x`.
+    pub fn fwd(&self, x: &Tensor) -> CResult<Tensor> {
         candle_nn::ops::layer_norm_slow(x, self.w.as_tensor(), self.b.as_tensor(), self.eps)
     }
 }
@@ -81,6 +90,21 @@ pub struct Dropouts {
     pub classifier: f32,
 }
 
+/// The trainable encoder body (embeddings and transformer layers, no head): its forward pass
+/// returns the last hidden state of every token. Shared by [`SeqClassifier`] and the masked-LM
+/// trainer (`zoo::mlm`).
+pub struct EncoderBody {
+    /// Encoder configuration.
+    pub config: EncoderConfig,
+    /// Dropout settings (only `hidden` and `attention` are used by the body).
+    pub dropouts: Dropouts,
+    word: Var,
+    pos: Var,
+    tt: Option<Var>,
+    ln_emb: Norm,
+    layers: Vec<TLayer>,
+}
+
 /// The trainable model.
 pub struct SeqClassifier {
     /// Encoder configuration.
@@ -89,11 +113,7 @@ pub struct SeqClassifier {
     pub num_labels: usize,
     /// Dropout settings.
     pub dropouts: Dropouts,
-    word: Var,
-    pos: Var,
-    tt: Option<Var>,
-    ln_emb: Norm,
-    layers: Vec<TLayer>,
+    body: EncoderBody,
     head: Head,
     params: Vec<Param>,
 }
@@ -132,15 +152,53 @@ fn cerr(e: candle_core::Error) -> EncoderError {
     EncoderError::Internal(e.to_string())
 }
 
-struct Builder<'a> {
-    w: &'a Weights,
+/// Creates the trainable parameters of a model, in order, either from a checkpoint's weights or
+/// freshly initialised like Hugging Face's `_init_weights`: weights and embeddings
+/// N(0, initializer_range), biases 0, LayerNorm scale 1 and shift 0.
+pub struct ParamBuilder<'a> {
+    w: Option<&'a Weights>,
     dtype: DType,
     params: Vec<Param>,
     rng: ChaCha8Rng,
     std: f64,
 }
 
-impl Builder<'_> {
+impl<'a> ParamBuilder<'a> {
+    /// Parameters read from `w` (whose prefix is already selected); tensors created with the
+    /// `new_*` methods are drawn from a ChaCha8 stream seeded with `seed`, N(0, `std`).
+    pub fn from_weights(w: &'a Weights, dtype: DType, seed: u64, std: f64) -> Self {
+        use rand::SeedableRng;
+        ParamBuilder {
+            w: Some(w),
+            dtype,
+            params: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            std,
+        }
+    }
+
+    /// Every parameter freshly initialised (seeded).
+    pub fn fresh(dtype: DType, seed: u64, std: f64) -> ParamBuilder<'static> {
+        use rand::SeedableRng;
+        ParamBuilder {
+            w: None,
+            dtype,
+            params: Vec::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            std,
+        }
+    }
+
+    /// Number of parameters created so far.
+    pub fn params_len(&self) -> usize {
+        self.params.len()
+    }
+
+    /// The parameters created so far, in creation order.
+    pub fn into_params(self) -> Vec<Param> {
+        self.params
+    }
+
     fn var(&mut self, name: &str, t: Tensor, decay: bool) -> Result<Var, EncoderError> {
         let v = Var::from_tensor(&t.to_dtype(self.dtype).map_err(cerr)?).map_err(cerr)?;
         self.params.push(Param {
@@ -150,45 +208,120 @@ impl Builder<'_> {
         });
         Ok(v)
     }
-    fn load(&mut self, name: &str, shape: &[usize], decay: bool) -> Result<Var, EncoderError> {
-        let t = self.w.get(name, shape)?;
+
+    fn normal(&mut self, shape: &[usize]) -> Result<Tensor, EncoderError> {
+        let n: usize = shape.iter().product();
+        let data: Vec<f64> = (0..n)
+            .map(|_| {
+                let z: f64 = self.rng.sample(rand_distr::StandardNormal);
+                z * self.std
+            })
+            .collect();
+        Tensor::from_vec(data, shape, &Device::Cpu).map_err(cerr)
+    }
+
+    /// A weight matrix or embedding table: read, or N(0, std) when fresh.
+    pub fn load(&mut self, name: &str, shape: &[usize], decay: bool) -> Result<Var, EncoderError> {
+        let t = match self.w {
+            Some(w) => w.get(name, shape)?,
+            None => self.normal(shape)?,
+        };
         self.var(name, t, decay)
     }
-    fn lin(&mut self, name: &str, out: usize, inp: usize) -> Result<Lin, EncoderError> {
+
+    /// An embedding table whose row `pad` is zero when fresh (`nn.Embedding(padding_idx)`).
+    pub fn embedding(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        pad: Option<usize>,
+    ) -> Result<Var, EncoderError> {
+        let t = match (self.w, pad) {
+            (Some(w), _) => w.get(name, shape)?,
+            (None, None) => self.normal(shape)?,
+            (None, Some(p)) => {
+                let t = self.normal(shape)?;
+                let mut v: Vec<f64> = t.flatten_all().and_then(|t| t.to_vec1()).map_err(cerr)?;
+                if p < shape[0] {
+                    v[p * shape[1]..(p + 1) * shape[1]].fill(0.0);
+                }
+                Tensor::from_vec(v, shape, &Device::Cpu).map_err(cerr)?
+            }
+        };
+        self.var(name, t, true)
+    }
+
+    /// A linear layer: read, or new when fresh.
+    pub fn lin(&mut self, name: &str, out: usize, inp: usize) -> Result<Lin, EncoderError> {
+        if self.w.is_none() {
+            return self.new_lin(name, out, inp);
+        }
         Ok(Lin {
             w: self.load(&format!("{name}.weight"), &[out, inp], true)?,
             b: self.load(&format!("{name}.bias"), &[out], false)?,
         })
     }
-    fn norm(&mut self, name: &str, h: usize, eps: f64) -> Result<Norm, EncoderError> {
+
+    /// A LayerNorm (`weight`/`bias`, or the older `gamma`/`beta`): read, or 1/0 when fresh.
+    pub fn norm(&mut self, name: &str, h: usize, eps: f64) -> Result<Norm, EncoderError> {
         let wn = [format!("{name}.weight"), format!("{name}.gamma")];
         let bn = [format!("{name}.bias"), format!("{name}.beta")];
-        let w = self.w.get_any(&wn, &[h])?;
-        let b = self.w.get_any(&bn, &[h])?;
+        let (w, b) = match self.w {
+            Some(src) => (src.get_any(&wn, &[h])?, src.get_any(&bn, &[h])?),
+            None => (
+                Tensor::ones(h, DType::F64, &Device::Cpu).map_err(cerr)?,
+                Tensor::zeros(h, DType::F64, &Device::Cpu).map_err(cerr)?,
+            ),
+        };
         Ok(Norm {
             w: self.var(&wn[0], w, false)?,
             b: self.var(&bn[0], b, false)?,
             eps: eps as f32,
         })
     }
-    /// A new linear layer: N(0, std) weights, zero bias.
-    fn new_lin(&mut self, name: &str, out: usize, inp: usize) -> Result<Lin, EncoderError> {
-        let data: Vec<f64> = (0..out * inp)
-            .map(|_| {
-                let z: f64 = self.rng.sample(rand_distr::StandardNormal);
-                z * self.std
+
+    /// A LayerNorm read when the checkpoint has it, else new (1/0).
+    pub fn norm_or_new(&mut self, name: &str, h: usize, eps: f64) -> Result<Norm, EncoderError> {
+        if self.contains(&format!("{name}.weight")) || self.contains(&format!("{name}.gamma")) {
+            self.norm(name, h, eps)
+        } else {
+            let w = Tensor::ones(h, DType::F64, &Device::Cpu).map_err(cerr)?;
+            let b = Tensor::zeros(h, DType::F64, &Device::Cpu).map_err(cerr)?;
+            Ok(Norm {
+                w: self.var(&format!("{name}.weight"), w, false)?,
+                b: self.var(&format!("{name}.bias"), b, false)?,
+                eps: eps as f32,
             })
-            .collect();
-        let w = Tensor::from_vec(data, (out, inp), &Device::Cpu).map_err(cerr)?;
+        }
+    }
+
+    /// A bias-like vector read when present, else zeros (never decayed).
+    pub fn vector_or_zeros(&mut self, name: &str, n: usize) -> Result<Var, EncoderError> {
+        let t = match self.w {
+            Some(w) if w.contains(name) => w.get(name, &[n])?,
+            _ => Tensor::zeros(n, DType::F64, &Device::Cpu).map_err(cerr)?,
+        };
+        self.var(name, t, false)
+    }
+
+    /// Whether the source weights hold `name` (false when fresh).
+    pub fn contains(&self, name: &str) -> bool {
+        self.w.map(|w| w.contains(name)).unwrap_or(false)
+    }
+
+    /// A new linear layer: N(0, std) weights, zero bias.
+    pub fn new_lin(&mut self, name: &str, out: usize, inp: usize) -> Result<Lin, EncoderError> {
+        let w = self.normal(&[out, inp])?;
         let b = Tensor::zeros(out, DType::F64, &Device::Cpu).map_err(cerr)?;
         Ok(Lin {
             w: self.var(&format!("{name}.weight"), w, true)?,
             b: self.var(&format!("{name}.bias"), b, false)?,
         })
     }
+
     /// A checkpoint linear layer if present (under the encoder prefix), else a new one.
-    fn lin_or_new(&mut self, name: &str, out: usize, inp: usize) -> Result<Lin, EncoderError> {
-        if self.w.contains(&format!("{name}.weight")) {
+    pub fn lin_or_new(&mut self, name: &str, out: usize, inp: usize) -> Result<Lin, EncoderError> {
+        if self.contains(&format!("{name}.weight")) {
             self.lin(name, out, inp)
         } else {
             self.new_lin(name, out, inp)
@@ -196,53 +329,39 @@ impl Builder<'_> {
     }
 }
 
-fn initializer_range(v: &serde_json::Value) -> f64 {
+/// `initializer_range` of a parsed config.json (default 0.02).
+pub fn initializer_range(v: &serde_json::Value) -> f64 {
     v.get("initializer_range")
         .and_then(|x| x.as_f64())
         .unwrap_or(0.02)
 }
 
-impl SeqClassifier {
-    /// Build from a checkpoint directory's config and weights; the head is new (seeded).
-    pub fn load(
-        dir: &std::path::Path,
+impl EncoderBody {
+    /// Create the body's parameters with `b` (read from a checkpoint, or fresh), in the order
+    /// embeddings, LayerNorm, then layer by layer. `raw` is config.json (for the dropouts).
+    pub fn build(
+        b: &mut ParamBuilder,
         config: EncoderConfig,
-        mut w: Weights,
-        num_labels: usize,
-        dtype: DType,
-        seed: u64,
+        raw: &serde_json::Value,
     ) -> Result<Self, EncoderError> {
-        use rand::SeedableRng;
-        w.select_prefix(
-            "embeddings.word_embeddings.weight",
-            weight_prefixes(config.arch),
-        )?;
-        let raw = raw_config(dir);
         let h = config.hidden_size;
         let f = config.intermediate_size;
         let eps = config.layer_norm_eps;
-        let mut b = Builder {
-            w: &w,
-            dtype,
-            params: Vec::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            std: initializer_range(&raw),
-        };
-        let word = b.load(
+        let word = b.embedding(
             "embeddings.word_embeddings.weight",
             &[config.vocab_size, h],
-            true,
+            Some(config.pad_token_id as usize),
         )?;
-        let pos = b.load(
+        let pos = b.embedding(
             "embeddings.position_embeddings.weight",
             &[config.max_position_embeddings, h],
-            true,
+            None,
         )?;
         let tt = if config.type_vocab_size > 0 {
-            Some(b.load(
+            Some(b.embedding(
                 "embeddings.token_type_embeddings.weight",
                 &[config.type_vocab_size, h],
-                true,
+                None,
             )?)
         } else {
             None
@@ -262,43 +381,25 @@ impl SeqClassifier {
                 ln2: b.norm(&n.ln_ff, h, eps)?,
             });
         }
-        let head = match config.arch {
-            Arch::Bert => Head::Bert {
-                pooler: b.lin_or_new("pooler.dense", h, h)?,
-                out: b.new_lin("classifier", num_labels, h)?,
-            },
-            Arch::Roberta | Arch::XlmRoberta => Head::Roberta {
-                dense: b.new_lin("classifier.dense", h, h)?,
-                out: b.new_lin("classifier.out_proj", num_labels, h)?,
-            },
-            Arch::DistilBert => Head::Distil {
-                pre: b.new_lin("pre_classifier", h, h)?,
-                out: b.new_lin("classifier", num_labels, h)?,
-            },
-        };
-        let params = b.params;
-        Ok(SeqClassifier {
-            dropouts: read_dropouts(&raw, config.arch),
+        Ok(EncoderBody {
+            dropouts: read_dropouts(raw, config.arch),
             config,
-            num_labels,
             word,
             pos,
             tt,
             ln_emb,
             layers,
-            head,
-            params,
         })
     }
 
-    /// All trainable parameters.
-    pub fn params(&self) -> &[Param] {
-        &self.params
+    /// The word embedding table [vocab, hidden] (tied to a masked-LM decoder).
+    pub fn word_embeddings(&self) -> &Var {
+        &self.word
     }
 
-    /// Logits [batch, num_labels] of a right-padded batch. `ids`, `type_ids` are row-major
-    /// [batch, seq]; `lengths` the real tokens per row. With `rng`, dropout is applied
-    /// (training); without, the pass is deterministic (evaluation).
+    /// Last hidden state [batch, seq, hidden] of a right-padded batch. `ids`, `type_ids` are
+    /// row-major [batch, seq]; `lengths` the real tokens per row. With `rng`, hidden and
+    /// attention dropout are applied (training); without, the pass is deterministic.
     pub fn forward(
         &self,
         ids: &[u32],
@@ -358,7 +459,78 @@ impl SeqClassifier {
             let ff = dropout(&l.f2.fwd(&ff)?, self.dropouts.hidden, rng.as_deref_mut())?;
             x = l.ln2.fwd(&(ff + &x)?)?;
         }
-        let first = x.reshape((b, seq, h))?.narrow(1, 0, 1)?.squeeze(1)?;
+        x.reshape((b, seq, h))
+    }
+}
+
+impl SeqClassifier {
+    /// Build from a checkpoint directory's config and weights; the head is new (seeded).
+    pub fn load(
+        dir: &std::path::Path,
+        config: EncoderConfig,
+        mut w: Weights,
+        num_labels: usize,
+        dtype: DType,
+        seed: u64,
+    ) -> Result<Self, EncoderError> {
+        w.select_prefix(
+            "embeddings.word_embeddings.weight",
+            weight_prefixes(config.arch),
+        )?;
+        let raw = raw_config(dir);
+        let h = config.hidden_size;
+        let mut b = ParamBuilder::from_weights(&w, dtype, seed, initializer_range(&raw));
+        let body = EncoderBody::build(&mut b, config.clone(), &raw)?;
+        let head = match config.arch {
+            Arch::Bert => Head::Bert {
+                pooler: b.lin_or_new("pooler.dense", h, h)?,
+                out: b.new_lin("classifier", num_labels, h)?,
+            },
+            Arch::Roberta | Arch::XlmRoberta => Head::Roberta {
+                dense: b.new_lin("classifier.dense", h, h)?,
+                out: b.new_lin("classifier.out_proj", num_labels, h)?,
+            },
+            Arch::DistilBert => Head::Distil {
+                pre: b.new_lin("pre_classifier", h, h)?,
+                out: b.new_lin("classifier", num_labels, h)?,
+            },
+        };
+        let params = b.into_params();
+        Ok(SeqClassifier {
+            dropouts: body.dropouts,
+            config,
+            num_labels,
+            body,
+            head,
+            params,
+        })
+    }
+
+    /// All trainable parameters.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// The encoder body (embeddings and transformer layers).
+    pub fn body(&self) -> &EncoderBody {
+        &self.body
+    }
+
+    /// Logits [batch, num_labels] of a right-padded batch. `ids`, `type_ids` are row-major
+    /// [batch, seq]; `lengths` the real tokens per row. With `rng`, dropout is applied
+    /// (training); without, the pass is deterministic (evaluation).
+    pub fn forward(
+        &self,
+        ids: &[u32],
+        type_ids: &[u32],
+        lengths: &[usize],
+        seq: usize,
+        mut rng: Option<&mut ChaCha8Rng>,
+    ) -> CResult<Tensor> {
+        let x = self
+            .body
+            .forward(ids, type_ids, lengths, seq, rng.as_deref_mut())?;
+        let first = x.narrow(1, 0, 1)?.squeeze(1)?;
         let p = self.dropouts.classifier;
         match &self.head {
             Head::Bert { pooler, out } => {

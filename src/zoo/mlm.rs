@@ -1,0 +1,519 @@
+//! Masked-language-model training of BERT-family encoders, from an existing checkpoint or from
+//! scratch, and saving the result as a Hugging Face `BertForMaskedLM` directory.
+//!
+//! The head is Hugging Face's `BertOnlyMLMHead`: dense -> activation (`hidden_act`) ->
+//! LayerNorm -> decoder tied to the word embeddings, plus an output bias. A checkpoint that has
+//! the head (`cls.predictions.transform.*`, `cls.predictions.bias`) trains it; one that has none
+//! gets a new head (dense N(0, initializer_range), LayerNorm 1/0, bias 0), always tied to the word
+//! embeddings. A fresh model is initialised as `BertForMaskedLM` (weights and embeddings
+//! N(0, initializer_range), the padding row of the word embeddings 0, biases 0, LayerNorm 1/0).
+//! Only BERT-family checkpoints are supported (RoBERTa's `lm_head` and DistilBERT's
+//! `vocab_projector` are refused). The loss is the mean cross-entropy over the masked positions
+//! (see [`super::masking`]); the head runs on those positions only.
+
+use super::checkpoint::Checkpoint;
+use super::masking::{MaskedBatch, MaskingSpec};
+use super::write::write_hf_files;
+use super::ZooError;
+use crate::encoder::config::{Activation, Arch, EncoderConfig};
+use crate::encoder::extract::check_max_length;
+use crate::encoder::model::weight_prefixes;
+use crate::encoder::tokenizer::TextTokenizer;
+use crate::encoder::weights::Weights;
+use crate::finetune::model::{initializer_range, EncoderBody, Lin, Norm, Param, ParamBuilder};
+use crate::finetune::optim::{clip_grad_norm, linear_schedule, AdamW, AdamWConfig};
+use candle_core::{DType, Device, Tensor, Var};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::{Path, PathBuf};
+
+/// Settings of a masked-LM training run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MlmSettings {
+    /// Optimizer steps.
+    pub steps: usize,
+    /// Steps (1-based, at most `steps`) after which `on_checkpoint` is called.
+    pub save_at: Vec<usize>,
+    /// Lines per step (the last batch of a pass over the corpus may be smaller).
+    pub batch_size: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Fraction of the steps used for linear warmup (then linear decay to 0 at `steps`).
+    pub warmup_ratio: f64,
+    /// AdamW weight decay (not on biases and LayerNorm weights).
+    pub weight_decay: f64,
+    /// Gradient clipping norm.
+    pub max_grad_norm: f64,
+    /// Probability that a token is selected for prediction (BERT: 0.15).
+    pub mask_prob: f64,
+    /// Truncation length in tokens, special tokens included.
+    pub max_length: usize,
+    /// Seed of the initialisation, the batch order, the masking and dropout.
+    pub seed: u64,
+    /// Apply the config's hidden and attention dropout during training (as Hugging Face does).
+    pub dropout: bool,
+}
+
+impl Default for MlmSettings {
+    fn default() -> Self {
+        MlmSettings {
+            steps: 1000,
+            save_at: Vec::new(),
+            batch_size: 32,
+            lr: 5e-5,
+            warmup_ratio: 0.06,
+            weight_decay: 0.01,
+            max_grad_norm: 1.0,
+            mask_prob: 0.15,
+            max_length: 128,
+            seed: 1,
+            dropout: true,
+        }
+    }
+}
+
+/// Where the model comes from.
+#[derive(Debug, Clone)]
+pub enum MlmInit {
+    /// An existing BERT-family checkpoint directory (its MLM head if present, else a new one).
+    FromDir(PathBuf),
+    /// A new model: a BERT `config.json` value and a directory holding its tokenizer
+    /// (tokenizer.json or vocab.txt, with a `[MASK]` token).
+    Fresh {
+        /// BERT config.json content (`hidden_size`, `num_hidden_layers`, `vocab_size`, ...).
+        config: serde_json::Value,
+        /// Directory of the tokenizer files (copied into saved checkpoints).
+        tokenizer: PathBuf,
+    },
+}
+
+/// What a training run did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MlmReport {
+    /// Training loss of every step.
+    pub losses: Vec<f64>,
+    /// Corpus lines used (non-empty, with at least one maskable token).
+    pub lines: usize,
+    /// Seconds of training (loading excluded).
+    pub seconds: f64,
+}
+
+struct Head {
+    dense: Lin,
+    ln: Norm,
+    bias: Var,
+}
+
+/// A BERT encoder with its masked-LM head.
+pub struct MlmModel {
+    /// Encoder configuration.
+    pub config: EncoderConfig,
+    body: EncoderBody,
+    head: Head,
+    params: Vec<Param>,
+    n_body: usize,
+    config_json: serde_json::Value,
+    tokenizer_dir: PathBuf,
+    prefix: String,
+    source: Option<Checkpoint>,
+}
+
+fn activation(x: &Tensor, a: Activation) -> candle_core::Result<Tensor> {
+    match a {
+        Activation::Gelu => x.gelu_erf(),
+        Activation::GeluTanh => x.gelu(),
+        Activation::Relu => x.relu(),
+    }
+}
+
+const HEAD_PROBE: &str = "cls.predictions.transform.dense.weight";
+
+impl MlmModel {
+    /// Build the model (parameters in `dtype`; new weights seeded with `seed`).
+    pub fn load(init: &MlmInit, dtype: DType, seed: u64) -> Result<Self, ZooError> {
+        match init {
+            MlmInit::FromDir(dir) => Self::from_dir(dir, dtype, seed),
+            MlmInit::Fresh { config, tokenizer } => Self::fresh(config, tokenizer, dtype, seed),
+        }
+    }
+
+    fn from_dir(dir: &Path, dtype: DType, seed: u64) -> Result<Self, ZooError> {
+        let ck = Checkpoint::load(dir)?;
+        let cfg_path = dir.join("config.json");
+        if ck.config.arch != Arch::Bert {
+            return Err(ZooError::input(
+                &cfg_path,
+                format!(
+                    "masked-LM training supports BERT-family checkpoints only, not model_type {:?}",
+                    ck.config.arch.model_type()
+                ),
+            ));
+        }
+        if ck.config_json.get("tie_word_embeddings") == Some(&serde_json::Value::Bool(false)) {
+            return Err(ZooError::input(
+                &cfg_path,
+                "tie_word_embeddings is false: an untied MLM decoder is not supported",
+            ));
+        }
+        let mut w = Weights::load(&ck.weights_path)?;
+        w.select_prefix(
+            "embeddings.word_embeddings.weight",
+            weight_prefixes(ck.config.arch),
+        )?;
+        let std = initializer_range(&ck.config_json);
+        let mut b = ParamBuilder::from_weights(&w, dtype, seed, std);
+        let body = EncoderBody::build(&mut b, ck.config.clone(), &ck.config_json)?;
+        let mut params = b.into_params();
+        let n_body = params.len();
+        let has_head = w.select_prefix(HEAD_PROBE, &[""]).is_ok();
+        let mut hb = if has_head {
+            ParamBuilder::from_weights(&w, dtype, seed, std)
+        } else {
+            ParamBuilder::fresh(dtype, seed ^ 0x314d_4c4d, std)
+        };
+        let head = build_head(&mut hb, &ck.config)?;
+        params.extend(hb.into_params());
+        let mut config_json = ck.config_json.clone();
+        config_json["architectures"] = serde_json::json!(["BertForMaskedLM"]);
+        Ok(MlmModel {
+            config: ck.config.clone(),
+            body,
+            head,
+            params,
+            n_body,
+            config_json,
+            tokenizer_dir: dir.to_path_buf(),
+            prefix: ck.prefix.clone(),
+            source: Some(ck),
+        })
+    }
+
+    fn fresh(
+        config: &serde_json::Value,
+        tokenizer: &Path,
+        dtype: DType,
+        seed: u64,
+    ) -> Result<Self, ZooError> {
+        let mut config_json = config.clone();
+        if config_json.get("model_type").is_none() {
+            config_json["model_type"] = serde_json::json!("bert");
+        }
+        let cfg = EncoderConfig::parse(Path::new("config.json"), &config_json.to_string())?;
+        if cfg.arch != Arch::Bert {
+            return Err(ZooError::option(
+                "config.json",
+                "masked-LM training from scratch supports model_type bert only",
+            ));
+        }
+        if !tokenizer.is_dir() {
+            return Err(ZooError::input(tokenizer, "tokenizer directory not found"));
+        }
+        config_json["architectures"] = serde_json::json!(["BertForMaskedLM"]);
+        config_json["tie_word_embeddings"] = serde_json::json!(true);
+        let mut b = ParamBuilder::fresh(dtype, seed, initializer_range(&config_json));
+        let body = EncoderBody::build(&mut b, cfg.clone(), &config_json)?;
+        let n_body = b.params_len();
+        let head = build_head(&mut b, &cfg)?;
+        Ok(MlmModel {
+            config: cfg,
+            body,
+            head,
+            params: b.into_params(),
+            n_body,
+            config_json,
+            tokenizer_dir: tokenizer.to_path_buf(),
+            prefix: "bert.".into(),
+            source: None,
+        })
+    }
+
+    /// All trainable parameters (body, then head).
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// The encoder body.
+    pub fn body(&self) -> &EncoderBody {
+        &self.body
+    }
+
+    /// The directory whose tokenizer the model uses.
+    pub fn tokenizer_dir(&self) -> &Path {
+        &self.tokenizer_dir
+    }
+
+    /// The head on hidden states [n, hidden] -> logits [n, vocab].
+    fn head_fwd(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let z = activation(&self.head.dense.fwd(x)?, self.config.activation)?;
+        let z = self.head.ln.fwd(&z)?;
+        z.matmul(&self.body.word_embeddings().as_tensor().t()?)?
+            .broadcast_add(self.head.bias.as_tensor())
+    }
+
+    /// MLM logits [batch, seq, vocab] of a right-padded batch (`ids` row-major [batch, seq]),
+    /// evaluation mode (no dropout).
+    pub fn logits(&self, ids: &[u32], lengths: &[usize], seq: usize) -> Result<Tensor, ZooError> {
+        let b = lengths.len();
+        let types = vec![0u32; ids.len()];
+        let x = self.body.forward(ids, &types, lengths, seq, None)?;
+        let h = self.config.hidden_size;
+        Ok(self
+            .head_fwd(&x.reshape((b * seq, h))?)?
+            .reshape((b, seq, ()))?)
+    }
+
+    /// Mean cross-entropy at the batch's selected positions; dropout when `rng` is given.
+    pub fn loss(
+        &self,
+        batch: &MaskedBatch,
+        rng: Option<&mut ChaCha8Rng>,
+    ) -> Result<Tensor, ZooError> {
+        let b = batch.lengths.len();
+        let types = vec![0u32; batch.ids.len()];
+        let x = self
+            .body
+            .forward(&batch.ids, &types, &batch.lengths, batch.seq, rng)?;
+        let x = x.reshape((b * batch.seq, self.config.hidden_size))?;
+        let dev = Device::Cpu;
+        let idx = Tensor::from_slice(&batch.positions, batch.positions.len(), &dev)?;
+        let logits = self.head_fwd(&x.index_select(&idx, 0)?)?;
+        let labels = Tensor::from_slice(&batch.labels, batch.labels.len(), &dev)?;
+        Ok(candle_nn::loss::cross_entropy(&logits, &labels)?)
+    }
+
+    /// The masking of this model's tokenizer (mask token, special tokens, vocabulary size).
+    pub fn masking_spec(&self, mask_prob: f64) -> Result<MaskingSpec, ZooError> {
+        let dir = &self.tokenizer_dir;
+        let tj = dir.join("tokenizer.json");
+        let tok = if tj.is_file() {
+            tokenizers::Tokenizer::from_file(&tj)
+                .map_err(|e| ZooError::input(&tj, format!("cannot load tokenizer: {e}")))?
+        } else {
+            TextTokenizer::wordpiece_from_vocab(&dir.join("vocab.txt"), true)?
+        };
+        let mask_id = ["[MASK]", "<mask>"]
+            .iter()
+            .find_map(|t| tok.token_to_id(t))
+            .ok_or_else(|| ZooError::input(dir, "the tokenizer has no [MASK] token"))?;
+        let mut special = TextTokenizer::from_dir(dir, 8)?
+            .encode_all(&[String::new()])?
+            .remove(0);
+        special.sort_unstable();
+        special.dedup();
+        let vocab = self.config.vocab_size;
+        if mask_id as usize >= vocab {
+            return Err(ZooError::input(
+                dir,
+                format!("the mask token id {mask_id} is outside the model's vocabulary of {vocab}"),
+            ));
+        }
+        Ok(MaskingSpec {
+            mask_prob,
+            mask_id,
+            random_vocab: tok.get_vocab_size(true).min(vocab) as u32,
+            special,
+            pad_id: self.config.pad_token_id,
+        })
+    }
+
+    /// Every tensor to write, with its Hugging Face name, in the source's dtype: the source's
+    /// tensors (pooler, buffers, ...) with the trained ones replaced, the head, and copies of the
+    /// tied decoder (`cls.predictions.decoder.*`) when the source stores it.
+    pub fn named_tensors(&self) -> Result<Vec<(String, Tensor)>, ZooError> {
+        let mut out: std::collections::BTreeMap<String, Tensor> = Default::default();
+        let src = self.source.as_ref();
+        if let Some(ck) = src {
+            for t in &ck.tensors {
+                out.insert(t.name.clone(), t.tensor.clone());
+            }
+        }
+        let n_body = self.n_body;
+        for (i, p) in self.params.iter().enumerate() {
+            let mut name = if i < n_body {
+                format!("{}{}", self.prefix, p.name)
+            } else {
+                p.name.clone()
+            };
+            if !out.contains_key(&name) {
+                let old = name
+                    .strip_suffix(".weight")
+                    .map(|s| format!("{s}.gamma"))
+                    .or_else(|| name.strip_suffix(".bias").map(|s| format!("{s}.beta")));
+                if let Some(o) = old.filter(|o| out.contains_key(o)) {
+                    name = o;
+                }
+            }
+            let dtype = out.get(&name).map(|t| t.dtype()).unwrap_or(DType::F32);
+            out.insert(name, p.var.as_tensor().to_dtype(dtype)?);
+        }
+        let word = self.body.word_embeddings().as_tensor();
+        for (name, t) in [
+            ("cls.predictions.decoder.weight", word),
+            ("cls.predictions.decoder.bias", self.head.bias.as_tensor()),
+        ] {
+            if let Some(old) = out.get(name) {
+                let d = old.dtype();
+                out.insert(name.to_string(), t.to_dtype(d)?);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Write the model as a Hugging Face directory: config.json (`BertForMaskedLM`),
+    /// model.safetensors, and the tokenizer files.
+    pub fn save(&self, dir: &Path) -> Result<(), ZooError> {
+        write_hf_files(
+            dir,
+            &self.config_json,
+            &self.named_tensors()?,
+            &self.tokenizer_dir,
+        )
+    }
+}
+
+fn build_head(b: &mut ParamBuilder, cfg: &EncoderConfig) -> Result<Head, ZooError> {
+    let h = cfg.hidden_size;
+    Ok(Head {
+        dense: b.lin("cls.predictions.transform.dense", h, h)?,
+        ln: b.norm("cls.predictions.transform.LayerNorm", h, cfg.layer_norm_eps)?,
+        bias: b.vector_or_zeros("cls.predictions.bias", cfg.vocab_size)?,
+    })
+}
+
+fn check_settings(s: &MlmSettings) -> Result<(), ZooError> {
+    let bad = |o: &str, m: String| Err(ZooError::option(o, m));
+    if s.steps == 0 {
+        return bad("steps", "must be at least 1".into());
+    }
+    if s.batch_size == 0 {
+        return bad("batch size", "must be at least 1".into());
+    }
+    if !(s.lr > 0.0 && s.lr.is_finite()) {
+        return bad("learning rate", format!("must be positive, got {}", s.lr));
+    }
+    if !(0.0..1.0).contains(&s.warmup_ratio) {
+        return bad(
+            "warmup ratio",
+            format!("must be in [0, 1), got {}", s.warmup_ratio),
+        );
+    }
+    if !(s.mask_prob > 0.0 && s.mask_prob < 1.0) {
+        return bad(
+            "mask probability",
+            format!("must be in (0, 1), got {}", s.mask_prob),
+        );
+    }
+    if let Some(&x) = s.save_at.iter().find(|&&x| x == 0 || x > s.steps) {
+        return bad(
+            "save steps",
+            format!("step {x} is outside 1..={} (the run's steps)", s.steps),
+        );
+    }
+    Ok(())
+}
+
+/// Train with masked language modelling on `corpus` (one text per line; empty lines skipped),
+/// calling `on_checkpoint(step, &model)` after each step listed in `settings.save_at`.
+pub fn train_mlm(
+    init: MlmInit,
+    corpus: &[String],
+    settings: &MlmSettings,
+    on_checkpoint: impl FnMut(usize, &MlmModel) -> Result<(), ZooError>,
+) -> Result<MlmReport, ZooError> {
+    train_mlm_with_progress(init, corpus, settings, &mut |_, _, _| {}, on_checkpoint)
+}
+
+/// [`train_mlm`] with `on_step(step, total, loss)` called after every step.
+pub fn train_mlm_with_progress(
+    init: MlmInit,
+    corpus: &[String],
+    s: &MlmSettings,
+    on_step: &mut dyn FnMut(usize, usize, f64),
+    mut on_checkpoint: impl FnMut(usize, &MlmModel) -> Result<(), ZooError>,
+) -> Result<MlmReport, ZooError> {
+    check_settings(s)?;
+    let model = MlmModel::load(&init, DType::F32, s.seed)?;
+    let tdir = model.tokenizer_dir.clone();
+    check_max_length(&tdir, &model.config, s.max_length)?;
+    let spec = model.masking_spec(s.mask_prob)?;
+    let tok = TextTokenizer::from_dir(&tdir, s.max_length)?;
+    let lines: Vec<String> = corpus
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .cloned()
+        .collect();
+    let rows: Vec<Vec<u32>> = tok
+        .encode_all(&lines)?
+        .into_iter()
+        .filter(|r| r.iter().any(|id| spec.special.binary_search(id).is_err()))
+        .collect();
+    if rows.is_empty() {
+        return Err(ZooError::option(
+            "corpus",
+            "no line with a maskable token (the corpus is empty or blank)",
+        ));
+    }
+    let vocab = model.config.vocab_size as u32;
+    if let Some(id) = rows.iter().flatten().find(|&&id| id >= vocab) {
+        return Err(ZooError::input(
+            &tdir,
+            format!("the tokenizer produced id {id}, outside the model's vocabulary of {vocab}"),
+        ));
+    }
+    let mut save_at = s.save_at.clone();
+    save_at.sort_unstable();
+    save_at.dedup();
+    let warmup = (s.warmup_ratio * s.steps as f64).ceil() as usize;
+    let mut opt = AdamW::new(
+        model.params(),
+        AdamWConfig {
+            lr: s.lr,
+            weight_decay: s.weight_decay,
+            ..Default::default()
+        },
+    )?;
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x6d6c_6d5f_7472_6169);
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    let mut cursor = order.len();
+    let mut batch = MaskedBatch::default();
+    let mut picked: Vec<&[u32]> = Vec::with_capacity(s.batch_size);
+    let mut losses = Vec::with_capacity(s.steps);
+    let t0 = std::time::Instant::now();
+    for step in 0..s.steps {
+        if cursor >= order.len() {
+            order.shuffle(&mut rng);
+            cursor = 0;
+        }
+        let end = (cursor + s.batch_size).min(order.len());
+        picked.clear();
+        picked.extend(order[cursor..end].iter().map(|&i| rows[i].as_slice()));
+        cursor = end;
+        spec.mask_into(&picked, &mut rng, &mut batch);
+        let loss = model.loss(&batch, s.dropout.then_some(&mut rng))?;
+        let lv = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        if !lv.is_finite() {
+            return Err(ZooError::option(
+                "learning rate",
+                format!("training loss became {lv} at step {}; lower it", step + 1),
+            ));
+        }
+        let mut grads = loss.backward()?;
+        clip_grad_norm(model.params(), &mut grads, s.max_grad_norm)?;
+        opt.step(
+            model.params(),
+            &grads,
+            linear_schedule(s.lr, step, warmup, s.steps),
+        )?;
+        losses.push(lv);
+        on_step(step + 1, s.steps, lv);
+        if save_at.binary_search(&(step + 1)).is_ok() {
+            on_checkpoint(step + 1, &model)?;
+        }
+    }
+    Ok(MlmReport {
+        losses,
+        lines: rows.len(),
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
