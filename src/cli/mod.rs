@@ -8,6 +8,7 @@ pub mod fit;
 pub mod predict;
 pub mod probe;
 pub mod variants;
+pub mod tasks;
 
 /// probecast: forecast fine-tuning scores of encoder checkpoints from probing.
 #[derive(Debug, Parser)]
@@ -32,6 +33,8 @@ pub enum Command {
     Predict(predict::PredictArgs),
     /// Write checkpoint variants (noise, pruning, truncation, quantisation, corruption).
     Variants(variants::VariantsArgs),
+    /// Build SentEval probing tasks from treebanks (`tasks build`), or list them (`tasks list`).
+    Tasks(tasks::TasksArgs),
 }
 
 /// Encoder options shared by the commands that embed sentences (`embed`, `probe`).
@@ -99,6 +102,7 @@ pub fn main() -> i32 {
         Command::Fit(a) => fit::run(a, &argv),
         Command::Predict(a) => predict::run(a, &argv),
         Command::Variants(a) => variants::run(a, &argv),
+        Command::Tasks(a) => tasks::run(a, &argv),
     };
     match res {
         Ok(()) => 0,
