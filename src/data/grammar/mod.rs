@@ -99,6 +99,15 @@ fn mkdir(dir: &Path) -> Result<(), GrammarError> {
     })
 }
 
+/// Rule probabilities of the downstream tasks: embedding depth 1 (shorter sentences, so that
+/// fine-tuning stays cheap), otherwise the defaults.
+pub fn downstream_params() -> GrammarParams {
+    GrammarParams {
+        max_depth: 1,
+        ..Default::default()
+    }
+}
+
 /// The acceptability task: (train, dev), dev sentences never in train.
 pub fn acceptability_splits(
     seed: u64,
@@ -107,7 +116,7 @@ pub fn acceptability_splits(
     Vec<downstream::AcceptExample>,
     Vec<downstream::AcceptExample>,
 ) {
-    let params = GrammarParams::default();
+    let params = downstream_params();
     let mut rng = rng_for(seed, stream::ACCEPT_TRAIN);
     let train = downstream::acceptability(
         &mut Generator {
@@ -143,7 +152,7 @@ pub fn paraphrase_splits(
     seed: u64,
     sizes: TaskSizes,
 ) -> (Vec<downstream::PairExample>, Vec<downstream::PairExample>) {
-    let params = GrammarParams::default();
+    let params = downstream_params();
     let mut rng = rng_for(seed, stream::PARA_TRAIN);
     let train = downstream::paraphrase(
         &mut Generator {
