@@ -8,11 +8,13 @@
 //! - [`probe`]: probing classifiers and the probing protocol;
 //! - [`predict`]: predictors from probing features to fine-tuning scores, with honest validation;
 //! - [`zoo`]: checkpoint variants and the masked-LM trainer;
+//! - [`demo`]: `probecast demo`, the whole loop on built-in data;
 //! - [`cli`]: the command line, wiring only.
 
 pub mod cache;
 pub mod cli;
 pub mod data;
+pub mod demo;
 pub mod encoder;
 pub mod finetune;
 pub mod predict;

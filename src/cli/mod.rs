@@ -2,13 +2,14 @@
 
 use clap::{Parser, Subcommand};
 
+pub mod demo;
 pub mod embed;
 pub mod finetune;
 pub mod fit;
 pub mod predict;
 pub mod probe;
-pub mod variants;
 pub mod tasks;
+pub mod variants;
 
 /// probecast: forecast fine-tuning scores of encoder checkpoints from probing.
 #[derive(Debug, Parser)]
@@ -35,6 +36,8 @@ pub enum Command {
     Variants(variants::VariantsArgs),
     /// Build SentEval probing tasks from treebanks (`tasks build`), or list them (`tasks list`).
     Tasks(tasks::TasksArgs),
+    /// The whole loop on built-in data: grammar, model zoo, probing, fine-tuning, fit, table.
+    Demo(demo::DemoArgs),
 }
 
 /// Encoder options shared by the commands that embed sentences (`embed`, `probe`).
@@ -103,6 +106,7 @@ pub fn main() -> i32 {
         Command::Predict(a) => predict::run(a, &argv),
         Command::Variants(a) => variants::run(a, &argv),
         Command::Tasks(a) => tasks::run(a, &argv),
+        Command::Demo(a) => demo::run(a, &argv),
     };
     match res {
         Ok(()) => 0,
