@@ -79,6 +79,18 @@ pub fn unix_time() -> u64 {
         .unwrap_or(0)
 }
 
+/// Make candle's element-wise thread pool single-threaded unless the user chose
+/// (`CANDLE_NUM_THREADS`). That pool's waiting thread spins instead of sleeping: on a 2-core
+/// machine with anything else running (parallel tests, a second job) the spinning took 35-77% of
+/// the time of a training step and made it 2.2x slower (BENCHMARKS.md, fine-tuning). GEMMs keep
+/// all cores (`RAYON_NUM_THREADS`); probecast's own kernels use rayon. Call at the start of
+/// `main`, before any other thread exists.
+pub fn default_candle_threads() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,17 +111,5 @@ mod tests {
         write_atomic_str(&p, "two").unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
-    }
-}
-
-/// Make candle's element-wise thread pool single-threaded unless the user chose
-/// (`CANDLE_NUM_THREADS`). That pool's waiting thread spins instead of sleeping: on a 2-core
-/// machine with anything else running (parallel tests, a second job) the spinning took 35-77% of
-/// the time of a training step and made it 2.2x slower (BENCHMARKS.md, fine-tuning). GEMMs keep
-/// all cores (`RAYON_NUM_THREADS`); probecast's own kernels use rayon. Call at the start of
-/// `main`, before any other thread exists.
-pub fn default_candle_threads() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
     }
 }
