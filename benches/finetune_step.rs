@@ -13,6 +13,7 @@ use probecast::finetune::optim::{AdamW, AdamWConfig};
 use rand::{Rng, SeedableRng};
 
 fn main() {
+    probecast::util::runtime_defaults();
     let dir = std::env::var("PROBECAST_MODELS")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| {

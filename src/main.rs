@@ -1,5 +1,5 @@
 //! probecast command-line entry point: parse, run, map errors to exit codes.
 fn main() {
-    probecast::util::default_candle_threads();
+    probecast::util::runtime_defaults();
     std::process::exit(probecast::cli::main());
 }
