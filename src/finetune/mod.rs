@@ -3,6 +3,7 @@
 
 pub mod metrics;
 pub mod model;
+pub mod ops;
 pub mod optim;
 pub mod save;
 pub mod train;

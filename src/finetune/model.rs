@@ -12,7 +12,7 @@ use crate::encoder::config::{Activation, Arch, EncoderConfig};
 use crate::encoder::model::{layer_names, position_ids, weight_prefixes};
 use crate::encoder::weights::Weights;
 use crate::encoder::EncoderError;
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -69,7 +69,7 @@ pub struct Norm {
 impl Norm {
     /// Normalise the last dimension of `x`.
     pub fn fwd(&self, x: &Tensor) -> CResult<Tensor> {
-        candle_nn::ops::layer_norm_slow(x, self.w.as_tensor(), self.b.as_tensor(), self.eps)
+        super::ops::layer_norm(x, self.w.as_tensor(), self.b.as_tensor(), self.eps as f64)
     }
 }
 
@@ -425,7 +425,6 @@ impl EncoderBody {
         let h = self.config.hidden_size;
         let nh = self.config.num_heads;
         let d = h / nh;
-        let dtype = self.word.dtype();
         let idt = Tensor::from_slice(ids, b * seq, &dev)?;
         let pos = position_ids(&self.config, lengths, seq);
         let pos = Tensor::from_vec(pos, b * seq, &dev)?;
@@ -437,23 +436,15 @@ impl EncoderBody {
         }
         x = self.ln_emb.fwd(&x)?;
         x = dropout(&x, self.dropouts.hidden, rng.as_deref_mut())?;
-        let mut mask = vec![0f64; b * seq];
-        for (r, &len) in lengths.iter().enumerate() {
-            for m in &mut mask[r * seq + len..(r + 1) * seq] {
-                *m = -1e9;
-            }
-        }
-        let mask = Tensor::from_vec(mask, (b, 1, 1, seq), &dev)?.to_dtype(dtype)?;
         let scale = 1.0 / (d as f64).sqrt();
         for l in &self.layers {
             let heads = |t: Tensor| -> CResult<Tensor> {
                 t.reshape((b, seq, nh, d))?.transpose(1, 2)?.contiguous()
             };
-            let q = (heads(l.q.fwd(&x)?)? * scale)?;
+            let q = heads(l.q.fwd(&x)?)?;
             let k = heads(l.k.fwd(&x)?)?;
             let v = heads(l.v.fwd(&x)?)?;
-            let scores = q.matmul(&k.t()?)?.broadcast_add(&mask)?;
-            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let probs = super::ops::masked_softmax(&q.matmul(&k.t()?)?, lengths, scale)?;
             let probs = dropout(&probs, self.dropouts.attention, rng.as_deref_mut())?;
             let ctx = probs
                 .matmul(&v)?
@@ -464,8 +455,8 @@ impl EncoderBody {
             x = l.ln1.fwd(&(a + &x)?)?;
             let ff = l.f1.fwd(&x)?;
             let ff = match self.config.activation {
-                Activation::Gelu => ff.gelu_erf()?,
-                Activation::GeluTanh => ff.gelu()?,
+                Activation::Gelu => super::ops::gelu(&ff, super::ops::Gelu::Erf)?,
+                Activation::GeluTanh => super::ops::gelu(&ff, super::ops::Gelu::Tanh)?,
                 Activation::Relu => ff.relu()?,
             };
             let ff = dropout(&l.f2.fwd(&ff)?, self.dropouts.hidden, rng.as_deref_mut())?;

@@ -220,9 +220,19 @@ impl AdamW {
         lr: f64,
         max_norm: Option<f64>,
     ) -> Result<f64> {
+        // Made contiguous once (a transposed weight's gradient arrives as a strided view).
+        let gs = params
+            .iter()
+            .map(|p| {
+                grads
+                    .get(p.var.as_tensor())
+                    .map(Tensor::contiguous)
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut sq = 0f64;
-        for p in params {
-            if let Some(g) = grads.get(p.var.as_tensor()) {
+        for g in gs.iter().flatten() {
+            {
                 sq += match g.dtype() {
                     DType::F64 => sum_sq::<f64>(g)?,
                     _ => sum_sq::<f32>(g)?,
@@ -238,8 +248,8 @@ impl AdamW {
         let c = self.cfg;
         let bc1 = 1.0 - c.beta1.powi(self.step as i32);
         let bc2 = 1.0 - c.beta2.powi(self.step as i32);
-        for (p, mom) in params.iter().zip(&mut self.moments) {
-            let Some(g) = grads.get(p.var.as_tensor()) else {
+        for ((p, mom), g) in params.iter().zip(&mut self.moments).zip(&gs) {
+            let Some(g) = g else {
                 continue;
             };
             let coefs = Coefs {

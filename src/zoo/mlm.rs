@@ -21,6 +21,7 @@ use crate::encoder::model::weight_prefixes;
 use crate::encoder::tokenizer::TextTokenizer;
 use crate::encoder::weights::Weights;
 use crate::finetune::model::{initializer_range, EncoderBody, Lin, Norm, Param, ParamBuilder};
+use crate::finetune::ops;
 use crate::finetune::optim::{linear_schedule, AdamW, AdamWConfig};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::seq::SliceRandom;
@@ -121,8 +122,8 @@ pub struct MlmModel {
 
 fn activation(x: &Tensor, a: Activation) -> candle_core::Result<Tensor> {
     match a {
-        Activation::Gelu => x.gelu_erf(),
-        Activation::GeluTanh => x.gelu(),
+        Activation::Gelu => ops::gelu(x, ops::Gelu::Erf),
+        Activation::GeluTanh => ops::gelu(x, ops::Gelu::Tanh),
         Activation::Relu => x.relu(),
     }
 }

@@ -1,0 +1,842 @@
+//! Fused training ops with hand-written backward passes: LayerNorm, GELU (exact and tanh) and
+//! the attention softmax (scale, key-padding mask and softmax in one op).
+//!
+//! candle's differentiable versions of these are compositions of primitive ops (LayerNorm alone
+//! is about ten forward and twenty backward passes over the activations, each allocating a new
+//! tensor; GELU calls a scalar libm `erf`). Each op here is one parallel pass forward and one
+//! backward, f32 kernels vectorised with AVX2 + FMA when the CPU has them. f64 is supported (the
+//! gradient checks run in f64) with libm's exact `erf`. The formulas:
+//!
+//! - LayerNorm, `x̂ = (x - μ) / sqrt(σ² + ε)`, `y = w ⊙ x̂ + b` per row; with `g = w ⊙ dy`:
+//!   `dx = (g - mean(g) - x̂ · mean(g ⊙ x̂)) / sqrt(σ² + ε)`, `dw = Σ_rows dy ⊙ x̂`, `db = Σ_rows dy`.
+//! - GELU, `y = x Φ(x)`: `dy/dx = Φ(x) + x φ(x)`; tanh form `y = x/2 (1 + tanh u)`,
+//!   `u = c (x + 0.044715 x³)`: `dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh² u) c (1 + 3 · 0.044715 x²)`.
+//! - Masked softmax over the last dimension of scores `[batch, heads, queries, keys]`:
+//!   `p = softmax(scale · s)` over the first `len[batch]` keys, 0 beyond; `ds = scale · p ⊙ (dp -
+//!   Σ p ⊙ dp)`. Same result as adding -1e9 to padded keys before a softmax (exp underflows to 0).
+
+use crate::encoder::gelu::{erf_as, exp_nonpos};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Storage, Tensor};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Floats the fused ops support.
+pub trait OpFloat:
+    candle_core::WithDType + num_traits::Float + Send + Sync + std::iter::Sum
+{
+    /// The slice of a CPU storage of this type.
+    fn slice(s: &CpuStorage) -> Option<&[Self]>;
+    /// Wrap a vector as CPU storage.
+    fn storage(v: Vec<Self>) -> CpuStorage;
+    /// erf(x).
+    fn erf(self) -> Self;
+    /// e^x for x <= 0.
+    fn exp_nonpos(self) -> Self;
+}
+
+impl OpFloat for f32 {
+    fn slice(s: &CpuStorage) -> Option<&[f32]> {
+        match s {
+            CpuStorage::F32(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn storage(v: Vec<f32>) -> CpuStorage {
+        CpuStorage::F32(v)
+    }
+    #[inline(always)]
+    fn erf(self) -> f32 {
+        erf_as(self)
+    }
+    #[inline(always)]
+    fn exp_nonpos(self) -> f32 {
+        exp_nonpos(self)
+    }
+}
+
+impl OpFloat for f64 {
+    fn slice(s: &CpuStorage) -> Option<&[f64]> {
+        match s {
+            CpuStorage::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+    fn storage(v: Vec<f64>) -> CpuStorage {
+        CpuStorage::F64(v)
+    }
+    #[inline(always)]
+    fn erf(self) -> f64 {
+        libm::erf(self)
+    }
+    #[inline(always)]
+    fn exp_nonpos(self) -> f64 {
+        self.exp()
+    }
+}
+
+fn err(op: &str, what: &str) -> candle_core::Error {
+    candle_core::Error::Msg(format!("{op}: {what}"))
+}
+
+/// The contiguous part of a CPU storage described by `layout`.
+fn contiguous<'a, T: OpFloat>(op: &str, s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
+    let v = T::slice(s).ok_or_else(|| err(op, "unsupported dtype (f32 and f64 only)"))?;
+    let (a, b) = l
+        .contiguous_offsets()
+        .ok_or_else(|| err(op, "non-contiguous input"))?;
+    Ok(&v[a..b])
+}
+
+/// Run `f` on the contiguous CPU buffer of `t` (read-locked meanwhile).
+pub fn with_slice<T: OpFloat, R>(t: &Tensor, f: impl FnOnce(&[T]) -> Result<R>) -> Result<R> {
+    let (st, l) = t.storage_and_layout();
+    let Storage::Cpu(cs) = &*st else {
+        candle_core::bail!("CPU tensors only");
+    };
+    f(contiguous::<T>("with_slice", cs, l)?)
+}
+
+fn tensor_from<T: OpFloat>(v: Vec<T>, shape: &Shape) -> Result<Tensor> {
+    Tensor::from_vec(v, shape.clone(), &candle_core::Device::Cpu)
+}
+
+/// Rows per parallel chunk.
+const ROWS: usize = 32;
+
+// ---------------------------------------------------------------- LayerNorm
+
+/// LayerNorm over the last dimension as one op: `(x, w, b)`.
+struct LayerNormOp {
+    eps: f64,
+}
+
+#[inline(always)]
+fn row_stats<T: OpFloat>(x: &[T], eps: f64) -> (T, T) {
+    let n = T::from(x.len()).unwrap_or_else(T::one);
+    let mean = x.iter().copied().sum::<T>() / n;
+    let var = x.iter().map(|&v| (v - mean) * (v - mean)).sum::<T>() / n;
+    let rstd = T::one() / (var + T::from(eps).unwrap_or_else(T::zero)).sqrt();
+    (mean, rstd)
+}
+
+#[inline(always)]
+fn ln_fwd_rows<T: OpFloat>(x: &[T], w: &[T], b: &[T], y: &mut [T], eps: f64) {
+    let h = w.len();
+    for (xr, yr) in x.chunks_exact(h).zip(y.chunks_exact_mut(h)) {
+        let (mean, rstd) = row_stats(xr, eps);
+        for i in 0..h {
+            yr[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn ln_fwd_rows_avx2<T: OpFloat>(x: &[T], w: &[T], b: &[T], y: &mut [T], eps: f64) {
+    ln_fwd_rows(x, w, b, y, eps)
+}
+
+/// Accumulates `dw`, `db` over the rows and writes `dx`.
+#[inline(always)]
+fn ln_bwd_rows<T: OpFloat>(
+    x: &[T],
+    dy: &[T],
+    w: &[T],
+    dx: &mut [T],
+    dw: &mut [T],
+    db: &mut [T],
+    eps: f64,
+) {
+    let h = w.len();
+    let n = T::from(h).unwrap_or_else(T::one);
+    for ((xr, gr), dxr) in x
+        .chunks_exact(h)
+        .zip(dy.chunks_exact(h))
+        .zip(dx.chunks_exact_mut(h))
+    {
+        let (mean, rstd) = row_stats(xr, eps);
+        let mut sg = T::zero();
+        let mut sgx = T::zero();
+        for i in 0..h {
+            let xh = (xr[i] - mean) * rstd;
+            let g = gr[i] * w[i];
+            sg = sg + g;
+            sgx = sgx + g * xh;
+            dw[i] = dw[i] + gr[i] * xh;
+            db[i] = db[i] + gr[i];
+        }
+        let (mg, mgx) = (sg / n, sgx / n);
+        for i in 0..h {
+            let xh = (xr[i] - mean) * rstd;
+            dxr[i] = (gr[i] * w[i] - mg - xh * mgx) * rstd;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn ln_bwd_rows_avx2<T: OpFloat>(
+    x: &[T],
+    dy: &[T],
+    w: &[T],
+    dx: &mut [T],
+    dw: &mut [T],
+    db: &mut [T],
+    eps: f64,
+) {
+    ln_bwd_rows(x, dy, w, dx, dw, db, eps)
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+fn ln_fwd<T: OpFloat>(x: &[T], w: &[T], b: &[T], eps: f64) -> Vec<T> {
+    let h = w.len();
+    let mut y = vec![T::zero(); x.len()];
+    let simd = has_avx2();
+    y.par_chunks_mut(ROWS * h)
+        .zip(x.par_chunks(ROWS * h))
+        .for_each(|(yc, xc)| {
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: the CPU supports the features the function was compiled for.
+                unsafe { ln_fwd_rows_avx2(xc, w, b, yc, eps) };
+                return;
+            }
+            let _ = simd;
+            ln_fwd_rows(xc, w, b, yc, eps)
+        });
+    y
+}
+
+fn ln_bwd<T: OpFloat>(x: &[T], dy: &[T], w: &[T], eps: f64) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let h = w.len();
+    let mut dx = vec![T::zero(); x.len()];
+    let simd = has_avx2();
+    let (dw, db) = dx
+        .par_chunks_mut(ROWS * h)
+        .zip(x.par_chunks(ROWS * h).zip(dy.par_chunks(ROWS * h)))
+        .fold(
+            || (vec![T::zero(); h], vec![T::zero(); h]),
+            |(mut dw, mut db), (dxc, (xc, gc))| {
+                #[cfg(target_arch = "x86_64")]
+                if simd {
+                    // SAFETY: the CPU supports the features the function was compiled for.
+                    unsafe { ln_bwd_rows_avx2(xc, gc, w, dxc, &mut dw, &mut db, eps) };
+                    return (dw, db);
+                }
+                let _ = simd;
+                ln_bwd_rows(xc, gc, w, dxc, &mut dw, &mut db, eps);
+                (dw, db)
+            },
+        )
+        .reduce(
+            || (vec![T::zero(); h], vec![T::zero(); h]),
+            |(mut a, mut b), (c, d)| {
+                a.iter_mut().zip(c).for_each(|(a, c)| *a = *a + c);
+                b.iter_mut().zip(d).for_each(|(b, d)| *b = *b + d);
+                (a, b)
+            },
+        );
+    (dx, dw, db)
+}
+
+fn ln_check(h: usize, lx: &Layout, lw: &Layout, lb: &Layout) -> Result<()> {
+    if lw.shape().elem_count() != h || lb.shape().elem_count() != h || lx.shape().rank() == 0 {
+        candle_core::bail!("layer-norm: weight and bias must have the last dimension's size {h}");
+    }
+    Ok(())
+}
+
+impl CustomOp3 for LayerNormOp {
+    fn name(&self) -> &'static str {
+        "fused-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sx: &CpuStorage,
+        lx: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        sb: &CpuStorage,
+        lb: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let h = *lx.shape().dims().last().unwrap_or(&0);
+        ln_check(h, lx, lw, lb)?;
+        fn go<T: OpFloat>(eps: f64, s: [(&CpuStorage, &Layout); 3]) -> Result<(CpuStorage, Shape)> {
+            let x = contiguous::<T>("layer-norm", s[0].0, s[0].1)?;
+            let w = contiguous::<T>("layer-norm", s[1].0, s[1].1)?;
+            let b = contiguous::<T>("layer-norm", s[2].0, s[2].1)?;
+            Ok((T::storage(ln_fwd(x, w, b, eps)), s[0].1.shape().clone()))
+        }
+        let s = [(sx, lx), (sw, lw), (sb, lb)];
+        match sx {
+            CpuStorage::F64(_) => go::<f64>(self.eps, s),
+            _ => go::<f32>(self.eps, s),
+        }
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        fn go<T: OpFloat>(
+            eps: f64,
+            x: &Tensor,
+            w: &Tensor,
+            g: &Tensor,
+        ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+            let g = g.contiguous()?;
+            let (dx, dw, db) = with_slice::<T, _>(x, |xs| {
+                with_slice::<T, _>(w, |ws| {
+                    with_slice::<T, _>(&g, |gs| Ok(ln_bwd(xs, gs, ws, eps)))
+                })
+            })?;
+            Ok((
+                Some(tensor_from(dx, x.shape())?),
+                Some(tensor_from(dw, w.shape())?),
+                Some(tensor_from(db, w.shape())?),
+            ))
+        }
+        match x.dtype() {
+            candle_core::DType::F64 => go::<f64>(self.eps, x, w, grad),
+            _ => go::<f32>(self.eps, x, w, grad),
+        }
+    }
+}
+
+/// LayerNorm of the last dimension of `x` with scale `w` and shift `b` (differentiable in all
+/// three). `x` is made contiguous first.
+pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(w, b, LayerNormOp { eps })
+}
+
+// ---------------------------------------------------------------- GELU
+
+/// Which GELU.
+#[derive(Debug, Clone, Copy)]
+pub enum Gelu {
+    /// x Φ(x) (BERT's `gelu`).
+    Erf,
+    /// The tanh approximation (`gelu_new`).
+    Tanh,
+}
+
+const TANH_C: f64 = 0.797_884_560_802_865_4; // sqrt(2/pi)
+const TANH_A: f64 = 0.044_715;
+
+#[inline(always)]
+fn tanh_via_exp<T: OpFloat>(u: T) -> T {
+    let e = (T::from(-2.0).unwrap_or_else(T::zero) * u.abs()).exp_nonpos();
+    let t = (T::one() - e) / (T::one() + e);
+    if u < T::zero() {
+        -t
+    } else {
+        t
+    }
+}
+
+/// (gelu(x), gelu'(x)).
+#[inline(always)]
+fn gelu_and_grad<T: OpFloat>(kind: Gelu, x: T) -> (T, T) {
+    let half = T::from(0.5).unwrap_or_else(T::zero);
+    match kind {
+        Gelu::Erf => {
+            let cdf = half
+                * (T::one()
+                    + (x * T::from(std::f64::consts::FRAC_1_SQRT_2).unwrap_or_else(T::zero)).erf());
+            let pdf = (-half * x * x).exp_nonpos()
+                * T::from(0.398_942_280_401_432_7).unwrap_or_else(T::zero); // 1/sqrt(2 pi)
+            (x * cdf, cdf + x * pdf)
+        }
+        Gelu::Tanh => {
+            let c = T::from(TANH_C).unwrap_or_else(T::zero);
+            let a = T::from(TANH_A).unwrap_or_else(T::zero);
+            let t = tanh_via_exp(c * (x + a * x * x * x));
+            let three = T::from(3.0).unwrap_or_else(T::zero);
+            let d = half * (T::one() + t)
+                + half * x * (T::one() - t * t) * c * (T::one() + three * a * x * x);
+            (half * x * (T::one() + t), d)
+        }
+    }
+}
+
+#[inline(always)]
+fn gelu_fwd_kernel<T: OpFloat>(kind: Gelu, x: &[T], y: &mut [T]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y = gelu_and_grad(kind, x).0;
+    }
+}
+
+#[inline(always)]
+fn gelu_bwd_kernel<T: OpFloat>(kind: Gelu, x: &[T], g: &[T], dx: &mut [T]) {
+    for ((d, &x), &g) in dx.iter_mut().zip(x).zip(g) {
+        *d = g * gelu_and_grad(kind, x).1;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_fwd_avx2<T: OpFloat>(kind: Gelu, x: &[T], y: &mut [T]) {
+    gelu_fwd_kernel(kind, x, y)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_bwd_avx2<T: OpFloat>(kind: Gelu, x: &[T], g: &[T], dx: &mut [T]) {
+    gelu_bwd_kernel(kind, x, g, dx)
+}
+
+const CHUNK: usize = 16 * 1024;
+
+fn gelu_fwd<T: OpFloat>(kind: Gelu, x: &[T]) -> Vec<T> {
+    let mut y = vec![T::zero(); x.len()];
+    let simd = has_avx2();
+    y.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK))
+        .for_each(|(y, x)| {
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: the CPU supports the features the function was compiled for.
+                unsafe { gelu_fwd_avx2(kind, x, y) };
+                return;
+            }
+            let _ = simd;
+            gelu_fwd_kernel(kind, x, y)
+        });
+    y
+}
+
+fn gelu_bwd<T: OpFloat>(kind: Gelu, x: &[T], g: &[T]) -> Vec<T> {
+    let mut dx = vec![T::zero(); x.len()];
+    let simd = has_avx2();
+    dx.par_chunks_mut(CHUNK)
+        .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
+        .for_each(|(d, (x, g))| {
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: the CPU supports the features the function was compiled for.
+                unsafe { gelu_bwd_avx2(kind, x, g, d) };
+                return;
+            }
+            let _ = simd;
+            gelu_bwd_kernel(kind, x, g, d)
+        });
+    dx
+}
+
+struct GeluOp(Gelu);
+
+impl CustomOp1 for GeluOp {
+    fn name(&self) -> &'static str {
+        "fused-gelu"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        match s {
+            CpuStorage::F64(_) => {
+                let x = contiguous::<f64>("gelu", s, l)?;
+                Ok((f64::storage(gelu_fwd(self.0, x)), l.shape().clone()))
+            }
+            _ => {
+                let x = contiguous::<f32>("gelu", s, l)?;
+                Ok((f32::storage(gelu_fwd(self.0, x)), l.shape().clone()))
+            }
+        }
+    }
+
+    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let g = grad.contiguous()?;
+        fn go<T: OpFloat>(kind: Gelu, x: &Tensor, g: &Tensor) -> Result<Option<Tensor>> {
+            let dx = with_slice::<T, _>(x, |xs| {
+                with_slice::<T, _>(g, |gs| Ok(gelu_bwd(kind, xs, gs)))
+            })?;
+            Ok(Some(tensor_from(dx, x.shape())?))
+        }
+        match x.dtype() {
+            candle_core::DType::F64 => go::<f64>(self.0, x, &g),
+            _ => go::<f32>(self.0, x, &g),
+        }
+    }
+}
+
+/// GELU of `x`, differentiable (`x` made contiguous first).
+pub fn gelu(x: &Tensor, kind: Gelu) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(GeluOp(kind))
+}
+
+// ---------------------------------------------------------------- masked softmax
+
+/// `softmax(scale · scores)` over the first `lengths[batch]` keys of each row.
+struct MaskedSoftmaxOp {
+    lengths: Arc<Vec<usize>>,
+    scale: f64,
+}
+
+impl MaskedSoftmaxOp {
+    /// Rows per batch element and row length, from scores [batch, heads, queries, keys].
+    fn geometry(&self, shape: &Shape) -> Result<(usize, usize)> {
+        let d = shape.dims();
+        if d.len() != 4 || d[0] != self.lengths.len() {
+            candle_core::bail!(
+                "masked-softmax: scores must be [batch={}, heads, queries, keys], got {:?}",
+                self.lengths.len(),
+                d
+            );
+        }
+        if self.lengths.iter().any(|&l| l == 0 || l > d[3]) {
+            candle_core::bail!("masked-softmax: lengths must be in 1..={}", d[3]);
+        }
+        Ok((d[1] * d[2], d[3]))
+    }
+}
+
+#[inline(always)]
+fn softmax_rows<T: OpFloat>(s: &[T], p: &mut [T], keys: usize, len: usize, scale: T) {
+    for (sr, pr) in s.chunks_exact(keys).zip(p.chunks_exact_mut(keys)) {
+        let mut m = T::neg_infinity();
+        for &v in &sr[..len] {
+            m = num_traits::Float::max(m, v * scale);
+        }
+        let mut sum = T::zero();
+        for j in 0..len {
+            let e = (sr[j] * scale - m).exp_nonpos();
+            pr[j] = e;
+            sum = sum + e;
+        }
+        let inv = T::one() / sum;
+        for v in &mut pr[..len] {
+            *v = *v * inv;
+        }
+        for v in &mut pr[len..] {
+            *v = T::zero();
+        }
+    }
+}
+
+#[inline(always)]
+fn softmax_bwd_rows<T: OpFloat>(p: &[T], g: &[T], d: &mut [T], keys: usize, len: usize, scale: T) {
+    for ((pr, gr), dr) in p
+        .chunks_exact(keys)
+        .zip(g.chunks_exact(keys))
+        .zip(d.chunks_exact_mut(keys))
+    {
+        let mut dot = T::zero();
+        for j in 0..len {
+            dot = dot + pr[j] * gr[j];
+        }
+        for j in 0..len {
+            dr[j] = scale * pr[j] * (gr[j] - dot);
+        }
+        for v in &mut dr[len..] {
+            *v = T::zero();
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softmax_rows_avx2<T: OpFloat>(s: &[T], p: &mut [T], keys: usize, len: usize, scale: T) {
+    softmax_rows(s, p, keys, len, scale)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softmax_bwd_rows_avx2<T: OpFloat>(
+    p: &[T],
+    g: &[T],
+    d: &mut [T],
+    keys: usize,
+    len: usize,
+    scale: T,
+) {
+    softmax_bwd_rows(p, g, d, keys, len, scale)
+}
+
+fn softmax_fwd<T: OpFloat>(
+    s: &[T],
+    rows: usize,
+    keys: usize,
+    lengths: &[usize],
+    scale: f64,
+) -> Vec<T> {
+    let mut p = vec![T::zero(); s.len()];
+    let scale = T::from(scale).unwrap_or_else(T::one);
+    let simd = has_avx2();
+    p.par_chunks_mut(rows * keys)
+        .zip(s.par_chunks(rows * keys))
+        .zip(lengths.par_iter())
+        .for_each(|((p, s), &len)| {
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: the CPU supports the features the function was compiled for.
+                unsafe { softmax_rows_avx2(s, p, keys, len, scale) };
+                return;
+            }
+            let _ = simd;
+            softmax_rows(s, p, keys, len, scale)
+        });
+    p
+}
+
+fn softmax_bwd<T: OpFloat>(
+    p: &[T],
+    g: &[T],
+    rows: usize,
+    keys: usize,
+    lengths: &[usize],
+    scale: f64,
+) -> Vec<T> {
+    let mut d = vec![T::zero(); p.len()];
+    let scale = T::from(scale).unwrap_or_else(T::one);
+    let simd = has_avx2();
+    d.par_chunks_mut(rows * keys)
+        .zip(p.par_chunks(rows * keys).zip(g.par_chunks(rows * keys)))
+        .zip(lengths.par_iter())
+        .for_each(|((d, (p, g)), &len)| {
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: the CPU supports the features the function was compiled for.
+                unsafe { softmax_bwd_rows_avx2(p, g, d, keys, len, scale) };
+                return;
+            }
+            let _ = simd;
+            softmax_bwd_rows(p, g, d, keys, len, scale)
+        });
+    d
+}
+
+impl CustomOp1 for MaskedSoftmaxOp {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (rows, keys) = self.geometry(l.shape())?;
+        let out = match s {
+            CpuStorage::F64(_) => f64::storage(softmax_fwd(
+                contiguous::<f64>("masked-softmax", s, l)?,
+                rows,
+                keys,
+                &self.lengths,
+                self.scale,
+            )),
+            _ => f32::storage(softmax_fwd(
+                contiguous::<f32>("masked-softmax", s, l)?,
+                rows,
+                keys,
+                &self.lengths,
+                self.scale,
+            )),
+        };
+        Ok((out, l.shape().clone()))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (rows, keys) = self.geometry(res.shape())?;
+        let g = grad.contiguous()?;
+        fn go<T: OpFloat>(
+            op: &MaskedSoftmaxOp,
+            res: &Tensor,
+            g: &Tensor,
+            rows: usize,
+            keys: usize,
+        ) -> Result<Option<Tensor>> {
+            let d = with_slice::<T, _>(res, |p| {
+                with_slice::<T, _>(g, |gs| {
+                    Ok(softmax_bwd(p, gs, rows, keys, &op.lengths, op.scale))
+                })
+            })?;
+            Ok(Some(tensor_from(d, res.shape())?))
+        }
+        match res.dtype() {
+            candle_core::DType::F64 => go::<f64>(self, res, &g, rows, keys),
+            _ => go::<f32>(self, res, &g, rows, keys),
+        }
+    }
+}
+
+/// Attention probabilities from raw scores `[batch, heads, queries, keys]`:
+/// `softmax(scale · scores)` over each row's first `lengths[batch]` keys, exactly 0 on padded
+/// keys. Differentiable in `scores`.
+pub fn masked_softmax(scores: &Tensor, lengths: &[usize], scale: f64) -> Result<Tensor> {
+    scores.contiguous()?.apply_op1(MaskedSoftmaxOp {
+        lengths: Arc::new(lengths.to_vec()),
+        scale,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device, Var, D};
+
+    fn randn(shape: &[usize], seed: u64) -> Tensor {
+        use rand::{Rng, SeedableRng};
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let n: usize = shape.iter().product();
+        let v: Vec<f64> = (0..n).map(|_| r.gen_range(-2.0..2.0)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    }
+
+    /// Central finite differences of `sum(f(x) * probe)` with respect to every entry of `x`.
+    fn numeric_grad(x: &Tensor, probe: &Tensor, f: &dyn Fn(&Tensor) -> Tensor) -> Tensor {
+        let v = x.flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let h = 1e-6;
+        let loss = |v: &[f64]| -> f64 {
+            let t = Tensor::from_slice(v, x.shape(), &Device::Cpu).unwrap();
+            (f(&t) * probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
+        };
+        let g: Vec<f64> = (0..v.len())
+            .map(|i| {
+                let mut a = v.clone();
+                a[i] += h;
+                let mut b = v.clone();
+                b[i] -= h;
+                (loss(&a) - loss(&b)) / (2.0 * h)
+            })
+            .collect();
+        Tensor::from_vec(g, x.shape(), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn layer_norm_matches_the_composed_reference_and_finite_differences() {
+        let x = Var::from_tensor(&randn(&[3, 4, 8], 1)).unwrap();
+        let w = Var::from_tensor(&randn(&[8], 2)).unwrap();
+        let b = Var::from_tensor(&randn(&[8], 3)).unwrap();
+        let probe = randn(&[3, 4, 8], 4);
+        let y = layer_norm(&x, &w, &b, 1e-5).unwrap();
+        let r = candle_nn::ops::layer_norm_slow(&x, &w, &b, 1e-5).unwrap();
+        let d = max_abs(&y, &r);
+        assert!(d < 1e-10, "forward differs by {d}");
+        let grads = (&y * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let (wt, bt) = (w.as_tensor().clone(), b.as_tensor().clone());
+        let gx = numeric_grad(&x, &probe, &|t| layer_norm(t, &wt, &bt, 1e-5).unwrap());
+        assert!(max_abs(grads.get(&x).unwrap(), &gx) < 1e-6);
+        let xt = x.as_tensor().clone();
+        let gw = numeric_grad(&w, &probe, &|t| layer_norm(&xt, t, &bt, 1e-5).unwrap());
+        assert!(max_abs(grads.get(&w).unwrap(), &gw) < 1e-6);
+        let gb = numeric_grad(&b, &probe, &|t| layer_norm(&xt, &wt, t, 1e-5).unwrap());
+        assert!(max_abs(grads.get(&b).unwrap(), &gb) < 1e-6);
+        // f32 forward agrees with f64 to f32 precision.
+        let y32 = layer_norm(
+            &x.to_dtype(DType::F32).unwrap(),
+            &w.to_dtype(DType::F32).unwrap(),
+            &b.to_dtype(DType::F32).unwrap(),
+            1e-5,
+        )
+        .unwrap();
+        assert!(max_abs(&y32.to_dtype(DType::F64).unwrap(), &y) < 1e-5);
+    }
+
+    #[test]
+    fn gelu_matches_closed_forms_and_finite_differences() {
+        let x = Var::from_tensor(&(randn(&[5, 40], 5) * 2.0).unwrap()).unwrap();
+        let probe = randn(&[5, 40], 6);
+        for (kind, reference) in [
+            (Gelu::Erf, x.gelu_erf().unwrap()),
+            (Gelu::Tanh, x.gelu().unwrap()),
+        ] {
+            let y = gelu(&x, kind).unwrap();
+            assert!(max_abs(&y, &reference) < 1e-12, "{kind:?}");
+            let grads = (&y * &probe)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g = numeric_grad(&x, &probe, &|t| gelu(t, kind).unwrap());
+            assert!(max_abs(grads.get(&x).unwrap(), &g) < 1e-7, "{kind:?}");
+            // f32 (vectorised erf/exp) against f64.
+            let y32 = gelu(&x.to_dtype(DType::F32).unwrap(), kind).unwrap();
+            assert!(
+                max_abs(&y32.to_dtype(DType::F64).unwrap(), &y) < 2e-6,
+                "{kind:?}"
+            );
+            let x32 = Var::from_tensor(&x.to_dtype(DType::F32).unwrap()).unwrap();
+            let p32 = probe.to_dtype(DType::F32).unwrap();
+            let g32 = (gelu(&x32, kind).unwrap() * &p32)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g32 = g32.get(&x32).unwrap().to_dtype(DType::F64).unwrap();
+            assert!(max_abs(&g32, grads.get(&x).unwrap()) < 1e-5, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn masked_softmax_matches_mask_then_softmax_and_finite_differences() {
+        let (b, nh, s) = (3, 2, 5);
+        let lengths = [5usize, 2, 4];
+        let x = Var::from_tensor(&randn(&[b, nh, s, s], 7)).unwrap();
+        let probe = randn(&[b, nh, s, s], 8);
+        let scale = 0.35;
+        let y = masked_softmax(&x, &lengths, scale).unwrap();
+        let mut mask = vec![0f64; b * s];
+        for (r, &len) in lengths.iter().enumerate() {
+            for m in &mut mask[r * s + len..(r + 1) * s] {
+                *m = -1e9;
+            }
+        }
+        let mask = Tensor::from_vec(mask, (b, 1, 1, s), &Device::Cpu).unwrap();
+        let r = candle_nn::ops::softmax(
+            &(x.as_tensor() * scale)
+                .unwrap()
+                .broadcast_add(&mask)
+                .unwrap(),
+            D::Minus1,
+        )
+        .unwrap();
+        assert!(max_abs(&y, &r) < 1e-12);
+        let grads = (&y * &probe)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g = numeric_grad(&x, &probe, &|t| masked_softmax(t, &lengths, scale).unwrap());
+        assert!(max_abs(grads.get(&x).unwrap(), &g) < 1e-7);
+        let y32 = masked_softmax(&x.to_dtype(DType::F32).unwrap(), &lengths, scale).unwrap();
+        assert!(max_abs(&y32.to_dtype(DType::F64).unwrap(), &y) < 1e-6);
+        assert!(masked_softmax(&x, &[5, 2], scale).is_err());
+        assert!(masked_softmax(&x, &[5, 0, 1], scale).is_err());
+    }
+}
