@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 /// Floats the fused ops support.
 pub trait OpFloat:
-    candle_core::WithDType + num_traits::Float + Send + Sync + std::iter::Sum
+    candle_core::WithDType + num_traits::Float + num_traits::NumAssign + Send + Sync + std::iter::Sum
 {
     /// The slice of a CPU storage of this type.
     fn slice(s: &CpuStorage) -> Option<&[Self]>;
@@ -160,10 +160,10 @@ fn ln_bwd_rows<T: OpFloat>(
         for i in 0..h {
             let xh = (xr[i] - mean) * rstd;
             let g = gr[i] * w[i];
-            sg = sg + g;
-            sgx = sgx + g * xh;
-            dw[i] = dw[i] + gr[i] * xh;
-            db[i] = db[i] + gr[i];
+            sg += g;
+            sgx += g * xh;
+            dw[i] += gr[i] * xh;
+            db[i] += gr[i];
         }
         let (mg, mgx) = (sg / n, sgx / n);
         for i in 0..h {
@@ -241,8 +241,8 @@ fn ln_bwd<T: OpFloat>(x: &[T], dy: &[T], w: &[T], eps: f64) -> (Vec<T>, Vec<T>, 
         .reduce(
             || (vec![T::zero(); h], vec![T::zero(); h]),
             |(mut a, mut b), (c, d)| {
-                a.iter_mut().zip(c).for_each(|(a, c)| *a = *a + c);
-                b.iter_mut().zip(d).for_each(|(b, d)| *b = *b + d);
+                a.iter_mut().zip(c).for_each(|(a, c)| *a += c);
+                b.iter_mut().zip(d).for_each(|(b, d)| *b += d);
                 (a, b)
             },
         );
@@ -515,11 +515,11 @@ fn softmax_rows<T: OpFloat>(s: &[T], p: &mut [T], keys: usize, len: usize, scale
         for j in 0..len {
             let e = (sr[j] * scale - m).exp_nonpos();
             pr[j] = e;
-            sum = sum + e;
+            sum += e;
         }
         let inv = T::one() / sum;
         for v in &mut pr[..len] {
-            *v = *v * inv;
+            *v *= inv;
         }
         for v in &mut pr[len..] {
             *v = T::zero();
@@ -536,7 +536,7 @@ fn softmax_bwd_rows<T: OpFloat>(p: &[T], g: &[T], d: &mut [T], keys: usize, len:
     {
         let mut dot = T::zero();
         for j in 0..len {
-            dot = dot + pr[j] * gr[j];
+            dot += pr[j] * gr[j];
         }
         for j in 0..len {
             dr[j] = scale * pr[j] * (gr[j] - dot);
