@@ -10,7 +10,8 @@ use probecast::encoder::extract::{embed_sentences, LoadedModel};
 use probecast::encoder::tokenizer::TextTokenizer;
 use probecast::encoder::Pooling;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     let mut rd = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -96,13 +97,36 @@ fn python_with_transformers() -> bool {
         .unwrap_or(false)
 }
 
+/// One uninterrupted `probecast demo --quick` run, shared by the tests of this file (made once,
+/// under the target directory's test scratch space).
+struct QuickRun {
+    out: PathBuf,
+    stdout: String,
+    stderr: String,
+}
+
+fn uninterrupted_quick_run() -> &'static QuickRun {
+    static RUN: OnceLock<QuickRun> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-quick-uninterrupted");
+        let _ = std::fs::remove_dir_all(&out);
+        let (code, stdout, stderr) =
+            common::run(&["demo", "--quick", "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "stderr: {stderr}");
+        QuickRun {
+            out,
+            stdout,
+            stderr,
+        }
+    })
+}
+
 #[test]
 fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("demo");
+    let run = uninterrupted_quick_run();
+    let (out, stdout, stderr) = (&run.out, &run.stdout, &run.stderr);
     let o = out.to_str().unwrap();
-    let (code, stdout, stderr) = common::run(&["demo", "--quick", "--out", o]);
-    assert_eq!(code, 0, "stderr: {stderr}");
     for stage in ["data", "zoo", "probe", "finetune", "fit"] {
         assert!(
             out.join(stage).join("manifest.json").is_file(),
@@ -255,5 +279,151 @@ fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert_eq!(table(&stdout), table(&stdout2));
+    assert_eq!(table(stdout), table(&stdout2));
+}
+
+/// Every output file under `dir` that must not depend on how the run went (models, data, CSVs,
+/// tables; not the JSON manifests and run records, which hold timings), with the directory's
+/// own path replaced by `<out>` in text files. Keyed by relative path.
+fn comparable_outputs(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            assert!(ext != "tmp", "a temporary file was left: {rel}");
+            let bytes = std::fs::read(&p).unwrap();
+            match ext {
+                "safetensors" => {
+                    out.insert(rel, bytes);
+                }
+                "csv" | "tsv" | "txt" => {
+                    let text = String::from_utf8(bytes).unwrap();
+                    let text = text.replace(dir.to_str().unwrap(), "<out>");
+                    out.insert(rel, text.into_bytes());
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// (inode, modification time) of a file: a unit that is rewritten gets a new pair (outputs are
+/// written to a temporary file and renamed over the old one).
+fn identity(p: &Path) -> (u64, std::time::SystemTime) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (m.ino(), m.modified().unwrap())
+}
+
+/// Start `probecast demo --quick --out out` and SIGKILL it as soon as `ready()` holds (polled
+/// every 10 ms); panics if the run ends first.
+fn kill_when(out: &Path, what: &str, ready: &dyn Fn() -> bool) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_probecast"))
+        .args(["demo", "--quick", "--out", out.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    loop {
+        if ready() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the demo ended ({status}) before it was {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn quick_demo_killed_mid_stage_resumes_reusing_finished_units_and_matches_an_uninterrupted_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("demo");
+    let files = |sub: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(out.join(sub))
+            .map(|rd| {
+                rd.map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "csv"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    // 1. Kill inside the zoo stage, once the first pretraining run has saved its checkpoints and
+    //    the second has not finished.
+    let first_run = out.join("zoo/pretrain/tiny-s1-step30/model.safetensors");
+    let second_run = out.join("zoo/pretrain/tiny-s2-step30/model.safetensors");
+    kill_when(&out, "inside the zoo stage", &|| {
+        first_run.is_file() && !second_run.is_file()
+    });
+    assert!(!out.join("zoo/manifest.json").exists());
+    let kept_ckpt = identity(&first_run);
+
+    // 2. Resume; kill inside the fine-tuning stage once three runs are saved.
+    kill_when(&out, "inside the fine-tuning stage", &|| {
+        files("finetune/runs").len() >= 3 && !out.join("finetune/manifest.json").exists()
+    });
+    assert!(!out.join("finetune/manifest.json").exists());
+    assert_eq!(
+        identity(&first_run),
+        kept_ckpt,
+        "the finished pretraining run was redone"
+    );
+    let snapshot = |sub: &str| -> Vec<(PathBuf, (u64, std::time::SystemTime))> {
+        files(sub)
+            .into_iter()
+            .map(|p| {
+                let id = identity(&p);
+                (p, id)
+            })
+            .collect()
+    };
+    let done_runs = snapshot("finetune/runs");
+    assert!(done_runs.len() >= 3);
+    let done_rows = snapshot("probe/rows");
+
+    // 3. Resume to the end: the earlier stages are skipped, the finished units reused.
+    let (code, stdout, stderr) = common::run(&["demo", "--quick", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    for stage in ["data", "zoo", "probe"] {
+        assert!(
+            stderr.contains(&format!("] {stage}: done earlier")),
+            "{stage} not skipped: {stderr}"
+        );
+    }
+    assert!(stderr.contains("] finetune: fine-tuning"), "{stderr}");
+    for (p, id) in done_runs.iter().chain(&done_rows) {
+        assert_eq!(identity(p), *id, "{} was redone", p.display());
+    }
+    assert_eq!(identity(&first_run), kept_ckpt);
+
+    // 4. Everything equals an uninterrupted run's outputs, byte for byte.
+    let reference = uninterrupted_quick_run();
+    let got = comparable_outputs(&out);
+    let want = comparable_outputs(&reference.out);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    for (k, v) in &want {
+        assert!(got[k] == *v, "{k} differs from the uninterrupted run's");
+    }
+    let table = |s: &str| {
+        s.lines()
+            .filter(|l| !l.contains("total"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(table(&stdout), table(&reference.stdout));
 }

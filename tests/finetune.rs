@@ -35,33 +35,13 @@ fn check_gradients(arch: &str, names: &[&str]) {
             .iter()
             .find(|p| p.name == *name)
             .unwrap_or_else(|| panic!("{name}"));
-        let g: Vec<f64> = grads
-            .get(p.var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        let w0 = p.var.as_tensor().copy().unwrap();
-        let flat: Vec<f64> = w0.flatten_all().unwrap().to_vec1().unwrap();
-        for &i in &[0usize, flat.len() / 3, flat.len() - 1] {
-            let eps = 1e-6;
-            let at = |d: f64| {
-                let mut v = flat.clone();
-                v[i] += d;
-                p.var
-                    .set(&Tensor::from_vec(v, w0.shape(), w0.device()).unwrap())
-                    .unwrap();
-                loss(&m).to_scalar::<f64>().unwrap()
-            };
-            let fd = (at(eps) - at(-eps)) / (2.0 * eps);
-            p.var.set(&w0).unwrap();
-            assert!(
-                (fd - g[i]).abs() <= 1e-6 + 1e-4 * fd.abs(),
-                "{arch} {name}[{i}]: autograd {} vs finite difference {fd}",
-                g[i]
-            );
-        }
+        check_gradient_against_finite_differences(
+            &format!("{arch} {name}"),
+            &p.var,
+            &grads,
+            &|len| vec![0, len / 3, len - 1],
+            &|| loss(&m).to_scalar::<f64>().unwrap(),
+        );
     }
 }
 

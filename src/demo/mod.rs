@@ -80,10 +80,8 @@ pub struct DemoSettings {
     pub probe_per_class: usize,
     /// Downstream task sizes.
     pub task_sizes: TaskSizes,
-    /// Encoder sizes.
+    /// Encoder sizes, each with its pretraining seeds (one run per size and seed).
     pub sizes: Vec<zoo::ModelSize>,
-    /// Pretraining seeds (one run per size and seed).
-    pub seeds: Vec<u64>,
     /// Masked-LM steps per run.
     pub mlm_steps: usize,
     /// Steps at which checkpoints are saved (the last is `mlm_steps`).
@@ -109,12 +107,13 @@ pub struct DemoSettings {
 impl DemoSettings {
     /// The default configuration (`quick`: the reduced one for CI).
     pub fn new(seed: u64, quick: bool) -> Self {
-        let size = |name: &str, hidden, layers, heads| zoo::ModelSize {
+        let size = |name: &str, hidden, layers, heads, seeds: &[u64]| zoo::ModelSize {
             name: name.into(),
             hidden,
             layers,
             heads,
             intermediate: 2 * hidden,
+            seeds: seeds.to_vec(),
         };
         if quick {
             DemoSettings {
@@ -127,8 +126,7 @@ impl DemoSettings {
                     train: 160,
                     dev: 64,
                 },
-                sizes: vec![size("tiny", 32, 2, 2)],
-                seeds: vec![1, 2],
+                sizes: vec![size("tiny", 32, 2, 2, &[1, 2])],
                 mlm_steps: 30,
                 save_at: vec![5, 30],
                 mlm_batch: 64,
@@ -148,13 +146,15 @@ impl DemoSettings {
                 probing_sentences: 20000,
                 probe_per_class: 100,
                 task_sizes: TaskSizes {
-                    train: 600,
+                    train: 400,
                     dev: 200,
                 },
-                sizes: vec![size("tiny", 32, 2, 2), size("small", 64, 2, 4)],
-                seeds: vec![1, 2],
-                mlm_steps: 200,
-                save_at: vec![10, 50, 100, 200],
+                sizes: vec![
+                    size("small", 64, 2, 4, &[1, 2]),
+                    size("base", 128, 2, 4, &[1]),
+                ],
+                mlm_steps: 400,
+                save_at: vec![20, 80, 200, 400],
                 mlm_batch: 64,
                 mlm_lr: 3e-3,
                 noise: vec![0.5],
@@ -366,7 +366,7 @@ fn describe(s: &DemoSettings, stage: &str, n: usize) -> String {
         "data" => "generating the corpus, the probing tasks and the downstream tasks".into(),
         "zoo" => format!(
             "pretraining {} run(s) x {} checkpoints, plus variants ({n} checkpoints)",
-            s.sizes.len() * s.seeds.len(),
+            zoo::runs(s).len(),
             s.save_at.len()
         ),
         "probe" => format!("probing {n} checkpoints on the probing tasks"),

@@ -31,6 +31,16 @@ pub struct ModelSize {
     pub heads: usize,
     /// Feed-forward size.
     pub intermediate: usize,
+    /// Pretraining seeds: one run per seed.
+    pub seeds: Vec<u64>,
+}
+
+/// The pretraining runs of the settings, (size, seed), in a fixed order.
+pub fn runs(s: &DemoSettings) -> Vec<(&ModelSize, u64)> {
+    s.sizes
+        .iter()
+        .flat_map(|size| size.seeds.iter().map(move |&seed| (size, seed)))
+        .collect()
 }
 
 /// A checkpoint of the zoo.
@@ -149,43 +159,39 @@ fn run_id(size: &ModelSize, seed: u64) -> String {
 /// The checkpoints the settings produce, in a fixed order (base runs, then variants).
 pub fn plan(s: &DemoSettings, zoo_dir: &Path) -> Vec<ZooEntry> {
     let mut out = Vec::new();
-    for size in &s.sizes {
-        for &seed in &s.seeds {
-            let fam = run_id(size, seed);
-            for &step in &s.save_at {
-                let id = format!("{fam}-step{step}");
-                out.push(ZooEntry {
-                    dir: zoo_dir.join("pretrain").join(&id),
-                    id,
-                    family: fam.clone(),
-                    kind: "pretrain".into(),
-                });
-            }
+    for (size, seed) in runs(s) {
+        let fam = run_id(size, seed);
+        for &step in &s.save_at {
+            let id = format!("{fam}-step{step}");
+            out.push(ZooEntry {
+                dir: zoo_dir.join("pretrain").join(&id),
+                id,
+                family: fam.clone(),
+                kind: "pretrain".into(),
+            });
         }
     }
-    for size in &s.sizes {
-        for &seed in &s.seeds {
-            let fam = run_id(size, seed);
-            let base = format!("{fam}-step{}", s.mlm_steps);
-            let vdir = zoo_dir.join("variants").join(&base);
-            for &sigma in &s.noise {
-                let id = format!("{base}-noise{sigma}");
-                out.push(ZooEntry {
-                    dir: vdir.join(&id),
-                    id,
-                    family: fam.clone(),
-                    kind: "noise".into(),
-                });
-            }
-            for &k in &s.corrupt_steps {
-                let id = format!("{base}-corrupt{k}");
-                out.push(ZooEntry {
-                    dir: vdir.join(&id),
-                    id,
-                    family: fam.clone(),
-                    kind: "corrupt".into(),
-                });
-            }
+    for (size, seed) in runs(s) {
+        let fam = run_id(size, seed);
+        let base = format!("{fam}-step{}", s.mlm_steps);
+        let vdir = zoo_dir.join("variants").join(&base);
+        for &sigma in &s.noise {
+            let id = format!("{base}-noise{sigma}");
+            out.push(ZooEntry {
+                dir: vdir.join(&id),
+                id,
+                family: fam.clone(),
+                kind: "noise".into(),
+            });
+        }
+        for &k in &s.corrupt_steps {
+            let id = format!("{base}-corrupt{k}");
+            out.push(ZooEntry {
+                dir: vdir.join(&id),
+                id,
+                family: fam.clone(),
+                kind: "corrupt".into(),
+            });
         }
     }
     out
@@ -208,81 +214,77 @@ pub fn build(
         ids.iter()
             .all(|e| e.dir.join("model.safetensors").is_file())
     };
-    for size in &s.sizes {
-        for &seed in &s.seeds {
-            let fam = run_id(size, seed);
-            let mine: Vec<&ZooEntry> = entries
-                .iter()
-                .filter(|e| e.family == fam && e.kind == "pretrain")
-                .collect();
-            if done(&mine) {
-                log(&format!("  {fam}: pretrained checkpoints exist, skipped"));
-                continue;
-            }
-            let init = MlmInit::Fresh {
-                config: bert_config(size, vocab_size, s.max_length),
-                tokenizer: tok_dir.clone(),
-            };
-            let t0 = std::time::Instant::now();
-            let pb = super::bar(s.mlm_steps as u64, &format!("  pretraining {fam}"));
-            let mut on_step = |st: usize, _: usize, loss: f64| {
-                pb.set_position(st as u64);
-                pb.set_message(format!("  pretraining {fam} loss {loss:.3}"));
-            };
-            let pre = zoo_dir.join("pretrain");
-            let report = train_mlm_with_progress(
-                init,
-                corpus,
-                &mlm_settings(s, seed),
-                &mut on_step,
-                |step: usize, m: &MlmModel| {
-                    write_dir_atomically(&pre.join(format!("{fam}-step{step}")), |d| m.save(d))
-                },
-            )?;
-            pb.finish_and_clear();
-            let last = report.losses.iter().rev().take(20).sum::<f64>()
-                / report.losses.len().clamp(1, 20) as f64;
-            log(&format!(
-                "  {fam}: {} MLM steps in {:.1} s, final loss {last:.3}",
-                s.mlm_steps,
-                t0.elapsed().as_secs_f64()
-            ));
+    for (size, seed) in runs(s) {
+        let fam = run_id(size, seed);
+        let mine: Vec<&ZooEntry> = entries
+            .iter()
+            .filter(|e| e.family == fam && e.kind == "pretrain")
+            .collect();
+        if done(&mine) {
+            log(&format!("  {fam}: pretrained checkpoints exist, skipped"));
+            continue;
         }
+        let init = MlmInit::Fresh {
+            config: bert_config(size, vocab_size, s.max_length),
+            tokenizer: tok_dir.clone(),
+        };
+        let t0 = std::time::Instant::now();
+        let pb = super::bar(s.mlm_steps as u64, &format!("  pretraining {fam}"));
+        let mut on_step = |st: usize, _: usize, loss: f64| {
+            pb.set_position(st as u64);
+            pb.set_message(format!("  pretraining {fam} loss {loss:.3}"));
+        };
+        let pre = zoo_dir.join("pretrain");
+        let report = train_mlm_with_progress(
+            init,
+            corpus,
+            &mlm_settings(s, seed),
+            &mut on_step,
+            |step: usize, m: &MlmModel| {
+                write_dir_atomically(&pre.join(format!("{fam}-step{step}")), |d| m.save(d))
+            },
+        )?;
+        pb.finish_and_clear();
+        let last = report.losses.iter().rev().take(20).sum::<f64>()
+            / report.losses.len().clamp(1, 20) as f64;
+        log(&format!(
+            "  {fam}: {} MLM steps in {:.1} s, final loss {last:.3}",
+            s.mlm_steps,
+            t0.elapsed().as_secs_f64()
+        ));
     }
-    for size in &s.sizes {
-        for &seed in &s.seeds {
-            let fam = run_id(size, seed);
-            let base = format!("{fam}-step{}", s.mlm_steps);
-            let mine: Vec<&ZooEntry> = entries
-                .iter()
-                .filter(|e| e.family == fam && e.kind != "pretrain")
-                .collect();
-            if mine.is_empty() || done(&mine) {
-                continue;
-            }
-            let t0 = std::time::Instant::now();
-            let spec = VariantsSpec {
-                family: base.clone(),
-                model_dir: zoo_dir.join("pretrain").join(&base),
-                out: zoo_dir.join("variants").join(&base),
-                noise: s.noise.clone(),
-                prune: vec![],
-                truncate: vec![],
-                quantize: vec![],
-                corrupt_steps: s.corrupt_steps.clone(),
-                corpus: Some(corpus_path.to_path_buf()),
-                seed: seed.wrapping_add(1000),
-                force: true,
-                mlm: mlm_settings(s, seed),
-            };
-            let argv = vec!["probecast".to_string(), "demo".into()];
-            run_variants(spec, &argv, &mut |_| {})?;
-            log(&format!(
-                "  {base}: {} variant(s) in {:.1} s",
-                mine.len(),
-                t0.elapsed().as_secs_f64()
-            ));
+    for (size, seed) in runs(s) {
+        let fam = run_id(size, seed);
+        let base = format!("{fam}-step{}", s.mlm_steps);
+        let mine: Vec<&ZooEntry> = entries
+            .iter()
+            .filter(|e| e.family == fam && e.kind != "pretrain")
+            .collect();
+        if mine.is_empty() || done(&mine) {
+            continue;
         }
+        let t0 = std::time::Instant::now();
+        let spec = VariantsSpec {
+            family: base.clone(),
+            model_dir: zoo_dir.join("pretrain").join(&base),
+            out: zoo_dir.join("variants").join(&base),
+            noise: s.noise.clone(),
+            prune: vec![],
+            truncate: vec![],
+            quantize: vec![],
+            corrupt_steps: s.corrupt_steps.clone(),
+            corpus: Some(corpus_path.to_path_buf()),
+            seed: seed.wrapping_add(1000),
+            force: true,
+            mlm: mlm_settings(s, seed),
+        };
+        let argv = vec!["probecast".to_string(), "demo".into()];
+        run_variants(spec, &argv, &mut |_| {})?;
+        log(&format!(
+            "  {base}: {} variant(s) in {:.1} s",
+            mine.len(),
+            t0.elapsed().as_secs_f64()
+        ));
     }
     Ok(entries)
 }

@@ -82,3 +82,45 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Check autograd's gradient of one parameter against central finite differences (step 1e-6,
+/// tolerance 1e-6 + 1e-4 |fd|) at the flat indices `pick(len)` chooses. `loss` evaluates the
+/// model's scalar f64 loss with the parameter as currently set; the parameter is restored after
+/// each probe. Returns the autograd values at the checked indices.
+pub fn check_gradient_against_finite_differences(
+    label: &str,
+    var: &candle_core::Var,
+    grads: &candle_core::backprop::GradStore,
+    pick: &dyn Fn(usize) -> Vec<usize>,
+    loss: &dyn Fn() -> f64,
+) -> Vec<f64> {
+    let g: Vec<f64> = grads
+        .get(var.as_tensor())
+        .unwrap_or_else(|| panic!("{label}: no gradient"))
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let w0 = var.as_tensor().copy().unwrap();
+    let flat: Vec<f64> = w0.flatten_all().unwrap().to_vec1().unwrap();
+    let eps = 1e-6;
+    let mut checked = Vec::new();
+    for i in pick(flat.len()) {
+        let at = |d: f64| {
+            let mut v = flat.clone();
+            v[i] += d;
+            var.set(&candle_core::Tensor::from_vec(v, w0.shape(), w0.device()).unwrap())
+                .unwrap();
+            loss()
+        };
+        let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+        var.set(&w0).unwrap();
+        assert!(
+            (fd - g[i]).abs() <= 1e-6 + 1e-4 * fd.abs(),
+            "{label}[{i}]: autograd {} vs finite difference {fd}",
+            g[i]
+        );
+        checked.push(g[i]);
+    }
+    checked
+}
