@@ -332,6 +332,104 @@ unsafe fn axpy4_avx2(g: &mut [f32], r: [f32; 4], x: [&[f32]; 4]) {
     }
 }
 
+/// Dot products of four rows with two weight vectors, `[row][class]`, sharing every load.
+#[inline(always)]
+fn dot4x2<const SIMD: bool>(x: [&[f32]; 4], w0: &[f32], w1: &[f32]) -> [[f32; 2]; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: SIMD is only true inside `block_avx2`, which runs after feature detection.
+        return unsafe { dot4x2_avx2(x, w0, w1) };
+    }
+    let (a, b) = (dot4::<false>(x, w0), dot4::<false>(x, w1));
+    [[a[0], b[0]], [a[1], b[1]], [a[2], b[2]], [a[3], b[3]]]
+}
+
+/// `g0 += Σ_t r0_t x_t` and `g1 += Σ_t r1_t x_t` over four rows, loading the rows once.
+#[inline(always)]
+fn axpy4x2<const SIMD: bool>(
+    g0: &mut [f32],
+    g1: &mut [f32],
+    r0: [f32; 4],
+    r1: [f32; 4],
+    x: [&[f32]; 4],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: as in `dot4x2`.
+        return unsafe { axpy4x2_avx2(g0, g1, r0, r1, x) };
+    }
+    axpy4::<false>(g0, r0, x);
+    axpy4::<false>(g1, r1, x);
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; all slices have the same length.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4x2_avx2(x: [&[f32]; 4], w0: &[f32], w1: &[f32]) -> [[f32; 2]; 4] {
+    use std::arch::x86_64::*;
+    let n = w0.len();
+    assert!(w1.len() == n && x.iter().all(|r| r.len() == n));
+    let mut a0 = [_mm256_setzero_ps(); 4];
+    let mut a1 = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for every slice.
+        let v0 = _mm256_loadu_ps(w0.as_ptr().add(i));
+        let v1 = _mm256_loadu_ps(w1.as_ptr().add(i));
+        for t in 0..4 {
+            let xv = _mm256_loadu_ps(x[t].as_ptr().add(i));
+            a0[t] = _mm256_fmadd_ps(xv, v0, a0[t]);
+            a1[t] = _mm256_fmadd_ps(xv, v1, a1[t]);
+        }
+        i += 8;
+    }
+    let mut out = [[0f32; 2]; 4];
+    for t in 0..4 {
+        out[t] = [hsum256(a0[t]), hsum256(a1[t])];
+        for j in i..n {
+            out[t][0] += x[t][j] * w0[j];
+            out[t][1] += x[t][j] * w1[j];
+        }
+    }
+    out
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; all slices have the same length.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy4x2_avx2(g0: &mut [f32], g1: &mut [f32], r0: [f32; 4], r1: [f32; 4], x: [&[f32]; 4]) {
+    use std::arch::x86_64::*;
+    let n = g0.len();
+    assert!(g1.len() == n && x.iter().all(|row| row.len() == n));
+    let b0 = r0.map(|v| _mm256_set1_ps(v));
+    let b1 = r1.map(|v| _mm256_set1_ps(v));
+    let (p0, p1) = (g0.as_mut_ptr(), g1.as_mut_ptr());
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for every slice.
+        let mut v0 = _mm256_loadu_ps(p0.add(i));
+        let mut v1 = _mm256_loadu_ps(p1.add(i));
+        for t in 0..4 {
+            let xv = _mm256_loadu_ps(x[t].as_ptr().add(i));
+            v0 = _mm256_fmadd_ps(xv, b0[t], v0);
+            v1 = _mm256_fmadd_ps(xv, b1[t], v1);
+        }
+        _mm256_storeu_ps(p0.add(i), v0);
+        _mm256_storeu_ps(p1.add(i), v1);
+        i += 8;
+    }
+    for j in i..n {
+        for t in 0..4 {
+            g0[j] += r0[t] * x[t][j];
+            g1[j] += r1[t] * x[t][j];
+        }
+    }
+}
+
 /// Rows per register block of the fused pass (two groups of four for the products).
 const RB: usize = 8;
 
@@ -445,7 +543,20 @@ fn block_body<const FMA: bool>(
         };
         let lo = [row(0), row(1), row(2), row(3)];
         let hi = [row(4), row(5), row(6), row(7)];
-        for j in 0..m {
+        // scores, two classes at a time where there are two
+        let mut j = 0;
+        while j + 2 <= m {
+            let (w0, w1) = (&w[j * dim..(j + 1) * dim], &w[(j + 1) * dim..(j + 2) * dim]);
+            for (half, rows) in [lo, hi].into_iter().enumerate() {
+                let d = dot4x2::<FMA>(rows, w0, w1);
+                for t in 0..4 {
+                    z[j * RB + 4 * half + t] = d[t][0] as f64 + b[j];
+                    z[(j + 1) * RB + 4 * half + t] = d[t][1] as f64 + b[j + 1];
+                }
+            }
+            j += 2;
+        }
+        if j < m {
             let wj = &w[j * dim..(j + 1) * dim];
             let d0 = dot4::<FMA>(lo, wj);
             let d1 = dot4::<FMA>(hi, wj);
@@ -462,14 +573,27 @@ fn block_body<const FMA: bool>(
         } else {
             softmax_rows(&z, m, yb, inv_n, &mut res)
         };
-        // gradient contributions while the rows are in cache
-        for j in 0..m {
-            let rj = &res[j * RB..(j + 1) * RB];
+        // gradient contributions while the rows are in cache, two classes at a time
+        for (j, rj) in res.chunks(RB).enumerate() {
             gb[j] += rj.iter().sum::<f64>();
+        }
+        let r32 = |j: usize, half: usize| -> [f32; 4] {
+            let o = j * RB + 4 * half;
+            [res[o], res[o + 1], res[o + 2], res[o + 3]].map(|v| v as f32)
+        };
+        let halves = if nr > 4 { 2 } else { 1 };
+        let mut j = 0;
+        while j + 2 <= m {
+            let (g0, g1) = g[j * dim..(j + 2) * dim].split_at_mut(dim);
+            for (half, rows) in [lo, hi].into_iter().enumerate().take(halves) {
+                axpy4x2::<FMA>(g0, g1, r32(j, half), r32(j + 1, half), rows);
+            }
+            j += 2;
+        }
+        if j < m {
             let gj = &mut g[j * dim..(j + 1) * dim];
-            axpy4::<FMA>(gj, [rj[0], rj[1], rj[2], rj[3]].map(|v| v as f32), lo);
-            if nr > 4 {
-                axpy4::<FMA>(gj, [rj[4], rj[5], rj[6], rj[7]].map(|v| v as f32), hi);
+            for (half, rows) in [lo, hi].into_iter().enumerate().take(halves) {
+                axpy4::<FMA>(gj, r32(j, half), rows);
             }
         }
         i += nr;
