@@ -154,6 +154,32 @@ fn minilm_matches_transformers_at_every_layer_both_poolings() {
 }
 
 #[test]
+fn cls_only_extraction_equals_cls_of_a_full_pass_and_matches_transformers() {
+    // With only [CLS] requested the last layer stops at the first token; its features must be
+    // those of the full pass (and of transformers) at every layer.
+    for model in [
+        "encoder/tiny-bert",
+        "encoder/tiny-roberta",
+        "encoder/tiny-distilbert",
+    ] {
+        let d = fixture(model);
+        let s = tiny_sentences();
+        let full = embed(&d, &s, 128, 3);
+        let m = LoadedModel::load(&d, 128).unwrap();
+        let (cls, _) = embed_sentences(&m, &s, &[Pooling::Cls], 3, false).unwrap();
+        let (a, b) = (&cls[&Pooling::Cls], &full[&Pooling::Cls]);
+        assert_eq!(a.layers.len(), b.layers.len());
+        for (la, lb) in a.layers.iter().zip(&b.layers) {
+            for (x, y) in la.iter().zip(lb) {
+                assert!((x - y).abs() < 1e-5, "{model}: cls-only {x} vs full {y}");
+            }
+        }
+        let refs = reference(&d.join("reference.safetensors"), "", "cls");
+        assert!(max_diff(a, &refs) <= 1e-4, "{model}");
+    }
+}
+
+#[test]
 fn features_do_not_depend_on_batch_size_padding_or_order() {
     let d = fixture("encoder/tiny-roberta");
     let s = tiny_sentences();

@@ -158,20 +158,31 @@ def main():
     d = pathlib.Path(args.dir).resolve()
     cases = sorted(p.stem for p in d.glob("*.json"))
     rust = {}
-    if not args.no_rust:
+
+    def run_rust(case):
+        # One case at a time, right before scikit-learn's turn on the same case, so that both
+        # sides see the same load on a shared machine.
         env = dict(os.environ, PROBE_BENCH_DATA=str(d), PROBE_BENCH_JSON="1", PROBE_BENCH_REPEATS=str(args.repeats),
-                   PROBE_BENCH_THREADS=args.threads)
+                   PROBE_BENCH_THREADS=args.threads, PROBE_BENCH_FILTER=case)
         out = subprocess.run(["cargo", "bench", "--bench", "probe_logreg"], cwd=ROOT, env=env,
                              capture_output=True, text=True, check=True).stdout
         for line in out.splitlines():
             if line.startswith("{"):
                 r = json.loads(line)
-                rust[r["case"]] = r
+                if r["case"] == case:
+                    rust[case] = r
+
+    if not args.no_rust:  # build the bench first (not timed)
+        subprocess.run(["cargo", "bench", "--bench", "probe_logreg", "--no-run"], cwd=ROOT, check=True,
+                       capture_output=True)
     info = threadpoolctl.threadpool_info()
     print(f"# scikit-learn {sklearn.__version__}, BLAS threads: {[i.get('num_threads') for i in info]}, probecast threads: {args.threads}, load average before: {os.getloadavg()}", flush=True)
-    print("| case | n_train x dim | classes | sklearn C=1 fit | probecast C=1 fit | ratio | sklearn grid (4 C) | probecast grid (path) | ratio | test acc sklearn / probecast (grid) | objective C=1 sklearn / probecast |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("(cases interleaved: probecast, then scikit-learn, per case)")
+    print("| case | n_train x dim | classes | sklearn C=1 fit | probecast C=1 fit | ratio | sklearn grid (4 C) | probecast grid (path) | ratio | test acc sklearn / probecast (grid) | objective C=1 sklearn / probecast | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cases:
+        if not args.no_rust:
+            run_rust(c)
         s = bench_sklearn(d, c, args.repeats)
         X, y = load(d, c)
         k = len(set(y["train"].tolist()))
@@ -179,7 +190,7 @@ def main():
         if r:
             print(f"| {c} | {X['train'].shape[0]} x {X['train'].shape[1]} | {k} | {s['fit_c1_s']*1e3:.1f} ms | {r['fit_c1_s']*1e3:.1f} ms | "
                   f"{s['fit_c1_s']/r['fit_c1_s']:.1f}x | {s['grid_s']*1e3:.1f} ms | {r['grid_s']*1e3:.1f} ms | {s['grid_s']/r['grid_s']:.1f}x | "
-                  f"{s['grid_test_acc']:.4f} (C={s['grid_c']}) / {r['grid_test_acc']:.4f} (C={r['grid_c']}) | {s['fit_c1_obj']:.6f} / {r['fit_c1_obj']:.6f} |", flush=True)
+                  f"{s['grid_test_acc']:.4f} (C={s['grid_c']}) / {r['grid_test_acc']:.4f} (C={r['grid_c']}) | {s['fit_c1_obj']:.6f} / {r['fit_c1_obj']:.6f} | load {os.getloadavg()[0]:.1f} |", flush=True)
         else:
             print(f"| {c} | {X['train'].shape} | {k} | {s['fit_c1_s']*1e3:.1f} ms | - | - | {s['grid_s']*1e3:.1f} ms | - | - | {s['grid_test_acc']:.4f} | {s['fit_c1_obj']:.6f} |", flush=True)
 

@@ -135,7 +135,17 @@ unsafe fn attend_row_avx2(
     attend_row_generic(rows, o, len, s, h, nh, scale)
 }
 
-fn attend_row(rows: &[f32], o: &mut [f32], len: usize, s: usize, h: usize, nh: usize, scale: f32) {
+/// Attention of the first `s` query rows of one sequence over its first `len` keys: `rows` is its
+/// [≥ len, 3·hidden] slice of qkv, `o` a zeroed [s, hidden] output.
+pub(crate) fn attend_row(
+    rows: &[f32],
+    o: &mut [f32],
+    len: usize,
+    s: usize,
+    h: usize,
+    nh: usize,
+    scale: f32,
+) {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {

@@ -2,7 +2,7 @@
 //! pass, pool every layer, and put rows back in input order. [`embed_dataset`] adds the cache.
 
 use super::config::EncoderConfig;
-use super::model::{pool, Batch, Encoder};
+use super::model::{Batch, Encoder};
 use super::tokenizer::TextTokenizer;
 use super::weights::{weights_file, Weights};
 use super::{resolve, EncoderError, PooledFeatures, Pooling};
@@ -206,18 +206,27 @@ pub fn embed_sentences(
             batch.lengths.push(ids[i].len());
             tokens += ids[i].len();
         }
-        let states = model.encoder.forward(&batch)?;
-        for (k, st) in states.iter().enumerate() {
-            let (cls, mean) = pool(st, &batch.lengths)?;
+        // Only [CLS] wanted: the last layer can stop at the first token of each sentence.
+        let cls_only = poolings.iter().all(|&p| p == Pooling::Cls);
+        let packed = model.encoder.forward_packed(&batch, cls_only)?;
+        for (k, st) in packed.states.iter().enumerate() {
             for (&p, feats) in out.iter_mut() {
-                let t = if p == Pooling::Cls { &cls } else { &mean };
-                let v = t
-                    .flatten_all()
-                    .and_then(|t| t.to_vec1::<f32>())
-                    .map_err(|e| EncoderError::Internal(e.to_string()))?;
                 for (r, &i) in chunk.iter().enumerate() {
-                    feats.layers[k][i * dim..(i + 1) * dim]
-                        .copy_from_slice(&v[r * dim..(r + 1) * dim]);
+                    let (lo, hi) = (packed.offsets[r], packed.offsets[r + 1]);
+                    let dst = &mut feats.layers[k][i * dim..(i + 1) * dim];
+                    match p {
+                        Pooling::Cls => dst.copy_from_slice(&st[lo * dim..(lo + 1) * dim]),
+                        Pooling::Mean => {
+                            let mut acc = vec![0f64; dim];
+                            for row in st[lo * dim..hi * dim].chunks(dim) {
+                                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64);
+                            }
+                            let inv = 1.0 / (hi - lo) as f64;
+                            dst.iter_mut()
+                                .zip(&acc)
+                                .for_each(|(d, &a)| *d = (a * inv) as f32);
+                        }
+                    }
                 }
             }
         }

@@ -81,6 +81,39 @@ pub fn map_into(f: MapFn, o: &mut [f32], s: &[f32]) {
     map_slice(f, o, s)
 }
 
+#[inline(always)]
+fn map_slice_in_place(f: MapFn, x: &mut [f32]) {
+    match f {
+        MapFn::GeluErf => x.iter_mut().for_each(|v| *v = gelu_erf(*v)),
+        MapFn::GeluTanh => x.iter_mut().for_each(|v| *v = gelu_tanh(*v)),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn map_slice_in_place_avx2(f: MapFn, x: &mut [f32]) {
+    map_slice_in_place(f, x)
+}
+
+/// Apply `f` to `x` in place, in parallel over chunks of `chunk` values, with AVX2 code when
+/// the CPU has it (the same values as [`map_into`]).
+pub fn map_in_place(f: MapFn, x: &mut [f32], chunk: usize) {
+    #[cfg(target_arch = "x86_64")]
+    let simd = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    let simd = false;
+    x.par_chunks_mut(chunk.max(1)).for_each(|c| {
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: the CPU supports the features the function was compiled for.
+            unsafe { map_slice_in_place_avx2(f, c) };
+            return;
+        }
+        let _ = simd;
+        map_slice_in_place(f, c)
+    });
+}
+
 /// Which function [`ParallelMap`] applies.
 #[derive(Debug, Clone, Copy)]
 pub enum MapFn {
@@ -154,6 +187,9 @@ mod tests {
         let s: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) / 60.0).collect();
         let mut o = vec![0f32; s.len()];
         map_into(MapFn::GeluErf, &mut o, &s);
+        let mut inplace = s.clone();
+        map_in_place(MapFn::GeluErf, &mut inplace, 64);
+        assert_eq!(inplace, o);
         for (x, y) in s.iter().zip(&o) {
             assert_eq!(*y, gelu_erf(*x));
             let exact = 0.5 * (*x as f64) * (1.0 + libm_erf(*x as f64 / 2f64.sqrt()));

@@ -4,53 +4,158 @@
 //! (self-attention, add & norm, feed-forward, add & norm); they differ in weight names, position
 //! ids and token types, which [`Encoder::load`] maps onto the structs below. The query, key and
 //! value projections are fused into one matrix at load time (one GEMM instead of three).
+//!
+//! The pass runs on plain `f32` buffers with the `gemm` crate rather than candle tensors:
+//! - varlen packing: the real tokens of every sentence of a batch are stacked into one
+//!   [tokens, hidden] matrix (no padding rows), so each projection is one large GEMM and
+//!   attention runs per sentence over its own rows ([`super::attention`]);
+//! - the bias is written into the output before the GEMM accumulates onto it, and for the two
+//!   sub-layers with a residual the output starts as residual + bias, so "linear + bias +
+//!   residual" is one GEMM and LayerNorm one parallel in-place pass;
+//! - [`Encoder::forward_packed`] can stop the last layer at the first token of each sentence
+//!   (its keys and values still come from every token), for callers that pool only `[CLS]`.
 
-use super::attention::fused_attention;
+use super::attention::attend_row;
 use super::config::{Activation, Arch, EncoderConfig};
 use super::gelu::{self, MapFn};
 use super::weights::Weights;
 use super::EncoderError;
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 
 type CResult<T> = candle_core::Result<T>;
 
-/// A dense layer y = x Wᵀ + b, W stored [out, in] as in PyTorch.
-struct Linear {
-    w: Tensor,
-    b: Tensor,
+fn to_vec(t: Tensor) -> Result<Vec<f32>, EncoderError> {
+    t.flatten_all()
+        .and_then(|t| t.to_vec1::<f32>())
+        .map_err(cerr)
 }
+
+/// A dense layer y = x Wᵀ + b, W stored [out, in] row-major as in PyTorch.
+struct Linear {
+    w: Vec<f32>,
+    b: Vec<f32>,
+    out: usize,
+    inp: usize,
+}
+
+/// Parallelism for the `gemm` crate: every rayon thread when there are several.
+fn par() -> gemm::Parallelism {
+    let t = rayon::current_num_threads();
+    if t > 1 {
+        gemm::Parallelism::Rayon(t)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// Rows per parallel task of the element-wise passes.
+const ROWS_PER_TASK: usize = 64;
 
 impl Linear {
     fn load(w: &Weights, name: &str, out: usize, inp: usize) -> Result<Self, EncoderError> {
         Ok(Linear {
-            w: w.get(&format!("{name}.weight"), &[out, inp])?,
-            b: w.get(&format!("{name}.bias"), &[out])?,
+            w: to_vec(w.get(&format!("{name}.weight"), &[out, inp])?)?,
+            b: to_vec(w.get(&format!("{name}.bias"), &[out])?)?,
+            out,
+            inp,
         })
     }
 
-    /// x: [rows, in] -> [rows, out]
-    fn forward(&self, x: &Tensor) -> CResult<Tensor> {
-        x.matmul(&self.w.t()?)?.broadcast_add(&self.b)
+    /// `y [rows, out] += x [rows, in] · Wᵀ` (one GEMM accumulating onto `y`).
+    fn accumulate(&self, x: &[f32], rows: usize, y: &mut [f32]) {
+        assert!(x.len() == rows * self.inp && y.len() == rows * self.out);
+        if rows == 0 {
+            return;
+        }
+        // SAFETY: x is rows×in and y rows×out row-major (lengths checked above); w is out×in
+        // row-major, read as the in×out matrix Wᵀ with row stride 1 and column stride `in`.
+        unsafe {
+            gemm::gemm(
+                rows,
+                self.out,
+                self.inp,
+                y.as_mut_ptr(),
+                1,
+                self.out as isize,
+                true,
+                x.as_ptr(),
+                1,
+                self.inp as isize,
+                self.w.as_ptr(),
+                self.inp as isize,
+                1,
+                1.0f32,
+                1.0f32,
+                false,
+                false,
+                false,
+                par(),
+            )
+        }
+    }
+
+    /// `x · Wᵀ + b`, [rows, out].
+    fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        let mut y = vec![0f32; rows * self.out];
+        y.par_chunks_mut(self.out * ROWS_PER_TASK).for_each(|c| {
+            for r in c.chunks_mut(self.out) {
+                r.copy_from_slice(&self.b);
+            }
+        });
+        self.accumulate(x, rows, &mut y);
+        y
+    }
+
+    /// `x · Wᵀ + b + residual`, [rows, out], computed in `residual`'s buffer.
+    fn forward_residual(&self, x: &[f32], rows: usize, mut residual: Vec<f32>) -> Vec<f32> {
+        residual
+            .par_chunks_mut(self.out * ROWS_PER_TASK)
+            .for_each(|c| {
+                for r in c.chunks_mut(self.out) {
+                    r.iter_mut().zip(&self.b).for_each(|(v, b)| *v += b);
+                }
+            });
+        self.accumulate(x, rows, &mut residual);
+        residual
     }
 }
 
 struct LayerNorm {
-    w: Tensor,
-    b: Tensor,
+    w: Vec<f32>,
+    b: Vec<f32>,
     eps: f32,
 }
 
 impl LayerNorm {
     fn load(w: &Weights, name: &str, h: usize, eps: f64) -> Result<Self, EncoderError> {
         Ok(LayerNorm {
-            w: w.get_any(&[format!("{name}.weight"), format!("{name}.gamma")], &[h])?,
-            b: w.get_any(&[format!("{name}.bias"), format!("{name}.beta")], &[h])?,
+            w: to_vec(w.get_any(&[format!("{name}.weight"), format!("{name}.gamma")], &[h])?)?,
+            b: to_vec(w.get_any(&[format!("{name}.bias"), format!("{name}.beta")], &[h])?)?,
             eps: eps as f32,
         })
     }
 
-    fn forward(&self, x: &Tensor) -> CResult<Tensor> {
-        candle_nn::ops::layer_norm(&x.contiguous()?, &self.w, &self.b, self.eps)
+    /// Normalise every row of `x` ([rows, h]) in place, in parallel over row blocks.
+    fn apply(&self, x: &mut [f32]) {
+        let h = self.w.len();
+        x.par_chunks_mut(h * ROWS_PER_TASK).for_each(|c| {
+            for r in c.chunks_mut(h) {
+                layer_norm_row(r, &self.w, &self.b, self.eps);
+            }
+        });
+    }
+}
+
+/// LayerNorm of one row: (x - mean) / sqrt(var + eps) · w + b (biased variance, as PyTorch).
+#[inline]
+fn layer_norm_row(x: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
+    let n = x.len() as f32;
+    let mean = x.iter().sum::<f32>() / n;
+    let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let inv = 1.0 / (var + eps).sqrt();
+    for ((v, &g), &bb) in x.iter_mut().zip(w).zip(b) {
+        *v = (*v - mean) * inv * g + bb;
     }
 }
 
@@ -121,9 +226,9 @@ pub(crate) fn weight_prefixes(arch: Arch) -> &'static [&'static str] {
 pub struct Encoder {
     /// Its configuration.
     pub config: EncoderConfig,
-    word: Tensor,
-    pos: Tensor,
-    token_type: Option<Tensor>,
+    word: Vec<f32>,
+    pos: Vec<f32>,
+    token_type: Option<Vec<f32>>,
     ln_emb: LayerNorm,
     layers: Vec<Layer>,
 }
@@ -140,6 +245,19 @@ pub struct Batch {
     pub seq: usize,
 }
 
+/// Hidden states of a batch with its real tokens packed: sentence `r` owns rows
+/// `offsets[r]..offsets[r + 1]` of every `[tokens, hidden]` matrix in `states`.
+pub struct PackedStates {
+    /// `num_layers + 1` matrices, row-major [tokens, hidden]. When the pass was asked to stop
+    /// the last layer at the first token, only each sentence's first row of the last matrix is
+    /// computed (the other rows are zero).
+    pub states: Vec<Vec<f32>>,
+    /// Row offsets, `batch + 1` of them.
+    pub offsets: Vec<usize>,
+    /// Hidden size.
+    pub hidden: usize,
+}
+
 fn cerr(e: candle_core::Error) -> EncoderError {
     EncoderError::Internal(e.to_string())
 }
@@ -152,16 +270,16 @@ impl Encoder {
             "embeddings.word_embeddings.weight",
             weight_prefixes(config.arch),
         )?;
-        let word = w.get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?;
-        let pos = w.get(
+        let word = to_vec(w.get("embeddings.word_embeddings.weight", &[config.vocab_size, h])?)?;
+        let pos = to_vec(w.get(
             "embeddings.position_embeddings.weight",
             &[config.max_position_embeddings, h],
-        )?;
+        )?)?;
         let token_type = if config.type_vocab_size > 0 {
-            Some(w.get(
+            Some(to_vec(w.get(
                 "embeddings.token_type_embeddings.weight",
                 &[config.type_vocab_size, h],
-            )?)
+            )?)?)
         } else {
             None
         };
@@ -175,8 +293,10 @@ impl Encoder {
             let k = Linear::load(&w, &n.k, h, h)?;
             let v = Linear::load(&w, &n.v, h, h)?;
             let qkv = Linear {
-                w: Tensor::cat(&[&q.w, &k.w, &v.w], 0).map_err(cerr)?,
-                b: Tensor::cat(&[&q.b, &k.b, &v.b], 0).map_err(cerr)?,
+                w: [q.w, k.w, v.w].concat(),
+                b: [q.b, k.b, v.b].concat(),
+                out: 3 * h,
+                inp: h,
             };
             layers.push(Layer {
                 qkv,
@@ -203,44 +323,156 @@ impl Encoder {
     }
 
     /// Run the encoder on one batch; returns `num_layers + 1` hidden states, each [batch, seq,
-    /// hidden]. Values at padded positions are not meaningful.
+    /// hidden]. Values at padded positions are zero (not meaningful).
     pub fn forward(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
-        self.forward_inner(batch).map_err(cerr)
+        let p = self.forward_packed(batch, false)?;
+        let (b, s, h) = (batch.lengths.len(), batch.seq, p.hidden);
+        p.states
+            .iter()
+            .map(|st| {
+                let mut out = vec![0f32; b * s * h];
+                for r in 0..b {
+                    let (lo, hi) = (p.offsets[r], p.offsets[r + 1]);
+                    out[r * s * h..(r * s + hi - lo) * h].copy_from_slice(&st[lo * h..hi * h]);
+                }
+                Tensor::from_vec(out, (b, s, h), &Device::Cpu).map_err(cerr)
+            })
+            .collect()
     }
 
-    fn forward_inner(&self, batch: &Batch) -> CResult<Vec<Tensor>> {
-        let dev = Device::Cpu;
+    /// Run the encoder on the real tokens of one batch, packed (see [`PackedStates`]). With
+    /// `last_cls_only`, the last layer computes keys and values for every token but queries,
+    /// attention output, feed-forward and LayerNorms only for each sentence's first token, so
+    /// the last matrix holds only the first rows: enough for `[CLS]` pooling, not for mean
+    /// pooling.
+    pub fn forward_packed(
+        &self,
+        batch: &Batch,
+        last_cls_only: bool,
+    ) -> Result<PackedStates, EncoderError> {
         let b = batch.lengths.len();
         let s = batch.seq;
+        if batch.ids.len() != b * s
+            || batch.type_ids.len() != b * s
+            || batch.lengths.iter().any(|&l| l > s || l == 0)
+        {
+            return Err(EncoderError::Internal(format!(
+                "malformed batch: {} ids, {} type ids, lengths {:?}, seq {s}",
+                batch.ids.len(),
+                batch.type_ids.len(),
+                batch.lengths
+            )));
+        }
         let h = self.config.hidden_size;
         let heads = self.config.num_heads;
-        let ids = Tensor::from_slice(&batch.ids, b * s, &dev)?;
-        let mut x = self.word.embedding(&ids)?;
-        let pos_ids = Tensor::from_vec(position_ids(&self.config, &batch.lengths, s), b * s, &dev)?;
-        x = (x + self.pos.embedding(&pos_ids)?)?;
-        if let Some(tt) = &self.token_type {
-            let t = Tensor::from_slice(&batch.type_ids, b * s, &dev)?;
-            x = (x + tt.embedding(&t)?)?;
+        let mut offsets = Vec::with_capacity(b + 1);
+        offsets.push(0);
+        for &l in &batch.lengths {
+            offsets.push(offsets.last().unwrap() + l);
         }
-        x = self.ln_emb.forward(&x)?;
+        let n = offsets[b];
+        let pos_ids = position_ids(&self.config, &batch.lengths, s);
+        // embeddings (+ LayerNorm), one token per row
+        let mut x = vec![0f32; n * h];
+        for r in 0..b {
+            for t in 0..batch.lengths[r] {
+                let row = &mut x[(offsets[r] + t) * h..(offsets[r] + t + 1) * h];
+                let id = batch.ids[r * s + t] as usize;
+                let pid = pos_ids[r * s + t] as usize;
+                if id >= self.config.vocab_size || pid >= self.config.max_position_embeddings {
+                    return Err(EncoderError::Internal(format!(
+                        "token id {id} or position {pid} out of range"
+                    )));
+                }
+                row.copy_from_slice(&self.word[id * h..(id + 1) * h]);
+                row.iter_mut()
+                    .zip(&self.pos[pid * h..(pid + 1) * h])
+                    .for_each(|(v, p)| *v += p);
+                if let Some(tt) = &self.token_type {
+                    let ty = (batch.type_ids[r * s + t] as usize).min(tt.len() / h - 1);
+                    row.iter_mut()
+                        .zip(&tt[ty * h..(ty + 1) * h])
+                        .for_each(|(v, p)| *v += p);
+                }
+            }
+        }
+        self.ln_emb.apply(&mut x);
+        let scale = 1.0 / ((h / heads) as f32).sqrt();
         let mut states = Vec::with_capacity(self.layers.len() + 1);
-        states.push(x.reshape((b, s, h))?);
-        for layer in &self.layers {
-            let qkv = layer.qkv.forward(&x)?;
-            let ctx = fused_attention(&qkv, &batch.lengths, s, heads, h)?;
-            let attn = layer.out.forward(&ctx)?;
-            x = layer.ln_attn.forward(&(attn + &x)?)?;
-            let ff = layer.ff_in.forward(&x)?;
-            let ff = match self.config.activation {
-                Activation::Gelu => gelu::apply(&ff, MapFn::GeluErf)?,
-                Activation::GeluTanh => gelu::apply(&ff, MapFn::GeluTanh)?,
-                Activation::Relu => ff.relu()?,
+        for (li, layer) in self.layers.iter().enumerate() {
+            let cls_only = last_cls_only && li + 1 == self.layers.len();
+            let qkv = layer.qkv.forward(&x, n);
+            // the query rows this layer keeps: every token, or each sentence's first
+            let rows = if cls_only { b } else { n };
+            let mut ctx = vec![0f32; rows * h];
+            if cls_only {
+                ctx.par_chunks_mut(h).enumerate().for_each(|(r, o)| {
+                    let (lo, hi) = (offsets[r], offsets[r + 1]);
+                    attend_row(&qkv[lo * 3 * h..hi * 3 * h], o, hi - lo, 1, h, heads, scale);
+                });
+            } else {
+                let mut parts: Vec<&mut [f32]> = Vec::with_capacity(b);
+                let mut rest = ctx.as_mut_slice();
+                for r in 0..b {
+                    let (a, tail) = rest.split_at_mut(batch.lengths[r] * h);
+                    parts.push(a);
+                    rest = tail;
+                }
+                parts.into_par_iter().enumerate().for_each(|(r, o)| {
+                    let (lo, hi) = (offsets[r], offsets[r + 1]);
+                    attend_row(
+                        &qkv[lo * 3 * h..hi * 3 * h],
+                        o,
+                        hi - lo,
+                        hi - lo,
+                        h,
+                        heads,
+                        scale,
+                    );
+                });
+            }
+            drop(qkv);
+            let residual = if cls_only {
+                let mut r0 = vec![0f32; b * h];
+                for r in 0..b {
+                    r0[r * h..(r + 1) * h]
+                        .copy_from_slice(&x[offsets[r] * h..(offsets[r] + 1) * h]);
+                }
+                r0
+            } else {
+                x.clone()
             };
-            let ff = layer.ff_out.forward(&ff)?;
-            x = layer.ln_ff.forward(&(ff + &x)?)?;
-            states.push(x.reshape((b, s, h))?);
+            let mut y = layer.out.forward_residual(&ctx, rows, residual);
+            layer.ln_attn.apply(&mut y);
+            let mut ff = layer.ff_in.forward(&y, rows);
+            let f = layer.ff_in.out;
+            match self.config.activation {
+                Activation::Gelu => gelu::map_in_place(MapFn::GeluErf, &mut ff, f * ROWS_PER_TASK),
+                Activation::GeluTanh => {
+                    gelu::map_in_place(MapFn::GeluTanh, &mut ff, f * ROWS_PER_TASK)
+                }
+                Activation::Relu => ff.par_iter_mut().for_each(|v| *v = v.max(0.0)),
+            }
+            let mut z = layer.ff_out.forward_residual(&ff, rows, y);
+            layer.ln_ff.apply(&mut z);
+            states.push(std::mem::take(&mut x));
+            x = if cls_only {
+                let mut full = vec![0f32; n * h];
+                for r in 0..b {
+                    full[offsets[r] * h..(offsets[r] + 1) * h]
+                        .copy_from_slice(&z[r * h..(r + 1) * h]);
+                }
+                full
+            } else {
+                z
+            };
         }
-        Ok(states)
+        states.push(x);
+        Ok(PackedStates {
+            states,
+            offsets,
+            hidden: h,
+        })
     }
 }
 

@@ -3,11 +3,11 @@
 //! The objective is scikit-learn's `LogisticRegression(C=c)` divided by the number of examples:
 //! `mean_i CE_i + ||W||² / (2 c n)`, intercepts unpenalised. Two classes use one weight vector
 //! (sigmoid), as scikit-learn does; more classes use a softmax over one vector per class.
-//! Products with the data run in `f32` through `gemm`; the parameters, losses and the optimiser
-//! run in `f64`.
+//! Products with the data run in `f32` (one fused pass per evaluation, AVX2 + FMA kernels where
+//! the CPU has them); the parameters, losses, exps and logs and the optimiser run in `f64`.
 
 use super::lbfgs::{self, LbfgsOptions, LbfgsReport};
-use super::linalg::{matmul_nt, MatRef};
+use super::linalg::{exp_nonpos_f64, ln_pos_f64, matmul_nt, MatRef};
 
 /// Errors of the logistic-regression probe.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -219,69 +219,6 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
-/// AVX2 + FMA dot product: four 8-lane accumulators.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    use std::arch::x86_64::*;
-    let n = a.len().min(b.len());
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
-    let mut acc2 = _mm256_setzero_ps();
-    let mut acc3 = _mm256_setzero_ps();
-    let mut i = 0;
-    // SAFETY (all loads): i + 8 * j + 8 <= n, so every load is inside both slices.
-    while i + 32 <= n {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-        acc1 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 8)),
-            _mm256_loadu_ps(pb.add(i + 8)),
-            acc1,
-        );
-        acc2 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 16)),
-            _mm256_loadu_ps(pb.add(i + 16)),
-            acc2,
-        );
-        acc3 = _mm256_fmadd_ps(
-            _mm256_loadu_ps(pa.add(i + 24)),
-            _mm256_loadu_ps(pb.add(i + 24)),
-            acc3,
-        );
-        i += 32;
-    }
-    while i + 8 <= n {
-        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc0);
-        i += 8;
-    }
-    let acc = _mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3));
-    let s = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
-    let s = _mm_hadd_ps(s, s);
-    let s = _mm_hadd_ps(s, s);
-    let mut r = _mm_cvtss_f32(s);
-    while i < n {
-        r += a[i] * b[i];
-        i += 1;
-    }
-    r
-}
-
-/// Dot product: AVX2 intrinsics when `SIMD` (the caller guarantees AVX2 + FMA), else portable.
-#[inline(always)]
-fn dot<const SIMD: bool>(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if SIMD {
-        // SAFETY: SIMD is only true inside `block_avx2`, which runs after feature detection.
-        return unsafe { dot_avx2(a, b) };
-    }
-    dot_portable(a, b)
-}
-
 /// `g += r * x`.
 #[inline(always)]
 fn axpy<const FMA: bool>(g: &mut [f32], r: f32, x: &[f32]) {
@@ -395,8 +332,186 @@ unsafe fn axpy4_avx2(g: &mut [f32], r: [f32; 4], x: [&[f32]; 4]) {
     }
 }
 
+/// Dot products of four rows with two weight vectors, `[row][class]`, sharing every load.
+#[inline(always)]
+fn dot4x2<const SIMD: bool>(x: [&[f32]; 4], w0: &[f32], w1: &[f32]) -> [[f32; 2]; 4] {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: SIMD is only true inside `block_avx2`, which runs after feature detection.
+        return unsafe { dot4x2_avx2(x, w0, w1) };
+    }
+    let (a, b) = (dot4::<false>(x, w0), dot4::<false>(x, w1));
+    [[a[0], b[0]], [a[1], b[1]], [a[2], b[2]], [a[3], b[3]]]
+}
+
+/// `g0 += Σ_t r0_t x_t` and `g1 += Σ_t r1_t x_t` over four rows, loading the rows once.
+#[inline(always)]
+fn axpy4x2<const SIMD: bool>(
+    g0: &mut [f32],
+    g1: &mut [f32],
+    r0: [f32; 4],
+    r1: [f32; 4],
+    x: [&[f32]; 4],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: as in `dot4x2`.
+        return unsafe { axpy4x2_avx2(g0, g1, r0, r1, x) };
+    }
+    axpy4::<false>(g0, r0, x);
+    axpy4::<false>(g1, r1, x);
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; all slices have the same length.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot4x2_avx2(x: [&[f32]; 4], w0: &[f32], w1: &[f32]) -> [[f32; 2]; 4] {
+    use std::arch::x86_64::*;
+    let n = w0.len();
+    assert!(w1.len() == n && x.iter().all(|r| r.len() == n));
+    let mut a0 = [_mm256_setzero_ps(); 4];
+    let mut a1 = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for every slice.
+        let v0 = _mm256_loadu_ps(w0.as_ptr().add(i));
+        let v1 = _mm256_loadu_ps(w1.as_ptr().add(i));
+        for t in 0..4 {
+            let xv = _mm256_loadu_ps(x[t].as_ptr().add(i));
+            a0[t] = _mm256_fmadd_ps(xv, v0, a0[t]);
+            a1[t] = _mm256_fmadd_ps(xv, v1, a1[t]);
+        }
+        i += 8;
+    }
+    let mut out = [[0f32; 2]; 4];
+    for t in 0..4 {
+        out[t] = [hsum256(a0[t]), hsum256(a1[t])];
+        for j in i..n {
+            out[t][0] += x[t][j] * w0[j];
+            out[t][1] += x[t][j] * w1[j];
+        }
+    }
+    out
+}
+
+/// # Safety
+/// The CPU must support AVX2 and FMA; all slices have the same length.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn axpy4x2_avx2(g0: &mut [f32], g1: &mut [f32], r0: [f32; 4], r1: [f32; 4], x: [&[f32]; 4]) {
+    use std::arch::x86_64::*;
+    let n = g0.len();
+    assert!(g1.len() == n && x.iter().all(|row| row.len() == n));
+    let b0 = r0.map(|v| _mm256_set1_ps(v));
+    let b1 = r1.map(|v| _mm256_set1_ps(v));
+    let (p0, p1) = (g0.as_mut_ptr(), g1.as_mut_ptr());
+    let mut i = 0;
+    while i + 8 <= n {
+        // SAFETY: i + 8 <= n for every slice.
+        let mut v0 = _mm256_loadu_ps(p0.add(i));
+        let mut v1 = _mm256_loadu_ps(p1.add(i));
+        for t in 0..4 {
+            let xv = _mm256_loadu_ps(x[t].as_ptr().add(i));
+            v0 = _mm256_fmadd_ps(xv, b0[t], v0);
+            v1 = _mm256_fmadd_ps(xv, b1[t], v1);
+        }
+        _mm256_storeu_ps(p0.add(i), v0);
+        _mm256_storeu_ps(p1.add(i), v1);
+        i += 8;
+    }
+    for j in i..n {
+        for t in 0..4 {
+            g0[j] += r0[t] * x[t][j];
+            g1[j] += r1[t] * x[t][j];
+        }
+    }
+}
+
+/// Rows per register block of the fused pass (two groups of four for the products).
+const RB: usize = 8;
+
+/// Binary loss and residuals of `RB` rows: `z[t]` is row t's logit; writes
+/// `r[t] = (σ(z) - y) / n` (0 for padding rows `t ≥ y.len()`) and returns the summed
+/// cross-entropy `softplus(∓z)`. One exp and one log per row, both the branch-free `f64`
+/// polynomials of `linalg`, so the loop over the block vectorises.
+#[inline(always)]
+fn binary_rows(z: &[f64; RB], y: &[u32], inv_n: f64, r: &mut [f64]) -> f64 {
+    let mut e = [0f64; RB];
+    let mut l1p = [0f64; RB];
+    for t in 0..RB {
+        // e = exp(-|z|); softplus(±z) and σ(z) both follow from it
+        e[t] = exp_nonpos_f64(-z[t].abs());
+        let u = 1.0 + e[t];
+        // log1p(e) = ln(u) · e / (u - 1) corrects the rounding of 1 + e
+        l1p[t] = if u == 1.0 {
+            e[t]
+        } else {
+            ln_pos_f64(u) * (e[t] / (u - 1.0))
+        };
+        let p1 = if z[t] >= 0.0 { 1.0 / u } else { e[t] / u };
+        r[t] = p1 * inv_n;
+    }
+    let mut loss = 0.0;
+    for t in 0..RB {
+        if t < y.len() {
+            let s = if y[t] == 1 { -z[t] } else { z[t] };
+            loss += s.max(0.0) + l1p[t];
+            r[t] -= f64::from(y[t]) * inv_n;
+        } else {
+            r[t] = 0.0;
+        }
+    }
+    loss
+}
+
+/// Softmax loss and residuals of `RB` rows over `m` classes, class-major: `z[j * RB + t]` is
+/// row t's score of class j. Writes `r[j * RB + t] = (p_j - [j = y_t]) / n` (0 for padding rows)
+/// and returns the summed cross-entropy `ln Σ_j e^{z_j - max} - (z_y - max)`. The exps and logs
+/// are the vectorisable `f64` polynomials of `linalg`, eight rows per loop.
+#[inline(always)]
+fn softmax_rows(z: &[f64], m: usize, y: &[u32], inv_n: f64, r: &mut [f64]) -> f64 {
+    let mut mx = [f64::NEG_INFINITY; RB];
+    for j in 0..m {
+        let zj = &z[j * RB..(j + 1) * RB];
+        for t in 0..RB {
+            mx[t] = if zj[t] > mx[t] { zj[t] } else { mx[t] };
+        }
+    }
+    let mut sum = [0f64; RB];
+    for j in 0..m {
+        let zj = &z[j * RB..(j + 1) * RB];
+        let rj = &mut r[j * RB..(j + 1) * RB];
+        for t in 0..RB {
+            rj[t] = exp_nonpos_f64(zj[t] - mx[t]);
+            sum[t] += rj[t];
+        }
+    }
+    let mut lsum = [0f64; RB];
+    let mut scale = [0f64; RB];
+    for t in 0..RB {
+        lsum[t] = ln_pos_f64(sum[t]);
+        scale[t] = inv_n / sum[t];
+    }
+    for j in 0..m {
+        let rj = &mut r[j * RB..(j + 1) * RB];
+        for t in 0..RB {
+            rj[t] *= if t < y.len() { scale[t] } else { 0.0 };
+        }
+    }
+    let mut loss = 0.0;
+    for (t, &yt) in y.iter().enumerate() {
+        let yt = yt as usize;
+        loss += lsum[t] - (z[yt * RB + t] - mx[t]);
+        r[yt * RB + t] -= inv_n;
+    }
+    loss
+}
+
 /// One pass over a block of rows: scores, loss and residuals per row, and the weight gradient
-/// accumulated while the row is still in cache. `w` and `g` are `m × dim`; `gb` has `m`
+/// accumulated while the rows are still in cache. `w` and `g` are `m × dim`; `gb` has `m`
 /// entries. Residuals are divided by `n_total`. Returns the summed cross-entropy of the block.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -413,71 +528,75 @@ fn block_body<const FMA: bool>(
 ) -> f64 {
     let m = b.len();
     let n = y.len();
-    let mut z = vec![0f64; 4 * m];
+    let inv_n = 1.0 / n_total;
+    // scores and residuals of one block, class-major: [j * RB + t]
+    let mut z = vec![0f64; RB * m];
+    let mut res = vec![0f64; RB * m];
     let mut loss = 0.0;
     let mut i = 0;
     while i < n {
-        let r = (n - i).min(4);
-        let row = |t: usize| &x[(i + t) * dim..(i + t + 1) * dim];
-        // scores of up to 4 rows
-        for j in 0..m {
-            let wj = &w[j * dim..(j + 1) * dim];
-            if r == 4 {
-                let d = dot4::<FMA>([row(0), row(1), row(2), row(3)], wj);
+        let nr = (n - i).min(RB);
+        // padding rows of the last block repeat its first row; their residuals are 0
+        let row = |t: usize| {
+            let ii = i + if t < nr { t } else { 0 };
+            &x[ii * dim..(ii + 1) * dim]
+        };
+        let lo = [row(0), row(1), row(2), row(3)];
+        let hi = [row(4), row(5), row(6), row(7)];
+        // scores, two classes at a time where there are two
+        let mut j = 0;
+        while j + 2 <= m {
+            let (w0, w1) = (&w[j * dim..(j + 1) * dim], &w[(j + 1) * dim..(j + 2) * dim]);
+            for (half, rows) in [lo, hi].into_iter().enumerate() {
+                let d = dot4x2::<FMA>(rows, w0, w1);
                 for t in 0..4 {
-                    z[t * m + j] = d[t] as f64 + b[j];
-                }
-            } else {
-                for t in 0..r {
-                    z[t * m + j] = dot::<FMA>(row(t), wj) as f64 + b[j];
+                    z[j * RB + 4 * half + t] = d[t][0] as f64 + b[j];
+                    z[(j + 1) * RB + 4 * half + t] = d[t][1] as f64 + b[j + 1];
                 }
             }
+            j += 2;
         }
-        // loss and residuals (divided by n_total) per row
-        for t in 0..r {
-            let yi = y[i + t];
-            let zi = &mut z[t * m..(t + 1) * m];
-            if k == 2 {
-                let s = zi[0];
-                // one exp: e = exp(-|s|); softplus(±s) and sigmoid(s) both follow from it
-                let e = (-s.abs()).exp();
-                let l1p = e.ln_1p();
-                let signed = if yi == 1 { -s } else { s };
-                loss += signed.max(0.0) + l1p;
-                let p1 = if s >= 0.0 {
-                    1.0 / (1.0 + e)
-                } else {
-                    e / (1.0 + e)
-                };
-                zi[0] = (p1 - yi as f64) / n_total;
-            } else {
-                let mx = zi.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                let mut sum = 0.0;
-                for v in zi.iter_mut() {
-                    *v = (*v - mx).exp();
-                    sum += *v;
-                }
-                loss += sum.ln() - zi[yi as usize].ln();
-                for (j, v) in zi.iter_mut().enumerate() {
-                    *v = (*v / sum - if j == yi as usize { 1.0 } else { 0.0 }) / n_total;
-                }
+        if j < m {
+            let wj = &w[j * dim..(j + 1) * dim];
+            let d0 = dot4::<FMA>(lo, wj);
+            let d1 = dot4::<FMA>(hi, wj);
+            let zj = &mut z[j * RB..(j + 1) * RB];
+            for t in 0..4 {
+                zj[t] = d0[t] as f64 + b[j];
+                zj[4 + t] = d1[t] as f64 + b[j];
             }
         }
-        // gradient contributions while the rows are in cache
-        for j in 0..m {
+        let yb = &y[i..i + nr];
+        loss += if k == 2 {
+            let zb: &[f64; RB] = z[..RB].try_into().expect("one block of scores");
+            binary_rows(zb, yb, inv_n, &mut res)
+        } else {
+            softmax_rows(&z, m, yb, inv_n, &mut res)
+        };
+        // gradient contributions while the rows are in cache, two classes at a time
+        for (j, rj) in res.chunks(RB).enumerate() {
+            gb[j] += rj.iter().sum::<f64>();
+        }
+        let r32 = |j: usize, half: usize| -> [f32; 4] {
+            let o = j * RB + 4 * half;
+            [res[o], res[o + 1], res[o + 2], res[o + 3]].map(|v| v as f32)
+        };
+        let halves = if nr > 4 { 2 } else { 1 };
+        let mut j = 0;
+        while j + 2 <= m {
+            let (g0, g1) = g[j * dim..(j + 2) * dim].split_at_mut(dim);
+            for (half, rows) in [lo, hi].into_iter().enumerate().take(halves) {
+                axpy4x2::<FMA>(g0, g1, r32(j, half), r32(j + 1, half), rows);
+            }
+            j += 2;
+        }
+        if j < m {
             let gj = &mut g[j * dim..(j + 1) * dim];
-            if r == 4 {
-                let rr = [z[j], z[m + j], z[2 * m + j], z[3 * m + j]];
-                gb[j] += rr.iter().sum::<f64>();
-                axpy4::<FMA>(gj, rr.map(|v| v as f32), [row(0), row(1), row(2), row(3)]);
-            } else {
-                for t in 0..r {
-                    gb[j] += z[t * m + j];
-                    axpy::<FMA>(gj, z[t * m + j] as f32, row(t));
-                }
+            for (half, rows) in [lo, hi].into_iter().enumerate().take(halves) {
+                axpy4::<FMA>(gj, r32(j, half), rows);
             }
         }
-        i += r;
+        i += nr;
     }
     loss
 }
