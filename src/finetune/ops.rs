@@ -221,31 +221,30 @@ fn ln_bwd<T: OpFloat>(x: &[T], dy: &[T], w: &[T], eps: f64) -> (Vec<T>, Vec<T>, 
     let h = w.len();
     let mut dx = vec![T::zero(); x.len()];
     let simd = has_avx2();
-    let (dw, db) = dx
+    // Per-chunk partial sums collected in order and added sequentially: a rayon fold/reduce
+    // would associate them in an order that depends on work stealing, and runs must be
+    // bit-for-bit reproducible.
+    let parts: Vec<(Vec<T>, Vec<T>)> = dx
         .par_chunks_mut(ROWS * h)
         .zip(x.par_chunks(ROWS * h).zip(dy.par_chunks(ROWS * h)))
-        .fold(
-            || (vec![T::zero(); h], vec![T::zero(); h]),
-            |(mut dw, mut db), (dxc, (xc, gc))| {
-                #[cfg(target_arch = "x86_64")]
-                if simd {
-                    // SAFETY: the CPU supports the features the function was compiled for.
-                    unsafe { ln_bwd_rows_avx2(xc, gc, w, dxc, &mut dw, &mut db, eps) };
-                    return (dw, db);
-                }
-                let _ = simd;
-                ln_bwd_rows(xc, gc, w, dxc, &mut dw, &mut db, eps);
-                (dw, db)
-            },
-        )
-        .reduce(
-            || (vec![T::zero(); h], vec![T::zero(); h]),
-            |(mut a, mut b), (c, d)| {
-                a.iter_mut().zip(c).for_each(|(a, c)| *a += c);
-                b.iter_mut().zip(d).for_each(|(b, d)| *b += d);
-                (a, b)
-            },
-        );
+        .map(|(dxc, (xc, gc))| {
+            let (mut dw, mut db) = (vec![T::zero(); h], vec![T::zero(); h]);
+            #[cfg(target_arch = "x86_64")]
+            if simd {
+                // SAFETY: the CPU supports the features the function was compiled for.
+                unsafe { ln_bwd_rows_avx2(xc, gc, w, dxc, &mut dw, &mut db, eps) };
+                return (dw, db);
+            }
+            let _ = simd;
+            ln_bwd_rows(xc, gc, w, dxc, &mut dw, &mut db, eps);
+            (dw, db)
+        })
+        .collect();
+    let (mut dw, mut db) = (vec![T::zero(); h], vec![T::zero(); h]);
+    for (pw, pb) in parts {
+        dw.iter_mut().zip(pw).for_each(|(a, c)| *a += c);
+        db.iter_mut().zip(pb).for_each(|(a, c)| *a += c);
+    }
     (dx, dw, db)
 }
 

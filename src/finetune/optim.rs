@@ -179,6 +179,9 @@ fn sum_sq<T: AdamFloat>(g: &Tensor) -> Result<f64> {
                     })
                     .sum::<f64>()
             })
+            // in chunk order: rayon's parallel sum associates in a work-stealing order
+            .collect::<Vec<f64>>()
+            .into_iter()
             .sum())
     })
 }
