@@ -91,6 +91,40 @@ pub fn default_candle_threads() {
     }
 }
 
+/// Whether the CPU has AVX2 and FMA, the features probecast's vectorised kernels are compiled
+/// for (`#[target_feature(enable = "avx2,fma")]` copies of generic kernels). The check is
+/// cached by the standard library, so it is cheap inside loops.
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `avx2_or!(fast, generic; args...)`: call `fast(args)` (an `unsafe` `avx2,fma`
+/// target-feature copy of `generic`) when [`has_avx2_fma`] says the CPU can run it, else
+/// `generic(args)`; evaluates to the call's value. On other architectures only `generic` exists
+/// in the expansion.
+macro_rules! avx2_or {
+    ($fast:path, $generic:path; $($a:expr),* $(,)?) => {{
+        #[cfg(target_arch = "x86_64")]
+        let r = if $crate::util::has_avx2_fma() {
+            // SAFETY: the CPU supports the features the function was compiled for.
+            unsafe { $fast($($a),*) }
+        } else {
+            $generic($($a),*)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let r = $generic($($a),*);
+        r
+    }};
+}
+pub(crate) use avx2_or;
+
 /// Keep freed memory in the process instead of returning it to the kernel after every tensor.
 ///
 /// candle allocates a fresh buffer for every tensor op (several MB each in a training step).

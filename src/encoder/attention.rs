@@ -10,6 +10,7 @@
 //! sentences (scores are `seq × seq` with seq ≈ 20).
 
 use super::gelu::exp_nonpos;
+use crate::util::avx2_or;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -146,15 +147,7 @@ pub(crate) fn attend_row(
     nh: usize,
     scale: f32,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function was compiled for.
-            unsafe { attend_row_avx2(rows, o, len, s, h, nh, scale) };
-            return;
-        }
-    }
-    attend_row_generic(rows, o, len, s, h, nh, scale)
+    avx2_or!(attend_row_avx2, attend_row_generic; rows, o, len, s, h, nh, scale)
 }
 
 /// Run fused attention on `qkv` [batch·seq, 3·hidden].

@@ -3,6 +3,7 @@
 //! Abramowitz–Stegun 7.1.26 erf (|error| < 1.5e-7), 1.4x faster end to end (see
 //! shared/notes/rust-stack.md).
 
+use crate::util::avx2_or;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -70,15 +71,7 @@ unsafe fn map_slice_avx2(f: MapFn, o: &mut [f32], s: &[f32]) {
 
 /// Apply `f` element-wise, with AVX2 code when the CPU has it.
 pub fn map_into(f: MapFn, o: &mut [f32], s: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function was compiled for.
-            unsafe { map_slice_avx2(f, o, s) };
-            return;
-        }
-    }
-    map_slice(f, o, s)
+    avx2_or!(map_slice_avx2, map_slice; f, o, s)
 }
 
 #[inline(always)]
@@ -98,20 +91,8 @@ unsafe fn map_slice_in_place_avx2(f: MapFn, x: &mut [f32]) {
 /// Apply `f` to `x` in place, in parallel over chunks of `chunk` values, with AVX2 code when
 /// the CPU has it (the same values as [`map_into`]).
 pub fn map_in_place(f: MapFn, x: &mut [f32], chunk: usize) {
-    #[cfg(target_arch = "x86_64")]
-    let simd = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-    #[cfg(not(target_arch = "x86_64"))]
-    let simd = false;
-    x.par_chunks_mut(chunk.max(1)).for_each(|c| {
-        #[cfg(target_arch = "x86_64")]
-        if simd {
-            // SAFETY: the CPU supports the features the function was compiled for.
-            unsafe { map_slice_in_place_avx2(f, c) };
-            return;
-        }
-        let _ = simd;
-        map_slice_in_place(f, c)
-    });
+    x.par_chunks_mut(chunk.max(1))
+        .for_each(|c| avx2_or!(map_slice_in_place_avx2, map_slice_in_place; f, c));
 }
 
 /// Which function [`ParallelMap`] applies.

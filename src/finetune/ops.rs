@@ -16,6 +16,7 @@
 //!   Σ p ⊙ dp)`. Same result as adding -1e9 to padded keys before a softmax (exp underflows to 0).
 
 use crate::encoder::gelu::{erf_as, exp_nonpos};
+use crate::util::avx2_or;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -88,12 +89,18 @@ fn contiguous<'a, T: OpFloat>(op: &str, s: &'a CpuStorage, l: &Layout) -> Result
 }
 
 /// Run `f` on the contiguous CPU buffer of `t` (read-locked meanwhile).
-pub fn with_slice<T: OpFloat, R>(t: &Tensor, f: impl FnOnce(&[T]) -> Result<R>) -> Result<R> {
+pub fn with_slice<T: candle_core::WithDType, R>(
+    t: &Tensor,
+    f: impl FnOnce(&[T]) -> Result<R>,
+) -> Result<R> {
     let (st, l) = t.storage_and_layout();
     let Storage::Cpu(cs) = &*st else {
         candle_core::bail!("CPU tensors only");
     };
-    f(contiguous::<T>("with_slice", cs, l)?)
+    let (a, b) = l
+        .contiguous_offsets()
+        .ok_or_else(|| err("with_slice", "non-contiguous tensor"))?;
+    f(&cs.as_slice::<T>()?[a..b])
 }
 
 fn tensor_from<T: OpFloat>(v: Vec<T>, shape: &Shape) -> Result<Tensor> {
@@ -187,40 +194,18 @@ unsafe fn ln_bwd_rows_avx2<T: OpFloat>(
     ln_bwd_rows(x, dy, w, dx, dw, db, eps)
 }
 
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 fn ln_fwd<T: OpFloat>(x: &[T], w: &[T], b: &[T], eps: f64) -> Vec<T> {
     let h = w.len();
     let mut y = vec![T::zero(); x.len()];
-    let simd = has_avx2();
     y.par_chunks_mut(ROWS * h)
         .zip(x.par_chunks(ROWS * h))
-        .for_each(|(yc, xc)| {
-            #[cfg(target_arch = "x86_64")]
-            if simd {
-                // SAFETY: the CPU supports the features the function was compiled for.
-                unsafe { ln_fwd_rows_avx2(xc, w, b, yc, eps) };
-                return;
-            }
-            let _ = simd;
-            ln_fwd_rows(xc, w, b, yc, eps)
-        });
+        .for_each(|(yc, xc)| avx2_or!(ln_fwd_rows_avx2, ln_fwd_rows; xc, w, b, yc, eps));
     y
 }
 
 fn ln_bwd<T: OpFloat>(x: &[T], dy: &[T], w: &[T], eps: f64) -> (Vec<T>, Vec<T>, Vec<T>) {
     let h = w.len();
     let mut dx = vec![T::zero(); x.len()];
-    let simd = has_avx2();
     // Per-chunk partial sums collected in order and added sequentially: a rayon fold/reduce
     // would associate them in an order that depends on work stealing, and runs must be
     // bit-for-bit reproducible.
@@ -229,14 +214,7 @@ fn ln_bwd<T: OpFloat>(x: &[T], dy: &[T], w: &[T], eps: f64) -> (Vec<T>, Vec<T>, 
         .zip(x.par_chunks(ROWS * h).zip(dy.par_chunks(ROWS * h)))
         .map(|(dxc, (xc, gc))| {
             let (mut dw, mut db) = (vec![T::zero(); h], vec![T::zero(); h]);
-            #[cfg(target_arch = "x86_64")]
-            if simd {
-                // SAFETY: the CPU supports the features the function was compiled for.
-                unsafe { ln_bwd_rows_avx2(xc, gc, w, dxc, &mut dw, &mut db, eps) };
-                return (dw, db);
-            }
-            let _ = simd;
-            ln_bwd_rows(xc, gc, w, dxc, &mut dw, &mut db, eps);
+            avx2_or!(ln_bwd_rows_avx2, ln_bwd_rows; xc, gc, w, dxc, &mut dw, &mut db, eps);
             (dw, db)
         })
         .collect();
@@ -403,37 +381,17 @@ const CHUNK: usize = 16 * 1024;
 
 fn gelu_fwd<T: OpFloat>(kind: Gelu, x: &[T]) -> Vec<T> {
     let mut y = vec![T::zero(); x.len()];
-    let simd = has_avx2();
     y.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK))
-        .for_each(|(y, x)| {
-            #[cfg(target_arch = "x86_64")]
-            if simd {
-                // SAFETY: the CPU supports the features the function was compiled for.
-                unsafe { gelu_fwd_avx2(kind, x, y) };
-                return;
-            }
-            let _ = simd;
-            gelu_fwd_kernel(kind, x, y)
-        });
+        .for_each(|(y, x)| avx2_or!(gelu_fwd_avx2, gelu_fwd_kernel; kind, x, y));
     y
 }
 
 fn gelu_bwd<T: OpFloat>(kind: Gelu, x: &[T], g: &[T]) -> Vec<T> {
     let mut dx = vec![T::zero(); x.len()];
-    let simd = has_avx2();
     dx.par_chunks_mut(CHUNK)
         .zip(x.par_chunks(CHUNK).zip(g.par_chunks(CHUNK)))
-        .for_each(|(d, (x, g))| {
-            #[cfg(target_arch = "x86_64")]
-            if simd {
-                // SAFETY: the CPU supports the features the function was compiled for.
-                unsafe { gelu_bwd_avx2(kind, x, g, d) };
-                return;
-            }
-            let _ = simd;
-            gelu_bwd_kernel(kind, x, g, d)
-        });
+        .for_each(|(d, (x, g))| avx2_or!(gelu_bwd_avx2, gelu_bwd_kernel; kind, x, g, d));
     dx
 }
 
@@ -574,20 +532,12 @@ fn softmax_fwd<T: OpFloat>(
 ) -> Vec<T> {
     let mut p = vec![T::zero(); s.len()];
     let scale = T::from(scale).unwrap_or_else(T::one);
-    let simd = has_avx2();
     p.par_chunks_mut(rows * keys)
         .zip(s.par_chunks(rows * keys))
         .zip(lengths.par_iter())
-        .for_each(|((p, s), &len)| {
-            #[cfg(target_arch = "x86_64")]
-            if simd {
-                // SAFETY: the CPU supports the features the function was compiled for.
-                unsafe { softmax_rows_avx2(s, p, keys, len, scale) };
-                return;
-            }
-            let _ = simd;
-            softmax_rows(s, p, keys, len, scale)
-        });
+        .for_each(
+            |((p, s), &len)| avx2_or!(softmax_rows_avx2, softmax_rows; s, p, keys, len, scale),
+        );
     p
 }
 
@@ -601,19 +551,11 @@ fn softmax_bwd<T: OpFloat>(
 ) -> Vec<T> {
     let mut d = vec![T::zero(); p.len()];
     let scale = T::from(scale).unwrap_or_else(T::one);
-    let simd = has_avx2();
     d.par_chunks_mut(rows * keys)
         .zip(p.par_chunks(rows * keys).zip(g.par_chunks(rows * keys)))
         .zip(lengths.par_iter())
         .for_each(|((d, (p, g)), &len)| {
-            #[cfg(target_arch = "x86_64")]
-            if simd {
-                // SAFETY: the CPU supports the features the function was compiled for.
-                unsafe { softmax_bwd_rows_avx2(p, g, d, keys, len, scale) };
-                return;
-            }
-            let _ = simd;
-            softmax_bwd_rows(p, g, d, keys, len, scale)
+            avx2_or!(softmax_bwd_rows_avx2, softmax_bwd_rows; p, g, d, keys, len, scale)
         });
     d
 }

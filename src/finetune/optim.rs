@@ -2,8 +2,9 @@
 //! schedule (`transformers.get_linear_schedule_with_warmup`) and global-norm gradient clipping.
 
 use super::model::Param;
+use super::ops::with_slice;
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Result, Storage, Tensor, WithDType};
+use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Result, Tensor, WithDType};
 
 /// AdamW hyperparameters.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -152,18 +153,6 @@ impl<T: AdamFloat> InplaceOp1 for FusedUpdate<'_, T> {
             });
         Ok(())
     }
-}
-
-/// The contiguous CPU buffer of a tensor, read-locked for the duration of `f`.
-fn with_slice<T: WithDType, R>(t: &Tensor, f: impl FnOnce(&[T]) -> Result<R>) -> Result<R> {
-    let (st, l) = t.storage_and_layout();
-    let Storage::Cpu(cs) = &*st else {
-        candle_core::bail!("AdamW: CPU tensors only");
-    };
-    let (a, b) = l
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("AdamW: non-contiguous gradient".into()))?;
-    f(&cs.as_slice::<T>()?[a..b])
 }
 
 fn sum_sq<T: AdamFloat>(g: &Tensor) -> Result<f64> {

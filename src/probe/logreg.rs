@@ -8,6 +8,7 @@
 
 use super::lbfgs::{self, LbfgsOptions, LbfgsReport};
 use super::linalg::{exp_nonpos_f64, ln_pos_f64, matmul_nt, MatRef};
+use crate::util::avx2_or;
 
 /// Errors of the logistic-regression probe.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -631,14 +632,7 @@ fn block(
     g: &mut [f32],
     gb: &mut [f64],
 ) -> f64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the enabled features.
-            return unsafe { block_avx2(x, dim, y, k, w, b, n_total, g, gb) };
-        }
-    }
-    block_body::<false>(x, dim, y, k, w, b, n_total, g, gb)
+    avx2_or!(block_avx2, block_body::<false>; x, dim, y, k, w, b, n_total, g, gb)
 }
 
 /// Rows per block when a fit is split over threads.
