@@ -9,12 +9,14 @@
 //! - [`predict`]: predictors from probing features to fine-tuning scores, with honest validation;
 //! - [`zoo`]: checkpoint variants and the masked-LM trainer;
 //! - [`demo`]: `probecast demo`, the whole loop on built-in data;
+//! - [`dense`]: matrix products on row-major slices (the `gemm` crate);
 //! - [`cli`]: the command line, wiring only.
 
 pub mod cache;
 pub mod cli;
 pub mod data;
 pub mod demo;
+pub mod dense;
 pub mod encoder;
 pub mod finetune;
 pub mod predict;

@@ -37,22 +37,10 @@ pub struct Lin {
 }
 
 impl Lin {
-    /// Leading dimensions are flattened first so that the product, and above all its backward
-    /// pass, is one 2-D GEMM: a broadcast batched matmul would compute the weight gradient as
-    /// one small GEMM per sequence followed by a sum over the batch.
-    /// x [.., in] -> [.., out].
+    /// x [.., in] -> [.., out], one fused op (`super::linear`): the bias is written into the
+    /// output and the GEMM accumulates onto it; backward is one GEMM per gradient.
     pub fn fwd(&self, x: &Tensor) -> CResult<Tensor> {
-        let dims = x.dims().to_vec();
-        let inner = *dims.last().unwrap_or(&1);
-        let y = x
-            .reshape((x.elem_count() / inner.max(1), inner))?
-            .matmul(&self.w.as_tensor().t()?)?
-            .broadcast_add(self.b.as_tensor())?;
-        let mut out = dims;
-        if let Some(last) = out.last_mut() {
-            *last = y.dim(1)?;
-        }
-        y.reshape(out)
+        super::linear::linear(x, self.w.as_tensor(), self.b.as_tensor())
     }
 }
 
@@ -438,19 +426,28 @@ impl EncoderBody {
         x = dropout(&x, self.dropouts.hidden, rng.as_deref_mut())?;
         let scale = 1.0 / (d as f64).sqrt();
         for l in &self.layers {
-            let heads = |t: Tensor| -> CResult<Tensor> {
-                t.reshape((b, seq, nh, d))?.transpose(1, 2)?.contiguous()
+            // Q, K and V in one GEMM: the three weights stacked ([3h, h]; candle's `cat`
+            // backward splits the gradient again).
+            let w = Tensor::cat(
+                &[l.q.w.as_tensor(), l.k.w.as_tensor(), l.v.w.as_tensor()],
+                0,
+            )?;
+            let bias = Tensor::cat(
+                &[l.q.b.as_tensor(), l.k.b.as_tensor(), l.v.b.as_tensor()],
+                0,
+            )?;
+            let qkv = super::linear::linear(&x, &w, &bias)?;
+            let mask = match rng.as_deref_mut() {
+                Some(r) if self.dropouts.attention > 0.0 => Some(dropout_mask(
+                    (b, nh, seq, seq),
+                    x.dtype(),
+                    self.dropouts.attention,
+                    r,
+                )?),
+                _ => None,
             };
-            let q = heads(l.q.fwd(&x)?)?;
-            let k = heads(l.k.fwd(&x)?)?;
-            let v = heads(l.v.fwd(&x)?)?;
-            let probs = super::ops::masked_softmax(&q.matmul(&k.t()?)?, lengths, scale)?;
-            let probs = dropout(&probs, self.dropouts.attention, rng.as_deref_mut())?;
-            let ctx = probs
-                .matmul(&v)?
-                .transpose(1, 2)?
-                .contiguous()?
-                .reshape((b * seq, h))?;
+            let ctx =
+                super::attention::self_attention(&qkv, lengths, seq, nh, scale, mask.as_ref())?;
             let a = dropout(&l.o.fwd(&ctx)?, self.dropouts.hidden, rng.as_deref_mut())?;
             x = l.ln1.fwd(&(a + &x)?)?;
             let ff = l.f1.fwd(&x)?;
@@ -560,16 +557,21 @@ pub fn dropout(x: &Tensor, p: f32, rng: Option<&mut ChaCha8Rng>) -> CResult<Tens
     if p <= 0.0 {
         return Ok(x.clone());
     }
-    let keep = 1.0 / (1.0 - p as f64);
-    let m: Vec<f32> = (0..x.elem_count())
-        .map(|_| {
-            if rng.gen::<f32>() < p {
-                0.0
-            } else {
-                keep as f32
-            }
-        })
+    x.mul(&dropout_mask(x.shape(), x.dtype(), p, rng)?)
+}
+
+/// Inverted-dropout multipliers of `shape`: 0 with probability `p`, else 1/(1-p); one uniform
+/// draw per element from `rng`, in row-major order.
+pub fn dropout_mask(
+    shape: impl Into<candle_core::Shape>,
+    dtype: DType,
+    p: f32,
+    rng: &mut ChaCha8Rng,
+) -> CResult<Tensor> {
+    let shape = shape.into();
+    let keep = (1.0 / (1.0 - p as f64)) as f32;
+    let m: Vec<f32> = (0..shape.elem_count())
+        .map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep })
         .collect();
-    let m = Tensor::from_vec(m, x.shape(), x.device())?.to_dtype(x.dtype())?;
-    x.mul(&m)
+    Tensor::from_vec(m, shape, &Device::Cpu)?.to_dtype(dtype)
 }

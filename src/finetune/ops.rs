@@ -75,12 +75,16 @@ impl OpFloat for f64 {
     }
 }
 
-fn err(op: &str, what: &str) -> candle_core::Error {
+pub(crate) fn err(op: &str, what: &str) -> candle_core::Error {
     candle_core::Error::Msg(format!("{op}: {what}"))
 }
 
 /// The contiguous part of a CPU storage described by `layout`.
-fn contiguous<'a, T: OpFloat>(op: &str, s: &'a CpuStorage, l: &Layout) -> Result<&'a [T]> {
+pub(crate) fn contiguous<'a, T: OpFloat>(
+    op: &str,
+    s: &'a CpuStorage,
+    l: &Layout,
+) -> Result<&'a [T]> {
     let v = T::slice(s).ok_or_else(|| err(op, "unsupported dtype (f32 and f64 only)"))?;
     let (a, b) = l
         .contiguous_offsets()
@@ -103,7 +107,7 @@ pub fn with_slice<T: candle_core::WithDType, R>(
     f(&cs.as_slice::<T>()?[a..b])
 }
 
-fn tensor_from<T: OpFloat>(v: Vec<T>, shape: &Shape) -> Result<Tensor> {
+pub(crate) fn tensor_from<T: OpFloat>(v: Vec<T>, shape: &Shape) -> Result<Tensor> {
     Tensor::from_vec(v, shape.clone(), &candle_core::Device::Cpu)
 }
 
@@ -523,6 +527,24 @@ unsafe fn softmax_bwd_rows_avx2<T: OpFloat>(
     softmax_bwd_rows(p, g, d, keys, len, scale)
 }
 
+/// `p = softmax(scale · s)` over the first `len` entries of each `keys`-wide row of `s`, 0 beyond
+/// (one block of rows; AVX2 when the CPU has it).
+pub(crate) fn softmax_block<T: OpFloat>(s: &[T], p: &mut [T], keys: usize, len: usize, scale: T) {
+    avx2_or!(softmax_rows_avx2, softmax_rows; s, p, keys, len, scale)
+}
+
+/// The gradient of [`softmax_block`]: `d = scale · p ⊙ (g - Σ p ⊙ g)` per row, 0 beyond `len`.
+pub(crate) fn softmax_bwd_block<T: OpFloat>(
+    p: &[T],
+    g: &[T],
+    d: &mut [T],
+    keys: usize,
+    len: usize,
+    scale: T,
+) {
+    avx2_or!(softmax_bwd_rows_avx2, softmax_bwd_rows; p, g, d, keys, len, scale)
+}
+
 fn softmax_fwd<T: OpFloat>(
     s: &[T],
     rows: usize,
@@ -535,9 +557,7 @@ fn softmax_fwd<T: OpFloat>(
     p.par_chunks_mut(rows * keys)
         .zip(s.par_chunks(rows * keys))
         .zip(lengths.par_iter())
-        .for_each(
-            |((p, s), &len)| avx2_or!(softmax_rows_avx2, softmax_rows; s, p, keys, len, scale),
-        );
+        .for_each(|((p, s), &len)| softmax_block(s, p, keys, len, scale));
     p
 }
 
@@ -554,9 +574,7 @@ fn softmax_bwd<T: OpFloat>(
     d.par_chunks_mut(rows * keys)
         .zip(p.par_chunks(rows * keys).zip(g.par_chunks(rows * keys)))
         .zip(lengths.par_iter())
-        .for_each(|((d, (p, g)), &len)| {
-            avx2_or!(softmax_bwd_rows_avx2, softmax_bwd_rows; p, g, d, keys, len, scale)
-        });
+        .for_each(|((d, (p, g)), &len)| softmax_bwd_block(p, g, d, keys, len, scale));
     d
 }
 

@@ -1,5 +1,5 @@
-//! Small dense helpers on row-major slices: matrix products through the `gemm` crate (AVX-512
-//! kernels where the CPU has them) and a borrowed matrix view.
+//! Small dense helpers on row-major slices: a borrowed matrix view, vectorisable exp/log and
+//! column standardisation; the matrix products live in [`crate::dense`] (re-exported here).
 
 /// A borrowed row-major `n × dim` matrix of `f32` (one example per row).
 #[derive(Debug, Clone, Copy)]
@@ -34,116 +34,7 @@ impl<'a> MatRef<'a> {
     }
 }
 
-/// Element types the products support.
-pub trait Real: Copy + Send + Sync + 'static {
-    /// 0.
-    const ZERO: Self;
-    /// 1.
-    const ONE: Self;
-}
-impl Real for f32 {
-    const ZERO: f32 = 0.0;
-    const ONE: f32 = 1.0;
-}
-impl Real for f64 {
-    const ZERO: f64 = 0.0;
-    const ONE: f64 = 1.0;
-}
-
-fn par(threads: usize) -> gemm::Parallelism {
-    if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    }
-}
-
-/// `c (m×n) = op(a) · op(b)` with `op(a)(r, d) = a[r * a_rs + d * a_cs]` and
-/// `op(b)(d, j) = b[d * b_rs + j * b_cs]`; `c` row-major. The callers below fix the strides for
-/// plain and transposed row-major operands and check the slice lengths.
-#[allow(clippy::too_many_arguments)]
-fn gemm_strided<T: Real>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[T],
-    (a_rs, a_cs): (usize, usize),
-    b: &[T],
-    (b_rs, b_cs): (usize, usize),
-    c: &mut [T],
-    threads: usize,
-) {
-    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n);
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: every operand is an m×k, k×n or m×n matrix laid out in a slice whose length is
-    // checked above, and the strides given by the callers address exactly those elements.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
-            T::ZERO,
-            T::ONE,
-            false,
-            false,
-            false,
-            par(threads),
-        )
-    }
-}
-
-/// `c (m×n) = a (m×k) · b (k×n)`, all row-major.
-pub fn matmul<T: Real>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    threads: usize,
-) {
-    gemm_strided(m, k, n, a, (k, 1), b, (n, 1), c, threads)
-}
-
-/// `c (m×n) = aᵀ · b` where `a` is `k×m` and `b` is `k×n`, all row-major.
-pub fn matmul_tn<T: Real>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    threads: usize,
-) {
-    // aᵀ(r, d) = a[d * m + r]
-    gemm_strided(m, k, n, a, (1, m), b, (n, 1), c, threads)
-}
-
-/// `c (m×n) = a (m×k) · bᵀ` where `b` is `n×k`, all row-major.
-pub fn matmul_nt<T: Real>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[T],
-    b: &[T],
-    c: &mut [T],
-    threads: usize,
-) {
-    // bᵀ(d, j) = b[j * k + d]
-    gemm_strided(m, k, n, a, (k, 1), b, (1, k), c, threads)
-}
+pub use crate::dense::{matmul, matmul_nt, matmul_tn, Real};
 
 /// e^x for x ≤ 0 in `f64` (clamped below at -708), branch-free and without `f64 → i64`
 /// conversions, so that a loop over it vectorises with AVX2 (4 lanes). Cody–Waite reduction

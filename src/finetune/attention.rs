@@ -1,0 +1,529 @@
+//! Multi-head self-attention as one differentiable op on the packed Q/K/V projections.
+//!
+//! Input `qkv [batch · seq, 3 · hidden]` (the outputs of one GEMM with the query, key and value
+//! weights stacked), output the context `[batch · seq, hidden]` with heads side by side, as the
+//! attention output projection expects. Per (sequence, head), with `len` the sequence's real
+//! tokens, `Q` `seq × d`, `K`, `V` its first `len` rows:
+//!
+//! - forward: `P = softmax(scale · Q Kᵀ)` (`seq × len`: padded keys are never computed, which
+//!   equals a -∞ mask), `P̃ = P ⊙ M` with the attention-dropout multipliers `M` (0 or 1/(1-p);
+//!   none when not training), `ctx = P̃ V`;
+//! - backward (given `G = ∂L/∂ctx`): `dV = P̃ᵀ G`, `dP = (G Vᵀ) ⊙ M`,
+//!   `dS = scale · P ⊙ (dP - rowsum(P ⊙ dP))`, `dQ = dS K`, `dK = dSᵀ Q`; `P` is recomputed
+//!   from `Q`, `K` rather than stored.
+//!
+//! The heads are addressed in place through the GEMMs' strides, so the transposing copies that a
+//! composed version needs (split heads for Q, K and V, merge them for the context, and the same
+//! again backward) disappear, and each (sequence, head) is one task of the thread pool.
+
+use super::ops::{contiguous, softmax_block, softmax_bwd_block, tensor_from, with_slice, OpFloat};
+use crate::dense::Real;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// A strided read-only matrix view for `gemm`: element (r, c) at `p + r·rs + c·cs`.
+#[derive(Clone, Copy)]
+struct View<T> {
+    p: *const T,
+    rs: usize,
+    cs: usize,
+}
+
+/// `dst (m×n, row stride dst_rs, unit column stride) = a (m×k) · b (k×n)`, single-threaded
+/// (the callers run one (sequence, head) per task).
+///
+/// # Safety
+/// Every address the views and `dst` describe must be valid, and `dst` not aliased by another
+/// thread.
+unsafe fn mm<T: Real>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: usize,
+    a: View<T>,
+    b: View<T>,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        false,
+        a.p,
+        a.cs as isize,
+        a.rs as isize,
+        b.p,
+        b.cs as isize,
+        b.rs as isize,
+        T::ZERO,
+        T::ONE,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    )
+}
+
+/// A pointer the tasks share; each task writes a disjoint set of elements through it.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: used only for writes to disjoint elements (one (sequence, head) block per task).
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
+impl<T> Shared<T> {
+    fn at(self, offset: usize) -> *mut T {
+        // SAFETY: callers stay within the buffer the pointer came from.
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// Sizes, checked against the input shapes.
+#[derive(Clone, Copy)]
+struct Geom {
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    hidden: usize,
+    d: usize,
+}
+
+/// The op: lengths per sequence, heads, the score scale.
+struct AttentionOp {
+    lengths: Arc<Vec<usize>>,
+    seq: usize,
+    heads: usize,
+    scale: f64,
+}
+
+impl AttentionOp {
+    fn geom(&self, qkv: &Shape, mask: Option<&Shape>) -> Result<Geom> {
+        let batch = self.lengths.len();
+        let &[rows, cols] = qkv.dims() else {
+            candle_core::bail!("attention: qkv must be [batch * seq, 3 * hidden], got {qkv:?}");
+        };
+        let hidden = cols / 3;
+        if rows != batch * self.seq || cols % 3 != 0 || self.heads == 0 || hidden % self.heads != 0
+        {
+            candle_core::bail!(
+                "attention: qkv {qkv:?} does not fit batch {batch}, seq {}, {} heads",
+                self.seq,
+                self.heads
+            );
+        }
+        if self.lengths.iter().any(|&l| l == 0 || l > self.seq) {
+            candle_core::bail!("attention: lengths must be in 1..={}", self.seq);
+        }
+        if let Some(m) = mask {
+            if m.dims() != [batch, self.heads, self.seq, self.seq] {
+                candle_core::bail!("attention: dropout mask must be [batch, heads, seq, seq]");
+            }
+        }
+        Ok(Geom {
+            batch,
+            seq: self.seq,
+            heads: self.heads,
+            hidden,
+            d: hidden / self.heads,
+        })
+    }
+
+    /// Q, K, V views of (sequence `bi`, head `hd`) in `qkv`.
+    fn views<T>(g: Geom, qkv: &[T], bi: usize, hd: usize) -> [View<T>; 3] {
+        let w3 = 3 * g.hidden;
+        let base = bi * g.seq * w3 + hd * g.d;
+        // SAFETY: base + 2·hidden + (seq-1)·w3 + d - 1 < batch·seq·w3 = qkv.len() (checked shape).
+        let p = |o: usize| unsafe { qkv.as_ptr().add(base + o) };
+        [0, g.hidden, 2 * g.hidden].map(|o| View {
+            p: p(o),
+            rs: w3,
+            cs: 1,
+        })
+    }
+
+    /// `P = softmax(scale · Q Kᵀ)` for one (sequence, head): `seq × len`.
+    fn probs<T: OpFloat + Real>(&self, g: Geom, q: View<T>, k: View<T>, len: usize) -> Vec<T> {
+        let mut s = vec![T::zero(); g.seq * len];
+        let kt = View {
+            p: k.p,
+            rs: 1,
+            cs: k.rs,
+        };
+        // SAFETY: q is seq×d, k len×d inside qkv; s is seq×len.
+        unsafe { mm(g.seq, len, g.d, s.as_mut_ptr(), len, q, kt) };
+        let mut p = vec![T::zero(); s.len()];
+        let scale = T::from(self.scale).unwrap_or_else(T::one);
+        softmax_block(&s, &mut p, len, len, scale);
+        p
+    }
+
+    fn forward<T: OpFloat + Real>(&self, g: Geom, qkv: &[T], mask: Option<&[T]>) -> Vec<T> {
+        let mut out = vec![T::zero(); g.batch * g.seq * g.hidden];
+        let dst = Shared(out.as_mut_ptr());
+        (0..g.batch * g.heads).into_par_iter().for_each(|item| {
+            let (bi, hd) = (item / g.heads, item % g.heads);
+            let len = self.lengths[bi];
+            let [q, k, v] = Self::views(g, qkv, bi, hd);
+            let mut p = self.probs(g, q, k, len);
+            if let Some(m) = mask {
+                apply_mask(&mut p, m, item, g.seq, len);
+            }
+            let pv = View {
+                p: p.as_ptr(),
+                rs: len,
+                cs: 1,
+            };
+            // SAFETY: the context block of (bi, hd) is seq×d at row stride hidden; no other task
+            // writes it.
+            unsafe {
+                mm(
+                    g.seq,
+                    g.d,
+                    len,
+                    dst.at(bi * g.seq * g.hidden + hd * g.d),
+                    g.hidden,
+                    pv,
+                    v,
+                )
+            };
+        });
+        out
+    }
+
+    fn backward<T: OpFloat + Real>(
+        &self,
+        g: Geom,
+        qkv: &[T],
+        mask: Option<&[T]>,
+        grad: &[T],
+    ) -> Vec<T> {
+        let w3 = 3 * g.hidden;
+        let mut dqkv = vec![T::zero(); qkv.len()];
+        let dst = Shared(dqkv.as_mut_ptr());
+        let scale = T::from(self.scale).unwrap_or_else(T::one);
+        (0..g.batch * g.heads).into_par_iter().for_each(|item| {
+            let (bi, hd) = (item / g.heads, item % g.heads);
+            let (s, len) = (g.seq, self.lengths[bi]);
+            let [q, k, v] = Self::views(g, qkv, bi, hd);
+            let p = self.probs(g, q, k, len);
+            let mut pd = p.clone();
+            if let Some(m) = mask {
+                apply_mask(&mut pd, m, item, s, len);
+            }
+            let gv = View {
+                // SAFETY: the gradient block of (bi, hd) lies inside grad (shape checked).
+                p: unsafe { grad.as_ptr().add(bi * s * g.hidden + hd * g.d) },
+                rs: g.hidden,
+                cs: 1,
+            };
+            let base = bi * s * w3 + hd * g.d;
+            let mut dp = vec![T::zero(); s * len];
+            let mut ds = vec![T::zero(); s * len];
+            // SAFETY: all views lie inside qkv, grad and the scratch buffers; the dQ, dK, dV
+            // blocks of (bi, hd) in dqkv are written by this task only.
+            unsafe {
+                let pdt = View {
+                    p: pd.as_ptr(),
+                    rs: 1,
+                    cs: len,
+                };
+                mm(len, g.d, s, dst.at(base + 2 * g.hidden), w3, pdt, gv);
+                let vt = View {
+                    p: v.p,
+                    rs: 1,
+                    cs: v.rs,
+                };
+                mm(s, len, g.d, dp.as_mut_ptr(), len, gv, vt);
+            }
+            if let Some(m) = mask {
+                apply_mask(&mut dp, m, item, s, len);
+            }
+            softmax_bwd_block(&p, &dp, &mut ds, len, len, scale);
+            // SAFETY: as above.
+            unsafe {
+                mm(
+                    s,
+                    g.d,
+                    len,
+                    dst.at(base),
+                    w3,
+                    View {
+                        p: ds.as_ptr(),
+                        rs: len,
+                        cs: 1,
+                    },
+                    k,
+                );
+                let dst_t = View {
+                    p: ds.as_ptr(),
+                    rs: 1,
+                    cs: len,
+                };
+                mm(len, g.d, s, dst.at(base + g.hidden), w3, dst_t, q);
+            }
+        });
+        dqkv
+    }
+}
+
+/// `p[r, j] *= mask[item, r, j]` for the `seq × len` block of task `item` (mask rows are `seq`
+/// wide).
+fn apply_mask<T: OpFloat>(p: &mut [T], mask: &[T], item: usize, seq: usize, len: usize) {
+    let m = &mask[item * seq * seq..(item + 1) * seq * seq];
+    for (pr, mr) in p.chunks_exact_mut(len).zip(m.chunks_exact(seq)) {
+        pr.iter_mut().zip(mr).for_each(|(a, &b)| *a *= b);
+    }
+}
+
+fn run_fwd(
+    op: &AttentionOp,
+    s: &CpuStorage,
+    l: &Layout,
+    mask: Option<(&CpuStorage, &Layout)>,
+) -> Result<(CpuStorage, Shape)> {
+    let g = op.geom(l.shape(), mask.map(|m| m.1.shape()))?;
+    fn go<T: OpFloat + Real>(
+        op: &AttentionOp,
+        g: Geom,
+        s: &CpuStorage,
+        l: &Layout,
+        mask: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
+        let qkv = contiguous::<T>("attention", s, l)?;
+        let m = match mask {
+            Some((ms, ml)) => Some(contiguous::<T>("attention", ms, ml)?),
+            None => None,
+        };
+        let out = op.forward(g, qkv, m);
+        Ok((T::storage(out), (g.batch * g.seq, g.hidden).into()))
+    }
+    match s {
+        CpuStorage::F64(_) => go::<f64>(op, g, s, l, mask),
+        _ => go::<f32>(op, g, s, l, mask),
+    }
+}
+
+fn run_bwd(op: &AttentionOp, qkv: &Tensor, mask: Option<&Tensor>, grad: &Tensor) -> Result<Tensor> {
+    let g = op.geom(qkv.shape(), mask.map(|m| m.shape()))?;
+    let grad = grad.contiguous()?;
+    fn go<T: OpFloat + Real>(
+        op: &AttentionOp,
+        g: Geom,
+        qkv: &Tensor,
+        mask: Option<&Tensor>,
+        grad: &Tensor,
+    ) -> Result<Tensor> {
+        let d = with_slice::<T, _>(qkv, |q| {
+            with_slice::<T, _>(grad, |gr| match mask {
+                Some(m) => with_slice::<T, _>(m, |ms| Ok(op.backward(g, q, Some(ms), gr))),
+                None => Ok(op.backward(g, q, None, gr)),
+            })
+        })?;
+        tensor_from(d, qkv.shape())
+    }
+    match qkv.dtype() {
+        candle_core::DType::F64 => go::<f64>(op, g, qkv, mask, &grad),
+        _ => go::<f32>(op, g, qkv, mask, &grad),
+    }
+}
+
+impl CustomOp1 for AttentionOp {
+    fn name(&self) -> &'static str {
+        "fused-attention"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        run_fwd(self, s, l, None)
+    }
+
+    fn bwd(&self, qkv: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(run_bwd(self, qkv, None, grad)?))
+    }
+}
+
+impl CustomOp2 for AttentionOp {
+    fn name(&self) -> &'static str {
+        "fused-attention-dropout"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s: &CpuStorage,
+        l: &Layout,
+        ms: &CpuStorage,
+        ml: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        run_fwd(self, s, l, Some((ms, ml)))
+    }
+
+    fn bwd(
+        &self,
+        qkv: &Tensor,
+        mask: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        Ok((Some(run_bwd(self, qkv, Some(mask), grad)?), None))
+    }
+}
+
+/// Self-attention context `[batch · seq, hidden]` from packed projections
+/// `qkv [batch · seq, 3 · hidden]` (queries, keys, values side by side; sequence `i` in rows
+/// `i·seq ..`, its first `lengths[i]` tokens real). `mask`: attention-dropout multipliers
+/// `[batch, heads, seq, seq]` applied to the probabilities (training), or `None`.
+/// Differentiable in `qkv`.
+pub fn self_attention(
+    qkv: &Tensor,
+    lengths: &[usize],
+    seq: usize,
+    heads: usize,
+    scale: f64,
+    mask: Option<&Tensor>,
+) -> Result<Tensor> {
+    let op = AttentionOp {
+        lengths: Arc::new(lengths.to_vec()),
+        seq,
+        heads,
+        scale,
+    };
+    let qkv = qkv.contiguous()?;
+    match mask {
+        Some(m) => qkv.apply_op2(&m.contiguous()?, op),
+        None => qkv.apply_op1(op),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn randn(shape: &[usize], seed: u64) -> Tensor {
+        use rand::{Rng, SeedableRng};
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let n: usize = shape.iter().product();
+        let v: Vec<f64> = (0..n).map(|_| r.gen_range(-1.5..1.5)).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    }
+
+    /// The composed reference: split heads with transposing copies, scores, the masked softmax
+    /// (itself checked against finite differences in `ops`), dropout multipliers, context,
+    /// merge heads. Backward is candle's autograd through those ops.
+    fn composed(
+        qkv: &Tensor,
+        lengths: &[usize],
+        seq: usize,
+        nh: usize,
+        scale: f64,
+        mask: Option<&Tensor>,
+    ) -> Tensor {
+        let b = lengths.len();
+        let h = qkv.dim(1).unwrap() / 3;
+        let d = h / nh;
+        let heads = |i: usize| {
+            qkv.narrow(1, i * h, h)
+                .unwrap()
+                .reshape((b, seq, nh, d))
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+                .contiguous()
+                .unwrap()
+        };
+        let (q, k, v) = (heads(0), heads(1), heads(2));
+        let s = q.matmul(&k.t().unwrap()).unwrap();
+        let mut p = super::super::ops::masked_softmax(&s, lengths, scale).unwrap();
+        if let Some(m) = mask {
+            p = (p * m).unwrap();
+        }
+        p.matmul(&v)
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+            .contiguous()
+            .unwrap()
+            .reshape((b * seq, h))
+            .unwrap()
+    }
+
+    /// Forward and the gradient with respect to `qkv` equal the composed version in f64, with
+    /// padded sequences (lengths below `seq`), several heads, and with and without a dropout
+    /// mask; the gradient also matches central finite differences at a few coordinates.
+    #[test]
+    fn matches_the_composed_attention_and_finite_differences() {
+        let (seq, nh, h) = (5, 3, 6);
+        let lengths = [5usize, 2, 4];
+        let b = lengths.len();
+        let scale = 0.7;
+        let qkv = Var::from_tensor(&randn(&[b * seq, 3 * h], 1)).unwrap();
+        let up = randn(&[b * seq, h], 2);
+        let keep = randn(&[b, nh, seq, seq], 3)
+            .ge(-0.5)
+            .unwrap()
+            .to_dtype(candle_core::DType::F64)
+            .unwrap()
+            .affine(1.0 / 0.8, 0.0)
+            .unwrap();
+        for mask in [None, Some(&keep)] {
+            let ours = self_attention(qkv.as_tensor(), &lengths, seq, nh, scale, mask).unwrap();
+            let theirs = composed(qkv.as_tensor(), &lengths, seq, nh, scale, mask);
+            assert!(max_abs(&ours, &theirs) < 1e-12);
+            let loss = |t: &Tensor| (t * &up).unwrap().sum_all().unwrap();
+            let g1 = loss(&ours).backward().unwrap();
+            let g2 = loss(&theirs).backward().unwrap();
+            let (a, c) = (g1.get(&qkv).unwrap(), g2.get(&qkv).unwrap());
+            assert!(max_abs(a, c) < 1e-10, "{}", max_abs(a, c));
+            let flat: Vec<f64> = qkv.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            let grad: Vec<f64> = a.flatten_all().unwrap().to_vec1().unwrap();
+            // a query, a real key, a padded key (zero gradient) and a value coordinate
+            for idx in [
+                3,
+                7 * 3 * h + h + 2,
+                8 * 3 * h + h + 1,
+                11 * 3 * h + 2 * h + 4,
+            ] {
+                let f = |delta: f64| {
+                    let mut v = flat.clone();
+                    v[idx] += delta;
+                    let t = Tensor::from_vec(v, (b * seq, 3 * h), &Device::Cpu).unwrap();
+                    let o = self_attention(&t, &lengths, seq, nh, scale, mask).unwrap();
+                    loss(&o).to_scalar::<f64>().unwrap()
+                };
+                let fd = (f(1e-6) - f(-1e-6)) / 2e-6;
+                assert!(
+                    (fd - grad[idx]).abs() < 1e-7,
+                    "{idx}: {fd} vs {}",
+                    grad[idx]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_shapes_that_do_not_fit() {
+        let t = Tensor::zeros((10, 18), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(self_attention(&t, &[5, 5], 5, 3, 1.0, None).is_ok());
+        assert!(self_attention(&t, &[5, 5], 5, 4, 1.0, None).is_err());
+        assert!(self_attention(&t, &[5, 6], 5, 3, 1.0, None).is_err());
+        assert!(self_attention(&t, &[5, 0], 5, 3, 1.0, None).is_err());
+    }
+}
