@@ -89,15 +89,18 @@ impl<T> Shared<T> {
 struct Geom {
     batch: usize,
     seq: usize,
+    /// Query rows per sequence that get an output (the first ones).
+    queries: usize,
     heads: usize,
     hidden: usize,
     d: usize,
 }
 
-/// The op: lengths per sequence, heads, the score scale.
+/// The op: lengths per sequence, the query rows computed, heads, the score scale.
 struct AttentionOp {
     lengths: Arc<Vec<usize>>,
     seq: usize,
+    queries: usize,
     heads: usize,
     scale: f64,
 }
@@ -120,14 +123,18 @@ impl AttentionOp {
         if self.lengths.iter().any(|&l| l == 0 || l > self.seq) {
             candle_core::bail!("attention: lengths must be in 1..={}", self.seq);
         }
+        if self.queries == 0 || self.queries > self.seq {
+            candle_core::bail!("attention: queries must be in 1..={}", self.seq);
+        }
         if let Some(m) = mask {
-            if m.dims() != [batch, self.heads, self.seq, self.seq] {
-                candle_core::bail!("attention: dropout mask must be [batch, heads, seq, seq]");
+            if m.dims() != [batch, self.heads, self.queries, self.seq] {
+                candle_core::bail!("attention: dropout mask must be [batch, heads, queries, seq]");
             }
         }
         Ok(Geom {
             batch,
             seq: self.seq,
+            queries: self.queries,
             heads: self.heads,
             hidden,
             d: hidden / self.heads,
@@ -147,16 +154,16 @@ impl AttentionOp {
         })
     }
 
-    /// `P = softmax(scale · Q Kᵀ)` for one (sequence, head): `seq × len`.
+    /// `P = softmax(scale · Q Kᵀ)` for one (sequence, head): `queries × len`.
     fn probs<T: OpFloat + Real>(&self, g: Geom, q: View<T>, k: View<T>, len: usize) -> Vec<T> {
-        let mut s = vec![T::zero(); g.seq * len];
+        let mut s = vec![T::zero(); g.queries * len];
         let kt = View {
             p: k.p,
             rs: 1,
             cs: k.rs,
         };
-        // SAFETY: q is seq×d, k len×d inside qkv; s is seq×len.
-        unsafe { mm(g.seq, len, g.d, s.as_mut_ptr(), len, q, kt) };
+        // SAFETY: q is queries×d, k len×d inside qkv; s is queries×len.
+        unsafe { mm(g.queries, len, g.d, s.as_mut_ptr(), len, q, kt) };
         let mut p = vec![T::zero(); s.len()];
         let scale = T::from(self.scale).unwrap_or_else(T::one);
         softmax_block(&s, &mut p, len, len, scale);
@@ -164,7 +171,7 @@ impl AttentionOp {
     }
 
     fn forward<T: OpFloat + Real>(&self, g: Geom, qkv: &[T], mask: Option<&[T]>) -> Vec<T> {
-        let mut out = vec![T::zero(); g.batch * g.seq * g.hidden];
+        let mut out = vec![T::zero(); g.batch * g.queries * g.hidden];
         let dst = Shared(out.as_mut_ptr());
         (0..g.batch * g.heads).into_par_iter().for_each(|item| {
             let (bi, hd) = (item / g.heads, item % g.heads);
@@ -172,21 +179,21 @@ impl AttentionOp {
             let [q, k, v] = Self::views(g, qkv, bi, hd);
             let mut p = self.probs(g, q, k, len);
             if let Some(m) = mask {
-                apply_mask(&mut p, m, item, g.seq, len);
+                apply_mask(&mut p, m, item, g, len);
             }
             let pv = View {
                 p: p.as_ptr(),
                 rs: len,
                 cs: 1,
             };
-            // SAFETY: the context block of (bi, hd) is seq×d at row stride hidden; no other task
-            // writes it.
+            // SAFETY: the context block of (bi, hd) is queries×d at row stride hidden; no other
+            // task writes it.
             unsafe {
                 mm(
-                    g.seq,
+                    g.queries,
                     g.d,
                     len,
-                    dst.at(bi * g.seq * g.hidden + hd * g.d),
+                    dst.at(bi * g.queries * g.hidden + hd * g.d),
                     g.hidden,
                     pv,
                     v,
@@ -209,12 +216,12 @@ impl AttentionOp {
         let scale = T::from(self.scale).unwrap_or_else(T::one);
         (0..g.batch * g.heads).into_par_iter().for_each(|item| {
             let (bi, hd) = (item / g.heads, item % g.heads);
-            let (s, len) = (g.seq, self.lengths[bi]);
+            let (s, len) = (g.queries, self.lengths[bi]);
             let [q, k, v] = Self::views(g, qkv, bi, hd);
             let p = self.probs(g, q, k, len);
             let mut pd = p.clone();
             if let Some(m) = mask {
-                apply_mask(&mut pd, m, item, s, len);
+                apply_mask(&mut pd, m, item, g, len);
             }
             let gv = View {
                 // SAFETY: the gradient block of (bi, hd) lies inside grad (shape checked).
@@ -222,7 +229,7 @@ impl AttentionOp {
                 rs: g.hidden,
                 cs: 1,
             };
-            let base = bi * s * w3 + hd * g.d;
+            let base = bi * g.seq * w3 + hd * g.d;
             let mut dp = vec![T::zero(); s * len];
             let mut ds = vec![T::zero(); s * len];
             // SAFETY: all views lie inside qkv, grad and the scratch buffers; the dQ, dK, dV
@@ -242,7 +249,7 @@ impl AttentionOp {
                 mm(s, len, g.d, dp.as_mut_ptr(), len, gv, vt);
             }
             if let Some(m) = mask {
-                apply_mask(&mut dp, m, item, s, len);
+                apply_mask(&mut dp, m, item, g, len);
             }
             softmax_bwd_block(&p, &dp, &mut ds, len, len, scale);
             // SAFETY: as above.
@@ -272,11 +279,12 @@ impl AttentionOp {
     }
 }
 
-/// `p[r, j] *= mask[item, r, j]` for the `seq × len` block of task `item` (mask rows are `seq`
-/// wide).
-fn apply_mask<T: OpFloat>(p: &mut [T], mask: &[T], item: usize, seq: usize, len: usize) {
-    let m = &mask[item * seq * seq..(item + 1) * seq * seq];
-    for (pr, mr) in p.chunks_exact_mut(len).zip(m.chunks_exact(seq)) {
+/// `p[r, j] *= mask[item, r, j]` for the `queries × len` block of task `item` (mask rows are
+/// `seq` wide).
+fn apply_mask<T: OpFloat>(p: &mut [T], mask: &[T], item: usize, g: Geom, len: usize) {
+    let block = g.queries * g.seq;
+    let m = &mask[item * block..(item + 1) * block];
+    for (pr, mr) in p.chunks_exact_mut(len).zip(m.chunks_exact(g.seq)) {
         pr.iter_mut().zip(mr).for_each(|(a, &b)| *a *= b);
     }
 }
@@ -301,7 +309,7 @@ fn run_fwd(
             None => None,
         };
         let out = op.forward(g, qkv, m);
-        Ok((T::storage(out), (g.batch * g.seq, g.hidden).into()))
+        Ok((T::storage(out), (g.batch * g.queries, g.hidden).into()))
     }
     match s {
         CpuStorage::F64(_) => go::<f64>(op, g, s, l, mask),
@@ -373,15 +381,17 @@ impl CustomOp2 for AttentionOp {
     }
 }
 
-/// Self-attention context `[batch · seq, hidden]` from packed projections
+/// Self-attention context `[batch · queries, hidden]` from packed projections
 /// `qkv [batch · seq, 3 · hidden]` (queries, keys, values side by side; sequence `i` in rows
-/// `i·seq ..`, its first `lengths[i]` tokens real). `mask`: attention-dropout multipliers
-/// `[batch, heads, seq, seq]` applied to the probabilities (training), or `None`.
+/// `i·seq ..`, its first `lengths[i]` tokens real), for the first `queries` tokens of each
+/// sequence (`seq` for all; 1 when only the first token's output is used, as by the
+/// classification heads in the last layer). `mask`: attention-dropout multipliers
+/// `[batch, heads, queries, seq]` applied to the probabilities (training), or `None`.
 /// Differentiable in `qkv`.
 pub fn self_attention(
     qkv: &Tensor,
     lengths: &[usize],
-    seq: usize,
+    (seq, queries): (usize, usize),
     heads: usize,
     scale: f64,
     mask: Option<&Tensor>,
@@ -389,6 +399,7 @@ pub fn self_attention(
     let op = AttentionOp {
         lengths: Arc::new(lengths.to_vec()),
         seq,
+        queries,
         heads,
         scale,
     };
@@ -484,7 +495,8 @@ mod tests {
             .affine(1.0 / 0.8, 0.0)
             .unwrap();
         for mask in [None, Some(&keep)] {
-            let ours = self_attention(qkv.as_tensor(), &lengths, seq, nh, scale, mask).unwrap();
+            let ours =
+                self_attention(qkv.as_tensor(), &lengths, (seq, seq), nh, scale, mask).unwrap();
             let theirs = composed(qkv.as_tensor(), &lengths, seq, nh, scale, mask);
             assert!(max_abs(&ours, &theirs) < 1e-12);
             let loss = |t: &Tensor| (t * &up).unwrap().sum_all().unwrap();
@@ -505,7 +517,7 @@ mod tests {
                     let mut v = flat.clone();
                     v[idx] += delta;
                     let t = Tensor::from_vec(v, (b * seq, 3 * h), &Device::Cpu).unwrap();
-                    let o = self_attention(&t, &lengths, seq, nh, scale, mask).unwrap();
+                    let o = self_attention(&t, &lengths, (seq, seq), nh, scale, mask).unwrap();
                     loss(&o).to_scalar::<f64>().unwrap()
                 };
                 let fd = (f(1e-6) - f(-1e-6)) / 2e-6;
@@ -518,12 +530,72 @@ mod tests {
         }
     }
 
+    /// With `queries = 1` the op returns the first row of every sequence of the full op, and
+    /// the gradient of a loss on those rows is the same (with a dropout mask cut to that row).
+    #[test]
+    fn first_query_only_equals_the_first_rows_of_the_full_op() {
+        let (seq, nh, h) = (4, 2, 4);
+        let lengths = [3usize, 4];
+        let b = lengths.len();
+        let qkv = Var::from_tensor(&randn(&[b * seq, 3 * h], 5)).unwrap();
+        let full_mask = randn(&[b, nh, seq, seq], 6)
+            .ge(0.0)
+            .unwrap()
+            .to_dtype(candle_core::DType::F64)
+            .unwrap();
+        let first_mask = full_mask.narrow(2, 0, 1).unwrap();
+        let up = randn(&[b, h], 7);
+        let full = self_attention(
+            qkv.as_tensor(),
+            &lengths,
+            (seq, seq),
+            nh,
+            0.5,
+            Some(&full_mask),
+        )
+        .unwrap();
+        let full_first = full
+            .reshape((b, seq, h))
+            .unwrap()
+            .narrow(1, 0, 1)
+            .unwrap()
+            .squeeze(1)
+            .unwrap();
+        let first = self_attention(
+            qkv.as_tensor(),
+            &lengths,
+            (seq, 1),
+            nh,
+            0.5,
+            Some(&first_mask),
+        )
+        .unwrap();
+        assert_eq!(first.dims(), &[b, h]);
+        assert!(max_abs(&first, &full_first) < 1e-14);
+        let g1 = (first * &up)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g2 = (full_first * &up)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(max_abs(g1.get(&qkv).unwrap(), g2.get(&qkv).unwrap()) < 1e-12);
+    }
+
     #[test]
     fn rejects_shapes_that_do_not_fit() {
         let t = Tensor::zeros((10, 18), candle_core::DType::F32, &Device::Cpu).unwrap();
-        assert!(self_attention(&t, &[5, 5], 5, 3, 1.0, None).is_ok());
-        assert!(self_attention(&t, &[5, 5], 5, 4, 1.0, None).is_err());
-        assert!(self_attention(&t, &[5, 6], 5, 3, 1.0, None).is_err());
-        assert!(self_attention(&t, &[5, 0], 5, 3, 1.0, None).is_err());
+        assert!(self_attention(&t, &[5, 5], (5, 5), 3, 1.0, None).is_ok());
+        assert!(self_attention(&t, &[5, 5], (5, 5), 4, 1.0, None).is_err());
+        assert!(self_attention(&t, &[5, 6], (5, 5), 3, 1.0, None).is_err());
+        assert!(self_attention(&t, &[5, 0], (5, 5), 3, 1.0, None).is_err());
+        assert!(self_attention(&t, &[5, 5], (5, 6), 3, 1.0, None).is_err());
+        let o = self_attention(&t, &[5, 5], (5, 2), 3, 1.0, None).unwrap();
+        assert_eq!(o.dims(), &[4, 6]);
     }
 }
