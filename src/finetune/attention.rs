@@ -9,8 +9,8 @@
 //!   equals a -∞ mask), `P̃ = P ⊙ M` with the attention-dropout multipliers `M` (0 or 1/(1-p);
 //!   none when not training), `ctx = P̃ V`;
 //! - backward (given `G = ∂L/∂ctx`): `dV = P̃ᵀ G`, `dP = (G Vᵀ) ⊙ M`,
-//!   `dS = scale · P ⊙ (dP - rowsum(P ⊙ dP))`, `dQ = dS K`, `dK = dSᵀ Q`; `P` is recomputed
-//!   from `Q`, `K` rather than stored.
+//!   `dS = scale · P ⊙ (dP - rowsum(P ⊙ dP))`, `dQ = dS K`, `dK = dSᵀ Q`; `P` is kept by the
+//!   op from the forward pass (recomputed from `Q`, `K` if absent).
 //!
 //! The heads are addressed in place through the GEMMs' strides, so the transposing copies that a
 //! composed version needs (split heads for Q, K and V, merge them for the context, and the same
@@ -20,7 +20,7 @@ use super::ops::{contiguous, softmax_block, softmax_bwd_block, tensor_from, with
 use crate::dense::Real;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// A strided read-only matrix view for `gemm`: element (r, c) at `p + r·rs + c·cs`.
 #[derive(Clone, Copy)]
@@ -103,6 +103,9 @@ struct AttentionOp {
     queries: usize,
     heads: usize,
     scale: f64,
+    /// The probabilities `P` of the forward pass (before dropout), `queries × seq` per
+    /// (sequence, head) with rows `len` wide, kept for the backward pass.
+    saved: Mutex<Option<CpuStorage>>,
 }
 
 impl AttentionOp {
@@ -170,37 +173,49 @@ impl AttentionOp {
         p
     }
 
-    fn forward<T: OpFloat + Real>(&self, g: Geom, qkv: &[T], mask: Option<&[T]>) -> Vec<T> {
+    /// The context and the probabilities (to keep for backward).
+    fn forward<T: OpFloat + Real>(
+        &self,
+        g: Geom,
+        qkv: &[T],
+        mask: Option<&[T]>,
+    ) -> (Vec<T>, Vec<T>) {
         let mut out = vec![T::zero(); g.batch * g.queries * g.hidden];
+        let mut saved = vec![T::zero(); g.batch * g.heads * g.queries * g.seq];
         let dst = Shared(out.as_mut_ptr());
-        (0..g.batch * g.heads).into_par_iter().for_each(|item| {
-            let (bi, hd) = (item / g.heads, item % g.heads);
-            let len = self.lengths[bi];
-            let [q, k, v] = Self::views(g, qkv, bi, hd);
-            let mut p = self.probs(g, q, k, len);
-            if let Some(m) = mask {
-                apply_mask(&mut p, m, item, g, len);
-            }
-            let pv = View {
-                p: p.as_ptr(),
-                rs: len,
-                cs: 1,
-            };
-            // SAFETY: the context block of (bi, hd) is queries×d at row stride hidden; no other
-            // task writes it.
-            unsafe {
-                mm(
-                    g.queries,
-                    g.d,
-                    len,
-                    dst.at(bi * g.queries * g.hidden + hd * g.d),
-                    g.hidden,
-                    pv,
-                    v,
-                )
-            };
-        });
-        out
+        let block = g.queries * g.seq;
+        saved
+            .par_chunks_mut(block)
+            .enumerate()
+            .for_each(|(item, keep)| {
+                let (bi, hd) = (item / g.heads, item % g.heads);
+                let len = self.lengths[bi];
+                let [q, k, v] = Self::views(g, qkv, bi, hd);
+                let mut p = self.probs(g, q, k, len);
+                keep[..p.len()].copy_from_slice(&p);
+                if let Some(m) = mask {
+                    apply_mask(&mut p, m, item, g, len);
+                }
+                let pv = View {
+                    p: p.as_ptr(),
+                    rs: len,
+                    cs: 1,
+                };
+                // SAFETY: the context block of (bi, hd) is queries×d at row stride hidden; no other
+                // task writes it.
+                unsafe {
+                    mm(
+                        g.queries,
+                        g.d,
+                        len,
+                        dst.at(bi * g.queries * g.hidden + hd * g.d),
+                        g.hidden,
+                        pv,
+                        v,
+                    )
+                };
+            });
+        (out, saved)
     }
 
     fn backward<T: OpFloat + Real>(
@@ -209,6 +224,7 @@ impl AttentionOp {
         qkv: &[T],
         mask: Option<&[T]>,
         grad: &[T],
+        saved: Option<&[T]>,
     ) -> Vec<T> {
         let w3 = 3 * g.hidden;
         let mut dqkv = vec![T::zero(); qkv.len()];
@@ -218,7 +234,11 @@ impl AttentionOp {
             let (bi, hd) = (item / g.heads, item % g.heads);
             let (s, len) = (g.queries, self.lengths[bi]);
             let [q, k, v] = Self::views(g, qkv, bi, hd);
-            let p = self.probs(g, q, k, len);
+            let block = g.queries * g.seq;
+            let p = match saved {
+                Some(sv) => sv[item * block..item * block + s * len].to_vec(),
+                None => self.probs(g, q, k, len),
+            };
             let mut pd = p.clone();
             if let Some(m) = mask {
                 apply_mask(&mut pd, m, item, g, len);
@@ -308,7 +328,8 @@ fn run_fwd(
             Some((ms, ml)) => Some(contiguous::<T>("attention", ms, ml)?),
             None => None,
         };
-        let out = op.forward(g, qkv, m);
+        let (out, saved) = op.forward(g, qkv, m);
+        *op.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(T::storage(saved));
         Ok((T::storage(out), (g.batch * g.queries, g.hidden).into()))
     }
     match s {
@@ -327,10 +348,12 @@ fn run_bwd(op: &AttentionOp, qkv: &Tensor, mask: Option<&Tensor>, grad: &Tensor)
         mask: Option<&Tensor>,
         grad: &Tensor,
     ) -> Result<Tensor> {
+        let kept = op.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let sv = kept.as_ref().and_then(T::slice);
         let d = with_slice::<T, _>(qkv, |q| {
             with_slice::<T, _>(grad, |gr| match mask {
-                Some(m) => with_slice::<T, _>(m, |ms| Ok(op.backward(g, q, Some(ms), gr))),
-                None => Ok(op.backward(g, q, None, gr)),
+                Some(m) => with_slice::<T, _>(m, |ms| Ok(op.backward(g, q, Some(ms), gr, sv))),
+                None => Ok(op.backward(g, q, None, gr, sv)),
             })
         })?;
         tensor_from(d, qkv.shape())
@@ -402,6 +425,7 @@ pub fn self_attention(
         queries,
         heads,
         scale,
+        saved: Mutex::new(None),
     };
     let qkv = qkv.contiguous()?;
     match mask {

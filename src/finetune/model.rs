@@ -618,17 +618,63 @@ pub fn dropout(x: &Tensor, p: f32, rng: Option<&mut ChaCha8Rng>) -> CResult<Tens
 }
 
 /// Inverted-dropout multipliers of `shape`: 0 with probability `p`, else 1/(1-p); one uniform
-/// draw per element from `rng`, in row-major order.
+/// draw per element from `rng`, in row-major order. Chunks are drawn in parallel, each from a
+/// copy of `rng` moved to the chunk's position in the ChaCha stream, and `rng` is left after
+/// the last draw: the same mask and the same state as drawing element by element.
 pub fn dropout_mask(
     shape: impl Into<candle_core::Shape>,
     dtype: DType,
     p: f32,
     rng: &mut ChaCha8Rng,
 ) -> CResult<Tensor> {
+    use rayon::prelude::*;
+    /// Elements per parallel chunk.
+    const CHUNK: usize = 1 << 15;
     let shape = shape.into();
+    let n = shape.elem_count();
     let keep = (1.0 / (1.0 - p as f64)) as f32;
-    let m: Vec<f32> = (0..shape.elem_count())
-        .map(|_| if rng.gen::<f32>() < p { 0.0 } else { keep })
-        .collect();
+    // a uniform f32 takes one 32-bit word of the stream
+    let start = rng.get_word_pos();
+    let base = rng.clone();
+    let mut m = vec![0f32; n];
+    m.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| {
+        let mut r = base.clone();
+        r.set_word_pos(start + (i * CHUNK) as u128);
+        for v in c {
+            *v = if r.gen::<f32>() < p { 0.0 } else { keep };
+        }
+    });
+    rng.set_word_pos(start + n as u128);
     Tensor::from_vec(m, shape, &Device::Cpu)?.to_dtype(dtype)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    /// The parallel mask equals drawing element by element with `gen::<f32>()`, and leaves the
+    /// generator where the sequential draws leave it.
+    #[test]
+    fn parallel_dropout_mask_equals_sequential_draws() {
+        let n = 3 * (1 << 15) + 123;
+        let mut a = ChaCha8Rng::seed_from_u64(9);
+        let _ = a.gen::<u64>();
+        let mut b = a.clone();
+        let m: Vec<f32> = dropout_mask(n, DType::F32, 0.1, &mut a)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let want: Vec<f32> = (0..n)
+            .map(|_| {
+                if b.gen::<f32>() < 0.1 {
+                    0.0
+                } else {
+                    (1.0 / 0.9f64) as f32
+                }
+            })
+            .collect();
+        assert_eq!(m, want);
+        assert_eq!(a.gen::<u64>(), b.gen::<u64>());
+    }
 }
