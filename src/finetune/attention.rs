@@ -437,28 +437,8 @@ pub fn self_attention(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finetune::ops::tests::{max_abs, randn};
     use candle_core::{Device, Var};
-
-    fn randn(shape: &[usize], seed: u64) -> Tensor {
-        use rand::{Rng, SeedableRng};
-        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        let n: usize = shape.iter().product();
-        let v: Vec<f64> = (0..n).map(|_| r.gen_range(-1.5..1.5)).collect();
-        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap()
-    }
 
     /// The composed reference: split heads with transposing copies, scores, the masked softmax
     /// (itself checked against finite differences in `ops`), dropout multipliers, context,

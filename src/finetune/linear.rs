@@ -167,6 +167,7 @@ pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finetune::ops::tests::max_abs;
     use candle_core::{DType, Device, Var};
 
     fn t(v: Vec<f64>, shape: &[usize]) -> Tensor {
@@ -175,19 +176,6 @@ mod tests {
 
     fn vals(n: usize, seed: f64) -> Vec<f64> {
         (0..n).map(|i| ((i as f64 + 1.0) * seed).sin()).collect()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap()
     }
 
     /// Forward and all three gradients equal candle's composed `matmul` + `broadcast_add` (whose
@@ -211,7 +199,7 @@ mod tests {
             .reshape((b0, s, out))
             .unwrap();
         assert_eq!(ours.dims(), &[b0, s, out]);
-        assert!(max_diff(&ours, &theirs) < 1e-12);
+        assert!(max_abs(&ours, &theirs) < 1e-12);
         let g1 = (ours * &up).unwrap().sum_all().unwrap().backward().unwrap();
         let g2 = (theirs * &up)
             .unwrap()
@@ -222,7 +210,7 @@ mod tests {
         for v in [&x, &w, &b] {
             let (a, c) = (g1.get(v).unwrap(), g2.get(v).unwrap());
             assert_eq!(a.dims(), v.dims());
-            assert!(max_diff(a, c) < 1e-10, "{:?}", v.dims());
+            assert!(max_abs(a, c) < 1e-10, "{:?}", v.dims());
         }
     }
 

@@ -639,11 +639,13 @@ pub fn masked_softmax(scores: &Tensor, lengths: &[usize], scale: f64) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::{DType, Device, Var, D};
 
-    fn randn(shape: &[usize], seed: u64) -> Tensor {
+    /// An f64 tensor of `shape` with entries uniform in [-2, 2), seeded (shared by the tests of
+    /// the other training ops).
+    pub(crate) fn randn(shape: &[usize], seed: u64) -> Tensor {
         use rand::{Rng, SeedableRng};
         let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
         let n: usize = shape.iter().product();
@@ -651,7 +653,8 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
     }
 
-    fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
+    /// Largest absolute entry of `a - b` (f64 tensors).
+    pub(crate) fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
         (a - b)
             .unwrap()
             .abs()
