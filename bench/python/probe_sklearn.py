@@ -12,20 +12,27 @@ Each case fits LogisticRegression(lbfgs) over the penalty grid C in {0.01, 0.1, 
 per C with default settings (tol 1e-4), as a user of scikit-learn would, and reports the best
 C on validation with its test accuracy; probecast fits the same grid along a warm-started path.
 It also reports a single fit at C=1. Times are the median of --repeats runs.
+
+Threads: `--threads T` is probecast's threads per fit (`LogRegOptions::threads`, rows split
+over T threads per evaluation); `--sk-threads 1,2` times scikit-learn once per listed OpenBLAS
+thread count (threadpoolctl, same process) and compares probecast with the fastest of them,
+so that a multi-threaded probecast is not compared against a single-threaded scikit-learn.
+Run on a quiet machine: with 2 OpenBLAS threads, scikit-learn slows down 10-20x whenever the
+other core is busy.
 Features exported by probecast (`.npy` float32 matrices + `<case>.json` with labels) can be used
 in place of step 1.
 """
 import argparse, json, os, pathlib, statistics, subprocess, sys, time
 
-# One thread on both sides (set before numpy loads OpenBLAS): the probing protocol runs one fit
-# per core in parallel, and on a shared 2-core machine a 2-thread OpenBLAS slows down 10-20x when
-# the other core is busy. Override with --threads.
-THREADS = "1"
+# OpenBLAS is loaded with the largest thread count of --sk-threads (set before numpy loads it);
+# each measurement then limits it with threadpoolctl.
+SK_THREADS = "1"
 for i, a in enumerate(sys.argv):
-    if a == "--threads" and i + 1 < len(sys.argv):
-        THREADS = sys.argv[i + 1]
+    if a == "--sk-threads" and i + 1 < len(sys.argv):
+        SK_THREADS = sys.argv[i + 1]
+SK_MAX = str(max(int(t) for t in SK_THREADS.split(",")))
 for v in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]:
-    os.environ[v] = THREADS
+    os.environ[v] = SK_MAX
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -149,7 +156,8 @@ def main():
     b.add_argument("dir")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--no-rust", action="store_true")
-    b.add_argument("--threads", default="1", help="BLAS threads for scikit-learn and threads for probecast")
+    b.add_argument("--threads", default="1", help="probecast threads per fit")
+    b.add_argument("--sk-threads", default="1", help="comma-separated OpenBLAS thread counts to time scikit-learn with; the fastest is compared")
     args = ap.parse_args()
     if args.cmd == "make-features":
         make_features(pathlib.Path(args.out), args.model, args.data, args.layer, args.per_class)
@@ -176,23 +184,32 @@ def main():
         subprocess.run(["cargo", "bench", "--bench", "probe_logreg", "--no-run"], cwd=ROOT, check=True,
                        capture_output=True)
     info = threadpoolctl.threadpool_info()
-    print(f"# scikit-learn {sklearn.__version__}, BLAS threads: {[i.get('num_threads') for i in info]}, probecast threads: {args.threads}, load average before: {os.getloadavg()}", flush=True)
-    print("(cases interleaved: probecast, then scikit-learn, per case)")
-    print("| case | n_train x dim | classes | sklearn C=1 fit | probecast C=1 fit | ratio | sklearn grid (4 C) | probecast grid (path) | ratio | test acc sklearn / probecast (grid) | objective C=1 sklearn / probecast | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    sk_threads = [int(t) for t in args.sk_threads.split(",")]
+    print(f"# scikit-learn {sklearn.__version__}, BLAS libraries: {[(i.get('internal_api'), i.get('num_threads')) for i in info]}, scikit-learn timed with {sk_threads} BLAS threads, probecast threads: {args.threads}, load average before: {os.getloadavg()}", flush=True)
+    print("(cases interleaved: probecast, then scikit-learn with each thread count, per case; the sklearn columns show the faster, its thread count in brackets, and the ratios compare against it)")
+    print("| case | n_train x dim | classes | sklearn C=1 fit | probecast C=1 fit | ratio | sklearn grid (4 C) | probecast grid (path) | ratio | test acc sklearn / probecast (grid) | objective C=1 sklearn / probecast | sklearn C=1 / grid per thread count | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cases:
         if not args.no_rust:
             run_rust(c)
-        s = bench_sklearn(d, c, args.repeats)
+        per = {}
+        for t in sk_threads:
+            with threadpoolctl.threadpool_limits(limits=t):
+                per[t] = bench_sklearn(d, c, args.repeats)
+        t_fit = min(per, key=lambda t: per[t]["fit_c1_s"])
+        t_grid = min(per, key=lambda t: per[t]["grid_s"])
+        s = dict(per[t_grid])
+        s["fit_c1_s"] = per[t_fit]["fit_c1_s"]
+        detail = "; ".join(f"{t} thr: {per[t]['fit_c1_s']*1e3:.1f} / {per[t]['grid_s']*1e3:.1f} ms" for t in sk_threads)
         X, y = load(d, c)
         k = len(set(y["train"].tolist()))
         r = rust.get(c)
         if r:
-            print(f"| {c} | {X['train'].shape[0]} x {X['train'].shape[1]} | {k} | {s['fit_c1_s']*1e3:.1f} ms | {r['fit_c1_s']*1e3:.1f} ms | "
-                  f"{s['fit_c1_s']/r['fit_c1_s']:.1f}x | {s['grid_s']*1e3:.1f} ms | {r['grid_s']*1e3:.1f} ms | {s['grid_s']/r['grid_s']:.1f}x | "
-                  f"{s['grid_test_acc']:.4f} (C={s['grid_c']}) / {r['grid_test_acc']:.4f} (C={r['grid_c']}) | {s['fit_c1_obj']:.6f} / {r['fit_c1_obj']:.6f} | load {os.getloadavg()[0]:.1f} |", flush=True)
+            print(f"| {c} | {X['train'].shape[0]} x {X['train'].shape[1]} | {k} | {s['fit_c1_s']*1e3:.1f} ms ({t_fit}) | {r['fit_c1_s']*1e3:.1f} ms | "
+                  f"{s['fit_c1_s']/r['fit_c1_s']:.1f}x | {s['grid_s']*1e3:.1f} ms ({t_grid}) | {r['grid_s']*1e3:.1f} ms | {s['grid_s']/r['grid_s']:.1f}x | "
+                  f"{s['grid_test_acc']:.4f} (C={s['grid_c']}) / {r['grid_test_acc']:.4f} (C={r['grid_c']}) | {s['fit_c1_obj']:.6f} / {r['fit_c1_obj']:.6f} | {detail} | load {os.getloadavg()[0]:.1f} |", flush=True)
         else:
-            print(f"| {c} | {X['train'].shape} | {k} | {s['fit_c1_s']*1e3:.1f} ms | - | - | {s['grid_s']*1e3:.1f} ms | - | - | {s['grid_test_acc']:.4f} | {s['fit_c1_obj']:.6f} |", flush=True)
+            print(f"| {c} | {X['train'].shape} | {k} | {s['fit_c1_s']*1e3:.1f} ms ({t_fit}) | - | - | {s['grid_s']*1e3:.1f} ms ({t_grid}) | - | - | {s['grid_test_acc']:.4f} | {s['fit_c1_obj']:.6f} | {detail} |", flush=True)
 
 
 if __name__ == "__main__":
