@@ -307,3 +307,48 @@ fn model_id_resolves_inside_a_local_hugging_face_cache() {
         .unwrap();
     assert_user_error(&r, &["acme/absent", "not in the local Hugging Face cache"]);
 }
+
+#[test]
+fn sequential_and_parallel_forward_passes_and_thread_counts_give_identical_features() {
+    // The probing pipeline runs one batch per thread with a sequential forward pass; the
+    // numbers must be bit for bit those of the parallel pass and of any thread count.
+    use probecast::encoder::model::Batch;
+    for model in ["encoder/tiny-bert", "encoder/tiny-roberta"] {
+        let d = fixture(model);
+        let m = LoadedModel::load(&d, 128).unwrap();
+        let s = tiny_sentences();
+        let ids = m.tokenizer.encode_all(&s).unwrap();
+        let seq = ids.iter().map(Vec::len).max().unwrap();
+        let pad = m.encoder.config.pad_token_id;
+        let mut batch = Batch {
+            ids: vec![pad; ids.len() * seq],
+            type_ids: vec![0; ids.len() * seq],
+            lengths: ids.iter().map(Vec::len).collect(),
+            seq,
+        };
+        for (r, t) in ids.iter().enumerate() {
+            batch.ids[r * seq..r * seq + t.len()].copy_from_slice(t);
+        }
+        let pool2 = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        for cls_only in [false, true] {
+            let par = pool2
+                .install(|| m.encoder.forward_packed_with(&batch, cls_only, true))
+                .unwrap();
+            let seq_pass = m
+                .encoder
+                .forward_packed_with(&batch, cls_only, false)
+                .unwrap();
+            assert_eq!(par.states, seq_pass.states, "{model} cls_only={cls_only}");
+        }
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap()
+            .install(|| embed(&d, &s, 128, 2));
+        let two = pool2.install(|| embed(&d, &s, 128, 2));
+        assert_eq!(one, two, "{model}");
+    }
+}

@@ -639,3 +639,86 @@ fn minilm_probes_real_senteval_far_above_chance_and_controls_at_chance() {
         assert!(ctrain > 0.5, "{task}: control training accuracy {ctrain}");
     }
 }
+
+#[test]
+fn pipelined_embedding_and_probing_equal_the_phases_run_one_after_the_other() {
+    // `probecast probe` embeds task k+1 while it probes task k on the same threads; every
+    // record must be exactly what embedding and then probing each task in turn gives.
+    use probecast::encoder::{embed_dataset, EmbedSettings, Pooling};
+    use probecast::probe::pipeline;
+    let d = tempfile::tempdir().unwrap();
+    let bert = fixture("encoder/tiny-bert");
+    let datasets = vec![
+        parse("w/first.txt", &word_task(30, 20)),
+        parse("w/second.txt", &word_task(26, 12)),
+        parse("w/third.txt", &word_task(36, 10)),
+    ];
+    let tasks: Vec<protocol::TaskData> = datasets
+        .iter()
+        .map(|ds| protocol::prepare_task(ds).unwrap())
+        .collect();
+    let s = ProbeSettings {
+        train_per_class: 20,
+        seeds: 3,
+        ..Default::default()
+    };
+    let embed = |dir: &str| EmbedSettings {
+        poolings: vec![Pooling::Cls, Pooling::Mean],
+        batch_size: 4,
+        cache_dir: d.path().join(dir),
+        ..Default::default()
+    };
+    let run = pipeline::embed_and_probe(
+        bert.to_str().unwrap(),
+        &datasets,
+        &tasks,
+        &embed("a"),
+        Some(&[2, 0]),
+        &s,
+        false,
+    )
+    .unwrap();
+    let mut want = Vec::new();
+    for (ds, t) in datasets.iter().zip(&tasks) {
+        let out = embed_dataset(bert.to_str().unwrap(), ds, &embed("b")).unwrap();
+        for (pool, f) in &out.features {
+            let mats: Vec<MatRef> = [2usize, 0]
+                .iter()
+                .map(|&l| MatRef::new(&f.layers[l], f.n, f.dim))
+                .collect();
+            for mut r in protocol::probe_task(t, &mats, pool.name(), &s, &|| {}).unwrap() {
+                r.layer = [2, 0][r.layer];
+                want.push(r);
+            }
+        }
+    }
+    assert_eq!(run.name, "tiny-bert");
+    assert!(!want.is_empty());
+    assert_eq!(run.records.len(), want.len());
+    for (a, b) in run.records.iter().zip(&want) {
+        assert_eq!(a, b);
+    }
+    // the pipeline wrote the same cache entries
+    let files = |dir: &str| {
+        let mut v: Vec<_> = std::fs::read_dir(d.path().join(dir).join("features"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files("a"), files("b"));
+    assert_eq!(files("a").len(), 3 * 2);
+    // a hidden state the model does not have stops the run with a message naming it
+    let e = pipeline::embed_and_probe(
+        bert.to_str().unwrap(),
+        &datasets,
+        &tasks,
+        &embed("a"),
+        Some(&[7]),
+        &s,
+        false,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not 7"), "{e}");
+}

@@ -12,20 +12,37 @@ Each case fits LogisticRegression(lbfgs) over the penalty grid C in {0.01, 0.1, 
 per C with default settings (tol 1e-4), as a user of scikit-learn would, and reports the best
 C on validation with its test accuracy; probecast fits the same grid along a warm-started path.
 It also reports a single fit at C=1. Times are the median of --repeats runs.
-Features exported by probecast (`.npy` float32 matrices + `<case>.json` with labels) can be used
-in place of step 1.
+
+Threads: `--threads T` is probecast's threads per fit (`LogRegOptions::threads`, rows split
+over T threads per evaluation). `--sk-threads 1/1,2/1,1/2` times scikit-learn under each listed
+configuration of OpenBLAS threads / OpenMP threads (threadpoolctl, same process; OpenMP runs
+scikit-learn's loss and gradient) and compares probecast with the fastest, so that a
+multi-threaded probecast is not compared against a single-threaded scikit-learn. Every
+configuration after the first gets one C=1 fit first; one more than 1.3x slower than the best so
+far is not timed further (on this 2-core VM, 2 OpenBLAS threads made scikit-learn 2-15x slower,
+quiet machine or not). Run on a quiet machine.
 """
 import argparse, json, os, pathlib, statistics, subprocess, sys, time
 
-# One thread on both sides (set before numpy loads OpenBLAS): the probing protocol runs one fit
-# per core in parallel, and on a shared 2-core machine a 2-thread OpenBLAS slows down 10-20x when
-# the other core is busy. Override with --threads.
-THREADS = "1"
+# OpenBLAS and OpenMP are loaded with the largest thread counts of --sk-threads (set before
+# numpy loads them); each measurement then limits them with threadpoolctl.
+SK_THREADS = "1/1"
 for i, a in enumerate(sys.argv):
-    if a == "--threads" and i + 1 < len(sys.argv):
-        THREADS = sys.argv[i + 1]
-for v in ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"]:
-    os.environ[v] = THREADS
+    if a == "--sk-threads" and i + 1 < len(sys.argv):
+        SK_THREADS = sys.argv[i + 1]
+
+
+def sk_configs(spec):
+    """'1/1,2/1' -> [(1, 1), (2, 1)]: (OpenBLAS threads, OpenMP threads); 'B' alone is B/1."""
+    out = []
+    for part in spec.split(","):
+        b, _, o = part.partition("/")
+        out.append((int(b), int(o or 1)))
+    return out
+
+
+os.environ["OPENBLAS_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(max(b for b, _ in sk_configs(SK_THREADS)))
+os.environ["OMP_NUM_THREADS"] = str(max(o for _, o in sk_configs(SK_THREADS)))
 import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -105,10 +122,18 @@ def sk_objective(clf, X, y, C):
     return float(-np.log(np.clip(P[np.arange(n), y], 1e-300, None)).mean() + (clf.coef_ ** 2).sum() / (2 * C * n))
 
 
-def bench_sklearn(d, name, repeats):
+def bench_sklearn(d, name, repeats, gate=None):
+    """Time scikit-learn on one case. With `gate` (seconds), one C=1 fit first: if it takes more
+    than gate, return {"probe_fit_s": ...} without timing the rest."""
     from sklearn.linear_model import LogisticRegression
     X, y = load(d, name)
     res = {}
+    if gate is not None:
+        t = time.perf_counter()
+        LogisticRegression(C=1.0, max_iter=10000).fit(X["train"], y["train"])
+        first = time.perf_counter() - t
+        if first > gate:
+            return {"probe_fit_s": first}
     # single fit at C=1
     times = []
     for _ in range(repeats):
@@ -149,7 +174,9 @@ def main():
     b.add_argument("dir")
     b.add_argument("--repeats", type=int, default=5)
     b.add_argument("--no-rust", action="store_true")
-    b.add_argument("--threads", default="1", help="BLAS threads for scikit-learn and threads for probecast")
+    b.add_argument("--cases", default="", help="comma-separated substrings: only the cases whose name contains one")
+    b.add_argument("--threads", default="1", help="probecast threads per fit")
+    b.add_argument("--sk-threads", default="1/1", help="comma-separated OpenBLAS/OpenMP thread counts to time scikit-learn with; the fastest is compared")
     args = ap.parse_args()
     if args.cmd == "make-features":
         make_features(pathlib.Path(args.out), args.model, args.data, args.layer, args.per_class)
@@ -157,6 +184,8 @@ def main():
     import sklearn, threadpoolctl
     d = pathlib.Path(args.dir).resolve()
     cases = sorted(p.stem for p in d.glob("*.json"))
+    if args.cases:
+        cases = [c for c in cases if any(f in c for f in args.cases.split(","))]
     rust = {}
 
     def run_rust(case):
@@ -176,23 +205,41 @@ def main():
         subprocess.run(["cargo", "bench", "--bench", "probe_logreg", "--no-run"], cwd=ROOT, check=True,
                        capture_output=True)
     info = threadpoolctl.threadpool_info()
-    print(f"# scikit-learn {sklearn.__version__}, BLAS threads: {[i.get('num_threads') for i in info]}, probecast threads: {args.threads}, load average before: {os.getloadavg()}", flush=True)
-    print("(cases interleaved: probecast, then scikit-learn, per case)")
-    print("| case | n_train x dim | classes | sklearn C=1 fit | probecast C=1 fit | ratio | sklearn grid (4 C) | probecast grid (path) | ratio | test acc sklearn / probecast (grid) | objective C=1 sklearn / probecast | load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    sk_threads = sk_configs(args.sk_threads)
+    print(f"# scikit-learn {sklearn.__version__}, BLAS libraries: {[(i.get('internal_api'), i.get('num_threads')) for i in info]}, scikit-learn timed with (OpenBLAS, OpenMP) threads {sk_threads}, probecast threads: {args.threads}, load average before: {os.getloadavg()}", flush=True)
+    print("(cases interleaved: probecast, then scikit-learn with each thread count, per case; the sklearn columns show the fastest configuration, its (OpenBLAS/OpenMP) threads in brackets, and the ratios compare against it)")
+    print("| case | n_train x dim | classes | sklearn C=1 fit | probecast C=1 fit | ratio | sklearn grid (4 C) | probecast grid (path) | ratio | test acc sklearn / probecast (grid) | objective C=1 sklearn / probecast | sklearn C=1 / grid per (OpenBLAS/OpenMP) threads | load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for c in cases:
         if not args.no_rust:
             run_rust(c)
-        s = bench_sklearn(d, c, args.repeats)
+        per, skipped = {}, {}
+        for (b, o) in sk_threads:
+            gate = None if not per else 1.3 * min(v["fit_c1_s"] for v in per.values())
+            with threadpoolctl.threadpool_limits(limits=b, user_api="blas"), \
+                    threadpoolctl.threadpool_limits(limits=o, user_api="openmp"):
+                r_ = bench_sklearn(d, c, args.repeats, gate)
+            if "probe_fit_s" in r_:
+                skipped[(b, o)] = r_["probe_fit_s"]
+            else:
+                per[(b, o)] = r_
+        t_fit = min(per, key=lambda t: per[t]["fit_c1_s"])
+        t_grid = min(per, key=lambda t: per[t]["grid_s"])
+        s = dict(per[t_grid])
+        s["fit_c1_s"] = per[t_fit]["fit_c1_s"]
+        cfg = lambda t: f"{t[0]}/{t[1]}"
+        detail = "; ".join([f"{cfg(t)}: {v['fit_c1_s']*1e3:.1f} / {v['grid_s']*1e3:.1f} ms" for t, v in per.items()]
+                           + [f"{cfg(t)}: one fit {v*1e3:.1f} ms, not timed further" for t, v in skipped.items()])
+        t_fit, t_grid = cfg(t_fit), cfg(t_grid)
         X, y = load(d, c)
         k = len(set(y["train"].tolist()))
         r = rust.get(c)
         if r:
-            print(f"| {c} | {X['train'].shape[0]} x {X['train'].shape[1]} | {k} | {s['fit_c1_s']*1e3:.1f} ms | {r['fit_c1_s']*1e3:.1f} ms | "
-                  f"{s['fit_c1_s']/r['fit_c1_s']:.1f}x | {s['grid_s']*1e3:.1f} ms | {r['grid_s']*1e3:.1f} ms | {s['grid_s']/r['grid_s']:.1f}x | "
-                  f"{s['grid_test_acc']:.4f} (C={s['grid_c']}) / {r['grid_test_acc']:.4f} (C={r['grid_c']}) | {s['fit_c1_obj']:.6f} / {r['fit_c1_obj']:.6f} | load {os.getloadavg()[0]:.1f} |", flush=True)
+            print(f"| {c} | {X['train'].shape[0]} x {X['train'].shape[1]} | {k} | {s['fit_c1_s']*1e3:.1f} ms ({t_fit}) | {r['fit_c1_s']*1e3:.1f} ms | "
+                  f"{s['fit_c1_s']/r['fit_c1_s']:.1f}x | {s['grid_s']*1e3:.1f} ms ({t_grid}) | {r['grid_s']*1e3:.1f} ms | {s['grid_s']/r['grid_s']:.1f}x | "
+                  f"{s['grid_test_acc']:.4f} (C={s['grid_c']}) / {r['grid_test_acc']:.4f} (C={r['grid_c']}) | {s['fit_c1_obj']:.6f} / {r['fit_c1_obj']:.6f} | {detail} | load {os.getloadavg()[0]:.1f} |", flush=True)
         else:
-            print(f"| {c} | {X['train'].shape} | {k} | {s['fit_c1_s']*1e3:.1f} ms | - | - | {s['grid_s']*1e3:.1f} ms | - | - | {s['grid_test_acc']:.4f} | {s['fit_c1_obj']:.6f} |", flush=True)
+            print(f"| {c} | {X['train'].shape} | {k} | {s['fit_c1_s']*1e3:.1f} ms ({t_fit}) | - | - | {s['grid_s']*1e3:.1f} ms ({t_grid}) | - | - | {s['grid_test_acc']:.4f} | {s['fit_c1_obj']:.6f} | {detail} |", flush=True)
 
 
 if __name__ == "__main__":

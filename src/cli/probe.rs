@@ -3,9 +3,9 @@
 
 use super::CliError;
 use crate::data::senteval;
-use crate::encoder::extract;
+use crate::probe::pipeline::{self, PipelineError};
 use crate::probe::protocol::{self, ProbeKind, ProbeSettings, Record};
-use crate::probe::{results, MatRef};
+use crate::probe::results;
 use crate::util;
 use std::path::PathBuf;
 
@@ -134,82 +134,38 @@ pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
     let mut model_info = Vec::new();
     let mut names_seen: Vec<String> = Vec::new();
     for spec in &a.model {
-        let mut model_rows = Vec::new();
-        let mut info = None;
-        let mut failure = None;
         let tm = std::time::Instant::now();
-        let mut embed_seconds = 0.0;
-        for (d, t) in datasets.iter().zip(&tasks) {
-            let te = std::time::Instant::now();
-            let out = match extract::embed_dataset_with_progress(spec, d, &embed, true) {
-                Ok(o) => o,
-                Err(e) => {
-                    failure = Some(e.to_string());
-                    break;
-                }
-            };
-            embed_seconds += te.elapsed().as_secs_f64();
-            let name = out.model_name.clone();
-            info.get_or_insert_with(|| {
-                (name.clone(), out.model_dir.clone(), out.model_hash.clone())
-            });
-            for (pool, f) in &out.features {
-                let all: Vec<usize> = (0..f.layers.len()).collect();
-                let layers: Vec<usize> = match &a.layers {
-                    Some(ls) => {
-                        if let Some(bad) = ls.iter().find(|&&l| l >= f.layers.len()) {
-                            return Err(CliError(format!(
-                                "--layers: {spec} has hidden states 0..={}, not {bad}",
-                                f.layers.len() - 1
-                            )));
-                        }
-                        ls.clone()
-                    }
-                    None => all,
-                };
-                let mats: Vec<MatRef> = layers
-                    .iter()
-                    .map(|&l| MatRef::new(&f.layers[l], f.n, f.dim))
-                    .collect();
-                let total = (layers.len() * s.seeds) as u64;
-                let bar = indicatif::ProgressBar::new(total)
-                    .with_message(format!("probing {name} {} {pool}", t.name));
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{msg} [{bar:30}] {pos}/{len} {elapsed}",
-                    )
-                    .expect("template"),
-                );
-                let recs = protocol::probe_task(t, &mats, pool.name(), &s, &|| bar.inc(1))?;
-                bar.finish_and_clear();
-                for mut r in recs {
-                    r.layer = layers[r.layer];
-                    model_rows.push(r);
-                }
-            }
-        }
-        match (failure, info) {
-            (Some(why), _) => {
+        let run = pipeline::embed_and_probe(
+            spec,
+            &datasets,
+            &tasks,
+            &embed,
+            a.layers.as_deref(),
+            &s,
+            true,
+        );
+        match run {
+            Err(PipelineError::Model(why)) => {
                 eprintln!("error: model {spec} failed, continuing with the others: {why}");
-                failed.push((spec.clone(), why));
+                failed.push((spec.clone(), why.to_string()));
             }
-            (None, Some((name, dir, hash))) => {
+            Err(PipelineError::Fatal(why)) => return Err(CliError(why)),
+            Ok(run) => {
                 // Two checkpoints with the same directory name: keep the rows apart.
-                let mut label = name.clone();
+                let mut label = run.name.clone();
                 let mut i = 2;
                 while names_seen.contains(&label) {
-                    label = format!("{name}_{i}");
+                    label = format!("{}_{i}", run.name);
                     i += 1;
                 }
                 names_seen.push(label.clone());
-                rows.extend(model_rows.into_iter().map(|r| (label.clone(), r)));
+                rows.extend(run.records.into_iter().map(|r| (label.clone(), r)));
                 model_info.push(serde_json::json!({
-                    "model": label, "spec": spec, "model_dir": dir, "model_hash": hash,
-                    "embed_seconds": embed_seconds,
+                    "model": label, "spec": spec, "model_dir": run.dir, "model_hash": run.hash,
+                    "embed_seconds": run.embed_seconds,
                     "total_seconds": tm.elapsed().as_secs_f64(),
                 }));
             }
-            (None, None) => {}
         }
     }
     results::write_probes_csv(&a.out.join("probes.csv"), &rows)?;

@@ -158,30 +158,37 @@ pub fn embed_sentences(
     batch_size: usize,
     progress: bool,
 ) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
+    let pb = if progress {
+        indicatif::ProgressBar::new(sentences.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    embed_sentences_bar(model, sentences, poolings, batch_size, &pb)
+}
+
+/// Pooled rows of one batch: per pooling (in `poolings` order), per hidden state, `rows × dim`.
+type BatchRows = Vec<Vec<Vec<f32>>>;
+
+/// [`embed_sentences`] reporting to `pb` (its length is set here). The batches run in
+/// parallel, one per rayon thread, each forward pass on its own thread
+/// ([`super::model::Encoder::forward_packed_with`] without inner parallelism): no waiting
+/// inside a batch, and every batch's numbers are the same whichever thread runs it and
+/// whatever else the pool is doing (other batches, or probes of another task).
+pub fn embed_sentences_bar(
+    model: &LoadedModel,
+    sentences: &[String],
+    poolings: &[Pooling],
+    batch_size: usize,
+    pb: &indicatif::ProgressBar,
+) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
+    use rayon::prelude::*;
     let ids = model.tokenizer.encode_all(sentences)?;
     let n = ids.len();
     let dim = model.encoder.config.hidden_size;
     let nl = model.encoder.num_hidden_states();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
-    let mut out: BTreeMap<Pooling, PooledFeatures> = poolings
-        .iter()
-        .map(|&p| {
-            (
-                p,
-                PooledFeatures {
-                    n,
-                    dim,
-                    layers: vec![vec![0f32; n * dim]; nl],
-                },
-            )
-        })
-        .collect();
-    let pb = if progress {
-        indicatif::ProgressBar::new(n as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    pb.set_length(n as u64);
     pb.set_style(
         indicatif::ProgressStyle::with_template(
             "{msg} [{bar:30}] {pos}/{len} sentences ({per_sec}, eta {eta})",
@@ -192,8 +199,9 @@ pub fn embed_sentences(
     pb.set_message("embedding");
     let pad = model.encoder.config.pad_token_id;
     let bs = batch_size.max(1);
-    let mut tokens = 0;
-    for chunk in order.chunks(bs) {
+    // Only [CLS] wanted: the last layer can stop at the first token of each sentence.
+    let cls_only = poolings.iter().all(|&p| p == Pooling::Cls);
+    let run_batch = |chunk: &[usize]| -> Result<BatchRows, EncoderError> {
         let seq = chunk.iter().map(|&i| ids[i].len()).max().unwrap_or(1);
         let mut batch = Batch {
             ids: vec![pad; chunk.len() * seq],
@@ -204,36 +212,66 @@ pub fn embed_sentences(
         for (r, &i) in chunk.iter().enumerate() {
             batch.ids[r * seq..r * seq + ids[i].len()].copy_from_slice(&ids[i]);
             batch.lengths.push(ids[i].len());
-            tokens += ids[i].len();
         }
-        // Only [CLS] wanted: the last layer can stop at the first token of each sentence.
-        let cls_only = poolings.iter().all(|&p| p == Pooling::Cls);
-        let packed = model.encoder.forward_packed(&batch, cls_only)?;
-        for (k, st) in packed.states.iter().enumerate() {
-            for (&p, feats) in out.iter_mut() {
-                for (r, &i) in chunk.iter().enumerate() {
-                    let (lo, hi) = (packed.offsets[r], packed.offsets[r + 1]);
-                    let dst = &mut feats.layers[k][i * dim..(i + 1) * dim];
-                    match p {
-                        Pooling::Cls => dst.copy_from_slice(&st[lo * dim..(lo + 1) * dim]),
-                        Pooling::Mean => {
-                            let mut acc = vec![0f64; dim];
-                            for row in st[lo * dim..hi * dim].chunks(dim) {
-                                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64);
-                            }
-                            let inv = 1.0 / (hi - lo) as f64;
-                            dst.iter_mut()
-                                .zip(&acc)
-                                .for_each(|(d, &a)| *d = (a * inv) as f32);
+        let packed = model.encoder.forward_packed_with(&batch, cls_only, false)?;
+        let rows = poolings
+            .iter()
+            .map(|&p| {
+                packed
+                    .states
+                    .iter()
+                    .map(|st| {
+                        let mut m = vec![0f32; chunk.len() * dim];
+                        for (r, dst) in m.chunks_mut(dim).enumerate() {
+                            let (lo, hi) = (packed.offsets[r], packed.offsets[r + 1]);
+                            pool_rows(p, &st[lo * dim..hi * dim], dim, dst);
                         }
-                    }
+                        m
+                    })
+                    .collect()
+            })
+            .collect();
+        pb.inc(chunk.len() as u64);
+        Ok(rows)
+    };
+    let chunks: Vec<&[usize]> = order.chunks(bs).collect();
+    let pooled: Vec<BatchRows> = chunks
+        .par_iter()
+        .with_max_len(1)
+        .map(|c| run_batch(c))
+        .collect::<Result<_, _>>()?;
+    let mut out: BTreeMap<Pooling, PooledFeatures> = BTreeMap::new();
+    for (pi, &p) in poolings.iter().enumerate() {
+        let mut layers = vec![vec![0f32; n * dim]; nl];
+        for (chunk, rows) in chunks.iter().zip(&pooled) {
+            for (k, m) in rows[pi].iter().enumerate() {
+                for (&i, src) in chunk.iter().zip(m.chunks(dim)) {
+                    layers[k][i * dim..(i + 1) * dim].copy_from_slice(src);
                 }
             }
         }
-        pb.inc(chunk.len() as u64);
+        out.insert(p, PooledFeatures { n, dim, layers });
     }
+    let tokens = ids.iter().map(Vec::len).sum();
     pb.finish_and_clear();
     Ok((out, tokens))
+}
+
+/// Pool one sentence's packed rows (`tokens × dim`) into `dst`.
+fn pool_rows(p: Pooling, rows: &[f32], dim: usize, dst: &mut [f32]) {
+    match p {
+        Pooling::Cls => dst.copy_from_slice(&rows[..dim]),
+        Pooling::Mean => {
+            let mut acc = vec![0f64; dim];
+            for row in rows.chunks(dim) {
+                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64);
+            }
+            let inv = 1.0 / (rows.len() / dim) as f64;
+            dst.iter_mut()
+                .zip(&acc)
+                .for_each(|(d, &a)| *d = (a * inv) as f32);
+        }
+    }
 }
 
 /// Embed a dataset with a checkpoint (`model` is a directory or a cached model id), using the
@@ -254,50 +292,131 @@ pub fn embed_dataset_with_progress(
     settings: &EmbedSettings,
     progress: bool,
 ) -> Result<EmbedOutput, EncoderError> {
-    let dir = resolve::resolve_model(model)?;
-    let cfg = EncoderConfig::from_dir(&dir)?;
-    check_max_length(&dir, &cfg, settings.max_length)?;
-    let mhash = model_hash(&dir)?;
-    let sentences: Vec<String> = data.examples.iter().map(|e| e.sentence.clone()).collect();
-    let dhash = sentences_hash(&sentences);
-    let cache = FeatureCache::new(&settings.cache_dir);
-    let mut features = BTreeMap::new();
-    let mut missing = Vec::new();
-    for &p in &settings.poolings {
-        let key = cache_key(&mhash, &dhash, p, settings.max_length);
-        match cache.get(&key) {
-            Some(f) if f.n == sentences.len() => {
-                features.insert(p, f);
+    let pb = if progress {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    Embedder::new(model, settings)?.embed(data, &pb)
+}
+
+/// A checkpoint resolved, checked and hashed once, for embedding several datasets with the
+/// feature cache; the weights are loaded on the first cache miss and kept for the next ones.
+pub struct Embedder {
+    spec: String,
+    dir: PathBuf,
+    hash: String,
+    settings: EmbedSettings,
+    model: std::sync::OnceLock<LoadedModel>,
+}
+
+impl Embedder {
+    /// Resolve `model` (a directory or a cached model id), check `settings.max_length` against
+    /// it and hash its files; nothing is loaded yet.
+    pub fn new(model: &str, settings: &EmbedSettings) -> Result<Self, EncoderError> {
+        let dir = resolve::resolve_model(model)?;
+        let cfg = EncoderConfig::from_dir(&dir)?;
+        check_max_length(&dir, &cfg, settings.max_length)?;
+        let hash = model_hash(&dir)?;
+        Ok(Embedder {
+            spec: model.to_string(),
+            dir,
+            hash,
+            settings: settings.clone(),
+            model: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The checkpoint directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Content hash of the checkpoint (see [`model_hash`]).
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    fn loaded(&self) -> Result<&LoadedModel, EncoderError> {
+        if let Some(m) = self.model.get() {
+            return Ok(m);
+        }
+        let m = LoadedModel::load(&self.dir, self.settings.max_length)?;
+        Ok(self.model.get_or_init(|| m))
+    }
+
+    /// Features of `data` for every pooling of the settings: poolings already cached are read
+    /// back, the others computed (reporting to `pb`) and written to the cache.
+    pub fn embed(
+        &self,
+        data: &Dataset,
+        pb: &indicatif::ProgressBar,
+    ) -> Result<EmbedOutput, EncoderError> {
+        let (out, computed) = self.embed_uncached(data, pb)?;
+        self.store(&out, &computed)?;
+        Ok(out)
+    }
+
+    /// [`Embedder::embed`] without the cache writes: also returns the poolings that were
+    /// computed rather than read, for [`Embedder::store`] (which a caller may run while it
+    /// goes on with the features).
+    pub fn embed_uncached(
+        &self,
+        data: &Dataset,
+        pb: &indicatif::ProgressBar,
+    ) -> Result<(EmbedOutput, Vec<Pooling>), EncoderError> {
+        let settings = &self.settings;
+        let sentences: Vec<String> = data.examples.iter().map(|e| e.sentence.clone()).collect();
+        let dhash = sentences_hash(&sentences);
+        let cache = FeatureCache::new(&settings.cache_dir);
+        let mut features = BTreeMap::new();
+        let mut missing = Vec::new();
+        for &p in &settings.poolings {
+            let key = cache_key(&self.hash, &dhash, p, settings.max_length);
+            match cache.get(&key) {
+                Some(f) if f.n == sentences.len() => {
+                    features.insert(p, f);
+                }
+                _ => missing.push(p),
             }
-            _ => missing.push(p),
         }
-    }
-    let (mut tokens, mut seconds) = (0, 0.0);
-    let from_cache = missing.is_empty();
-    if !missing.is_empty() {
-        let lm = LoadedModel::load(&dir, settings.max_length)?;
-        let t0 = std::time::Instant::now();
-        let (computed, tk) =
-            embed_sentences(&lm, &sentences, &missing, settings.batch_size, progress)?;
-        seconds = t0.elapsed().as_secs_f64();
-        tokens = tk;
-        for (p, f) in computed {
-            let key = cache_key(&mhash, &dhash, p, settings.max_length);
-            cache.put(&key, &f).map_err(|e| EncoderError::Input {
-                path: settings.cache_dir.display().to_string(),
-                msg: format!("cannot write the feature cache: {e}"),
-            })?;
-            features.insert(p, f);
+        let (mut tokens, mut seconds) = (0, 0.0);
+        let from_cache = missing.is_empty();
+        if !missing.is_empty() {
+            let lm = self.loaded()?;
+            let t0 = std::time::Instant::now();
+            let (computed, tk) =
+                embed_sentences_bar(lm, &sentences, &missing, settings.batch_size, pb)?;
+            seconds = t0.elapsed().as_secs_f64();
+            tokens = tk;
+            features.extend(computed);
         }
+        let out = EmbedOutput {
+            model_name: model_name(&self.spec),
+            model_dir: self.dir.clone(),
+            model_hash: self.hash.clone(),
+            data_hash: dhash,
+            features,
+            from_cache,
+            tokens,
+            seconds,
+        };
+        Ok((out, missing))
     }
-    Ok(EmbedOutput {
-        model_name: model_name(model),
-        model_dir: dir,
-        model_hash: mhash,
-        data_hash: dhash,
-        features,
-        from_cache,
-        tokens,
-        seconds,
-    })
+
+    /// Write the poolings `which` of `out` to the feature cache.
+    pub fn store(&self, out: &EmbedOutput, which: &[Pooling]) -> Result<(), EncoderError> {
+        let settings = &self.settings;
+        let cache = FeatureCache::new(&settings.cache_dir);
+        for p in which {
+            let key = cache_key(&self.hash, &out.data_hash, *p, settings.max_length);
+            cache
+                .put(&key, &out.features[p])
+                .map_err(|e| EncoderError::Input {
+                    path: settings.cache_dir.display().to_string(),
+                    msg: format!("cannot write the feature cache: {e}"),
+                })?;
+        }
+        Ok(())
+    }
 }

@@ -39,10 +39,11 @@ struct Linear {
     inp: usize,
 }
 
-/// Parallelism for the `gemm` crate: every rayon thread when there are several.
-fn par() -> gemm::Parallelism {
+/// Parallelism for the `gemm` crate: every rayon thread when there are several and `parallel`
+/// is set, none otherwise.
+fn par(parallel: bool) -> gemm::Parallelism {
     let t = rayon::current_num_threads();
-    if t > 1 {
+    if parallel && t > 1 {
         gemm::Parallelism::Rayon(t)
     } else {
         gemm::Parallelism::None
@@ -51,6 +52,16 @@ fn par() -> gemm::Parallelism {
 
 /// Rows per parallel task of the element-wise passes.
 const ROWS_PER_TASK: usize = 64;
+
+/// Apply `f` to chunks of `chunk` elements of `x`: in parallel (rayon) or in order on this
+/// thread. The chunks are independent, so both give the same result.
+fn for_chunks(x: &mut [f32], chunk: usize, parallel: bool, f: impl Fn(&mut [f32]) + Sync + Send) {
+    if parallel {
+        x.par_chunks_mut(chunk).for_each(f);
+    } else {
+        x.chunks_mut(chunk).for_each(f);
+    }
+}
 
 impl Linear {
     fn load(w: &Weights, name: &str, out: usize, inp: usize) -> Result<Self, EncoderError> {
@@ -63,7 +74,7 @@ impl Linear {
     }
 
     /// `y [rows, out] += x [rows, in] · Wᵀ` (one GEMM accumulating onto `y`).
-    fn accumulate(&self, x: &[f32], rows: usize, y: &mut [f32]) {
+    fn accumulate(&self, x: &[f32], rows: usize, y: &mut [f32], parallel: bool) {
         assert!(x.len() == rows * self.inp && y.len() == rows * self.out);
         if rows == 0 {
             return;
@@ -90,33 +101,37 @@ impl Linear {
                 false,
                 false,
                 false,
-                par(),
+                par(parallel),
             )
         }
     }
 
     /// `x · Wᵀ + b`, [rows, out].
-    fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
+    fn forward(&self, x: &[f32], rows: usize, parallel: bool) -> Vec<f32> {
         let mut y = vec![0f32; rows * self.out];
-        y.par_chunks_mut(self.out * ROWS_PER_TASK).for_each(|c| {
+        for_chunks(&mut y, self.out * ROWS_PER_TASK, parallel, |c| {
             for r in c.chunks_mut(self.out) {
                 r.copy_from_slice(&self.b);
             }
         });
-        self.accumulate(x, rows, &mut y);
+        self.accumulate(x, rows, &mut y, parallel);
         y
     }
 
     /// `x · Wᵀ + b + residual`, [rows, out], computed in `residual`'s buffer.
-    fn forward_residual(&self, x: &[f32], rows: usize, mut residual: Vec<f32>) -> Vec<f32> {
-        residual
-            .par_chunks_mut(self.out * ROWS_PER_TASK)
-            .for_each(|c| {
-                for r in c.chunks_mut(self.out) {
-                    r.iter_mut().zip(&self.b).for_each(|(v, b)| *v += b);
-                }
-            });
-        self.accumulate(x, rows, &mut residual);
+    fn forward_residual(
+        &self,
+        x: &[f32],
+        rows: usize,
+        mut residual: Vec<f32>,
+        parallel: bool,
+    ) -> Vec<f32> {
+        for_chunks(&mut residual, self.out * ROWS_PER_TASK, parallel, |c| {
+            for r in c.chunks_mut(self.out) {
+                r.iter_mut().zip(&self.b).for_each(|(v, b)| *v += b);
+            }
+        });
+        self.accumulate(x, rows, &mut residual, parallel);
         residual
     }
 }
@@ -136,10 +151,11 @@ impl LayerNorm {
         })
     }
 
-    /// Normalise every row of `x` ([rows, h]) in place, in parallel over row blocks.
-    fn apply(&self, x: &mut [f32]) {
+    /// Normalise every row of `x` ([rows, h]) in place, in parallel over row blocks when
+    /// `parallel` is set.
+    fn apply(&self, x: &mut [f32], parallel: bool) {
         let h = self.w.len();
-        x.par_chunks_mut(h * ROWS_PER_TASK).for_each(|c| {
+        for_chunks(x, h * ROWS_PER_TASK, parallel, |c| {
             for r in c.chunks_mut(h) {
                 layer_norm_row(r, &self.w, &self.b, self.eps);
             }
@@ -350,6 +366,20 @@ impl Encoder {
         batch: &Batch,
         last_cls_only: bool,
     ) -> Result<PackedStates, EncoderError> {
+        self.forward_packed_with(batch, last_cls_only, true)
+    }
+
+    /// [`Encoder::forward_packed`], with the matrix products and element-wise passes spread
+    /// over the rayon threads (`parallel`) or all run on the calling thread. The sequential
+    /// form is for callers that run several batches at once, one per thread: no
+    /// synchronisation inside a batch, and the same numbers either way (the products split
+    /// their output, never a sum, over threads).
+    pub fn forward_packed_with(
+        &self,
+        batch: &Batch,
+        last_cls_only: bool,
+        parallel: bool,
+    ) -> Result<PackedStates, EncoderError> {
         let b = batch.lengths.len();
         let s = batch.seq;
         if batch.ids.len() != b * s
@@ -396,20 +426,25 @@ impl Encoder {
                 }
             }
         }
-        self.ln_emb.apply(&mut x);
+        self.ln_emb.apply(&mut x, parallel);
         let scale = 1.0 / ((h / heads) as f32).sqrt();
         let mut states = Vec::with_capacity(self.layers.len() + 1);
         for (li, layer) in self.layers.iter().enumerate() {
             let cls_only = last_cls_only && li + 1 == self.layers.len();
-            let qkv = layer.qkv.forward(&x, n);
+            let qkv = layer.qkv.forward(&x, n, parallel);
             // the query rows this layer keeps: every token, or each sentence's first
             let rows = if cls_only { b } else { n };
             let mut ctx = vec![0f32; rows * h];
             if cls_only {
-                ctx.par_chunks_mut(h).enumerate().for_each(|(r, o)| {
+                let one = |(r, o): (usize, &mut [f32])| {
                     let (lo, hi) = (offsets[r], offsets[r + 1]);
                     attend_row(&qkv[lo * 3 * h..hi * 3 * h], o, hi - lo, 1, h, heads, scale);
-                });
+                };
+                if parallel {
+                    ctx.par_chunks_mut(h).enumerate().for_each(one);
+                } else {
+                    ctx.chunks_mut(h).enumerate().for_each(one);
+                }
             } else {
                 let mut parts: Vec<&mut [f32]> = Vec::with_capacity(b);
                 let mut rest = ctx.as_mut_slice();
@@ -418,7 +453,7 @@ impl Encoder {
                     parts.push(a);
                     rest = tail;
                 }
-                parts.into_par_iter().enumerate().for_each(|(r, o)| {
+                let one = |(r, o): (usize, &mut [f32])| {
                     let (lo, hi) = (offsets[r], offsets[r + 1]);
                     attend_row(
                         &qkv[lo * 3 * h..hi * 3 * h],
@@ -429,7 +464,12 @@ impl Encoder {
                         heads,
                         scale,
                     );
-                });
+                };
+                if parallel {
+                    parts.into_par_iter().enumerate().for_each(one);
+                } else {
+                    parts.into_iter().enumerate().for_each(one);
+                }
             }
             drop(qkv);
             let residual = if cls_only {
@@ -442,19 +482,25 @@ impl Encoder {
             } else {
                 x.clone()
             };
-            let mut y = layer.out.forward_residual(&ctx, rows, residual);
-            layer.ln_attn.apply(&mut y);
-            let mut ff = layer.ff_in.forward(&y, rows);
+            let mut y = layer.out.forward_residual(&ctx, rows, residual, parallel);
+            layer.ln_attn.apply(&mut y, parallel);
+            let mut ff = layer.ff_in.forward(&y, rows, parallel);
             let f = layer.ff_in.out;
+            // one task for the whole matrix when sequential
+            let chunk = if parallel {
+                f * ROWS_PER_TASK
+            } else {
+                ff.len().max(1)
+            };
             match self.config.activation {
-                Activation::Gelu => gelu::map_in_place(MapFn::GeluErf, &mut ff, f * ROWS_PER_TASK),
-                Activation::GeluTanh => {
-                    gelu::map_in_place(MapFn::GeluTanh, &mut ff, f * ROWS_PER_TASK)
-                }
-                Activation::Relu => ff.par_iter_mut().for_each(|v| *v = v.max(0.0)),
+                Activation::Gelu => gelu::map_in_place(MapFn::GeluErf, &mut ff, chunk),
+                Activation::GeluTanh => gelu::map_in_place(MapFn::GeluTanh, &mut ff, chunk),
+                Activation::Relu => for_chunks(&mut ff, chunk, parallel, |c| {
+                    c.iter_mut().for_each(|v| *v = v.max(0.0))
+                }),
             }
-            let mut z = layer.ff_out.forward_residual(&ff, rows, y);
-            layer.ln_ff.apply(&mut z);
+            let mut z = layer.ff_out.forward_residual(&ff, rows, y, parallel);
+            layer.ln_ff.apply(&mut z, parallel);
             states.push(std::mem::take(&mut x));
             x = if cls_only {
                 let mut full = vec![0f32; n * h];

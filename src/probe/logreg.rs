@@ -31,7 +31,10 @@ pub struct LogRegOptions {
     pub c: f64,
     /// Optimiser stopping rules.
     pub lbfgs: LbfgsOptions,
-    /// Threads for the matrix products (1 = none; use 1 inside an outer parallel loop).
+    /// Threads per objective evaluation (1 = none; use 1 inside an outer parallel loop). With
+    /// `t > 1` the rows are cut into `t` contiguous ranges (at least 256 rows each) evaluated
+    /// in parallel on the rayon pool and added in order: results are deterministic for a given
+    /// `t` and differ from `t = 1` only by the order of the sums.
     pub threads: usize,
 }
 
@@ -635,8 +638,8 @@ fn block(
     avx2_or!(block_avx2, block_body::<false>; x, dim, y, k, w, b, n_total, g, gb)
 }
 
-/// Rows per block when a fit is split over threads.
-const PAR_BLOCK: usize = 512;
+/// Fewest rows per thread when a fit is split over threads.
+const MIN_PART_ROWS: usize = 256;
 
 /// Workspace for objective evaluations.
 struct Objective<'a> {
@@ -676,21 +679,35 @@ impl<'a> Objective<'a> {
         let b = &theta[dim * m..];
         let (w, x, y) = (&self.w, self.x.data, self.y);
         let mut gb = vec![0.0; m];
-        let loss = if self.threads > 1 && n >= 2 * PAR_BLOCK {
+        let parts = self.threads.min(n / MIN_PART_ROWS).max(1);
+        let loss = if parts > 1 {
+            // `parts` contiguous row ranges (whole register blocks), one per thread; partial
+            // sums added in range order, so the result depends on the thread count only.
             use rayon::prelude::*;
-            let parts: Vec<(f64, Vec<f32>, Vec<f64>)> = x
-                .par_chunks(PAR_BLOCK * dim)
-                .zip(y.par_chunks(PAR_BLOCK))
-                .map(|(xb, yb)| {
+            let per = n.div_ceil(parts).div_ceil(RB) * RB;
+            let partial: Vec<(f64, Vec<f32>, Vec<f64>)> = (0..parts)
+                .into_par_iter()
+                .map(|p| {
+                    let (lo, hi) = ((p * per).min(n), ((p + 1) * per).min(n));
                     let mut g = vec![0f32; dim * m];
                     let mut gbb = vec![0f64; m];
-                    let l = block(xb, dim, yb, k, w, b, nf, &mut g, &mut gbb);
+                    let l = block(
+                        &x[lo * dim..hi * dim],
+                        dim,
+                        &y[lo..hi],
+                        k,
+                        w,
+                        b,
+                        nf,
+                        &mut g,
+                        &mut gbb,
+                    );
                     (l, g, gbb)
                 })
                 .collect();
             self.g.iter_mut().for_each(|v| *v = 0.0);
             let mut loss = 0.0;
-            for (l, g, gbb) in parts {
+            for (l, g, gbb) in partial {
                 loss += l;
                 for (a, v) in self.g.iter_mut().zip(&g) {
                     *a += v;
@@ -742,7 +759,14 @@ pub fn fit(
         _ => LogReg::zeros(n_classes, x.dim),
     };
     let mut obj = Objective::new(x, y, n_classes, opts.c, opts.threads);
-    let report = lbfgs::minimize(&mut model.theta, |t, g| obj.eval(t, g), &opts.lbfgs);
+    let mut run = || lbfgs::minimize(&mut model.theta, |t, g| obj.eval(t, g), &opts.lbfgs);
+    // With several threads, run the whole fit on a pool thread: each evaluation then wakes
+    // only the other threads, which are still spinning from the previous one.
+    let report = if opts.threads > 1 {
+        rayon::scope(|_| run())
+    } else {
+        run()
+    };
     Ok((
         model,
         FitInfo {
@@ -806,6 +830,58 @@ mod tests {
                 let fd = (obj.eval(&tp, &mut d) - obj.eval(&tm, &mut d)) / (2.0 * h);
                 assert!((fd - g[j]).abs() < 1e-4, "k={k} j={j}: {fd} vs {}", g[j]);
             }
+        }
+    }
+
+    #[test]
+    fn threaded_evaluation_is_deterministic_and_equals_the_single_thread_one() {
+        // 1100 rows: 4 parts of 280/280/280/260 rows with 4 threads, 2 of 552/548 with 2.
+        let (n, dim) = (1100, 19);
+        let x: Vec<f32> = (0..n * dim)
+            .map(|i| (((i * 7919) % 1013) as f32 / 1013.0 - 0.5) * 2.0)
+            .collect();
+        let xm = MatRef::new(&x, n, dim);
+        for k in [2usize, 5] {
+            let y: Vec<u32> = (0..n)
+                .map(|i| {
+                    let s: f32 = x[i * dim..i * dim + 3].iter().sum();
+                    ((s + 3.0) * k as f32 / 6.0).clamp(0.0, k as f32 - 1.0) as u32
+                })
+                .collect();
+            let m = outputs(k);
+            let theta: Vec<f64> = (0..m * (dim + 1)).map(|j| 0.01 * (j % 7) as f64).collect();
+            let mut g1 = vec![0.0; theta.len()];
+            let f1 = Objective::new(xm, &y, k, 0.5, 1).eval(&theta, &mut g1);
+            for t in [2, 4] {
+                let mut ga = vec![0.0; theta.len()];
+                let mut gb = vec![0.0; theta.len()];
+                let fa = Objective::new(xm, &y, k, 0.5, t).eval(&theta, &mut ga);
+                let fb = Objective::new(xm, &y, k, 0.5, t).eval(&theta, &mut gb);
+                assert_eq!((fa, &ga), (fb, &gb), "k={k} t={t}: not deterministic");
+                assert!(
+                    (fa - f1).abs() <= 1e-12 * f1.abs(),
+                    "k={k} t={t}: {fa} vs {f1}"
+                );
+                for (a, b) in ga.iter().zip(&g1) {
+                    assert!((a - b).abs() <= 1e-6, "k={k} t={t}: gradient {a} vs {b}");
+                }
+            }
+            let o = |threads| LogRegOptions {
+                c: 0.5,
+                threads,
+                ..Default::default()
+            };
+            let (_, i1) = fit(xm, &y, k, &o(1), None).unwrap();
+            let (m2, i2) = fit(xm, &y, k, &o(2), None).unwrap();
+            let (m2b, _) = fit(xm, &y, k, &o(2), None).unwrap();
+            assert_eq!(m2, m2b, "k={k}: two-thread fits differ");
+            let rel = (i2.objective - i1.objective).abs() / i1.objective;
+            assert!(
+                rel < 1e-6,
+                "k={k}: objective {} vs {}",
+                i2.objective,
+                i1.objective
+            );
         }
     }
 

@@ -8,6 +8,8 @@
 //! - [`mdl`]: online codelength;
 //! - [`protocol`]: task checks, per-class draws, hyper-parameter selection, selectivity, and
 //!   [`protocol::probe_task`], the entry point the CLI calls per (task, pooling);
+//! - [`pipeline`]: one checkpoint over a suite, embedding the next task while probing this one
+//!   ([`pipeline::embed_and_probe`], what `probecast probe` runs per checkpoint);
 //! - [`results`]: `probes.csv` and `features.csv`;
 //! - [`lbfgs`], [`linalg`], [`npy`]: the optimiser, dense helpers, `.npy` exchange with Python.
 
@@ -17,6 +19,7 @@ pub mod logreg;
 pub mod mdl;
 pub mod mlp;
 pub mod npy;
+pub mod pipeline;
 pub mod protocol;
 pub mod results;
 
