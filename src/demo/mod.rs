@@ -144,14 +144,14 @@ impl DemoSettings {
                 quick,
                 corpus_sentences: 10000,
                 probing_sentences: 20000,
-                probe_per_class: 100,
+                probe_per_class: 200,
                 task_sizes: TaskSizes {
-                    train: 400,
-                    dev: 200,
+                    train: 1000,
+                    dev: 1000,
                 },
                 sizes: vec![
                     size("small", 64, 2, 4, &[1, 2]),
-                    size("base", 128, 2, 4, &[1]),
+                    size("base", 128, 2, 4, &[1, 2]),
                 ],
                 mlm_steps: 400,
                 save_at: vec![20, 80, 200, 400],
