@@ -5,7 +5,8 @@
 //!
 //! `PROBE_BENCH_JSON=1` skips criterion and prints one JSON line per case (median of
 //! `PROBE_BENCH_REPEATS` runs); `PROBE_BENCH_FILTER` keeps the cases whose name contains it;
-//! `PROBE_BENCH_GTOL` overrides the gradient tolerance (default: the protocol's 1e-4). `bench/python/probe_sklearn.py bench` uses that to put
+//! `PROBE_BENCH_GTOL` overrides the gradient tolerance (default: the protocol's 1e-4),
+//! `PROBE_BENCH_MEMORY` the L-BFGS memory (default 40). `bench/python/probe_sklearn.py bench` uses that to put
 //! scikit-learn and probecast side by side in one run.
 
 use criterion::Criterion;
@@ -139,6 +140,12 @@ fn main() {
         .and_then(|v| v.parse().ok())
     {
         s.logreg.lbfgs.gtol = g;
+    }
+    if let Some(m) = std::env::var("PROBE_BENCH_MEMORY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.logreg.lbfgs.memory = m;
     }
     let threads: usize = std::env::var("PROBE_BENCH_THREADS")
         .ok()

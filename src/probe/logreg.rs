@@ -46,7 +46,7 @@ impl Default for LogRegOptions {
                 max_iter: 1000,
                 gtol: 1e-5,
                 ftol: 1e-10,
-                memory: 10,
+                memory: 40,
             },
             threads: 1,
         }
