@@ -10,7 +10,7 @@
 //!   none when not training), `ctx = P̃ V`;
 //! - backward (given `G = ∂L/∂ctx`): `dV = P̃ᵀ G`, `dP = (G Vᵀ) ⊙ M`,
 //!   `dS = scale · P ⊙ (dP - rowsum(P ⊙ dP))`, `dQ = dS K`, `dK = dSᵀ Q`; `P` is kept by the
-//!   op from the forward pass (recomputed from `Q`, `K` if absent).
+//!   op from the forward pass.
 //!
 //! The heads are addressed in place through the GEMMs' strides, so the transposing copies that a
 //! composed version needs (split heads for Q, K and V, merge them for the context, and the same
@@ -20,6 +20,7 @@ use super::ops::{contiguous, softmax_block, softmax_bwd_block, tensor_from, with
 use crate::dense::Real;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 /// A strided read-only matrix view for `gemm`: element (r, c) at `p + r·rs + c·cs`.
@@ -157,9 +158,10 @@ impl AttentionOp {
         })
     }
 
-    /// `P = softmax(scale · Q Kᵀ)` for one (sequence, head): `queries × len`.
-    fn probs<T: OpFloat + Real>(&self, g: Geom, q: View<T>, k: View<T>, len: usize) -> Vec<T> {
-        let mut s = vec![T::zero(); g.queries * len];
+    /// `P = softmax(scale · Q Kᵀ)` for one (sequence, head) into `p` (`queries × len`).
+    fn probs_into<T: OpFloat + Real>(&self, g: Geom, q: View<T>, k: View<T>, p: &mut [T]) {
+        let len = p.len() / g.queries;
+        let mut s = vec![T::zero(); p.len()];
         let kt = View {
             p: k.p,
             rs: 1,
@@ -167,10 +169,8 @@ impl AttentionOp {
         };
         // SAFETY: q is queries×d, k len×d inside qkv; s is queries×len.
         unsafe { mm(g.queries, len, g.d, s.as_mut_ptr(), len, q, kt) };
-        let mut p = vec![T::zero(); s.len()];
         let scale = T::from(self.scale).unwrap_or_else(T::one);
-        softmax_block(&s, &mut p, len, len, scale);
-        p
+        softmax_block(&s, p, len, len, scale);
     }
 
     /// The context and the probabilities (to keep for backward).
@@ -191,11 +191,9 @@ impl AttentionOp {
                 let (bi, hd) = (item / g.heads, item % g.heads);
                 let len = self.lengths[bi];
                 let [q, k, v] = Self::views(g, qkv, bi, hd);
-                let mut p = self.probs(g, q, k, len);
-                keep[..p.len()].copy_from_slice(&p);
-                if let Some(m) = mask {
-                    apply_mask(&mut p, m, item, g, len);
-                }
+                let p = &mut keep[..g.queries * len];
+                self.probs_into(g, q, k, p);
+                let p = masked(p, mask, item, g, len);
                 let pv = View {
                     p: p.as_ptr(),
                     rs: len,
@@ -224,7 +222,7 @@ impl AttentionOp {
         qkv: &[T],
         mask: Option<&[T]>,
         grad: &[T],
-        saved: Option<&[T]>,
+        saved: &[T],
     ) -> Vec<T> {
         let w3 = 3 * g.hidden;
         let mut dqkv = vec![T::zero(); qkv.len()];
@@ -234,15 +232,9 @@ impl AttentionOp {
             let (bi, hd) = (item / g.heads, item % g.heads);
             let (s, len) = (g.queries, self.lengths[bi]);
             let [q, k, v] = Self::views(g, qkv, bi, hd);
-            let block = g.queries * g.seq;
-            let p = match saved {
-                Some(sv) => sv[item * block..item * block + s * len].to_vec(),
-                None => self.probs(g, q, k, len),
-            };
-            let mut pd = p.clone();
-            if let Some(m) = mask {
-                apply_mask(&mut pd, m, item, g, len);
-            }
+            let block = item * g.queries * g.seq;
+            let p = &saved[block..block + s * len];
+            let pd = masked(p, mask, item, g, len);
             let gv = View {
                 // SAFETY: the gradient block of (bi, hd) lies inside grad (shape checked).
                 p: unsafe { grad.as_ptr().add(bi * s * g.hidden + hd * g.d) },
@@ -271,7 +263,7 @@ impl AttentionOp {
             if let Some(m) = mask {
                 apply_mask(&mut dp, m, item, g, len);
             }
-            softmax_bwd_block(&p, &dp, &mut ds, len, len, scale);
+            softmax_bwd_block(p, &dp, &mut ds, len, len, scale);
             // SAFETY: as above.
             unsafe {
                 mm(
@@ -296,6 +288,25 @@ impl AttentionOp {
             }
         });
         dqkv
+    }
+}
+
+/// `P̃ = P ⊙ M` for the `queries × len` block `p` of task `item` (mask rows are `seq` wide);
+/// `p` itself when there is no mask.
+fn masked<'a, T: OpFloat>(
+    p: &'a [T],
+    mask: Option<&[T]>,
+    item: usize,
+    g: Geom,
+    len: usize,
+) -> Cow<'a, [T]> {
+    match mask {
+        Some(m) => {
+            let mut pd = p.to_vec();
+            apply_mask(&mut pd, m, item, g, len);
+            Cow::Owned(pd)
+        }
+        None => Cow::Borrowed(p),
     }
 }
 
@@ -349,7 +360,9 @@ fn run_bwd(op: &AttentionOp, qkv: &Tensor, mask: Option<&Tensor>, grad: &Tensor)
         grad: &Tensor,
     ) -> Result<Tensor> {
         let kept = op.saved.lock().unwrap_or_else(|e| e.into_inner());
-        let sv = kept.as_ref().and_then(T::slice);
+        let Some(sv) = kept.as_ref().and_then(T::slice) else {
+            candle_core::bail!("attention: backward without the forward pass's probabilities");
+        };
         let d = with_slice::<T, _>(qkv, |q| {
             with_slice::<T, _>(grad, |gr| match mask {
                 Some(m) => with_slice::<T, _>(m, |ms| Ok(op.backward(g, q, Some(ms), gr, sv))),
@@ -440,9 +453,9 @@ mod tests {
     use crate::finetune::ops::tests::{max_abs, randn};
     use candle_core::{Device, Var};
 
-    /// The composed reference: split heads with transposing copies, scores, the masked softmax
-    /// (itself checked against finite differences in `ops`), dropout multipliers, context,
-    /// merge heads. Backward is candle's autograd through those ops.
+    /// The composed reference: split heads with transposing copies, scores, a -1e9 bias on
+    /// padded keys and candle's composed softmax, dropout multipliers, context, merge heads.
+    /// Backward is candle's autograd through those ops.
     fn composed(
         qkv: &Tensor,
         lengths: &[usize],
@@ -465,8 +478,15 @@ mod tests {
                 .unwrap()
         };
         let (q, k, v) = (heads(0), heads(1), heads(2));
-        let s = q.matmul(&k.t().unwrap()).unwrap();
-        let mut p = super::super::ops::masked_softmax(&s, lengths, scale).unwrap();
+        let s = (q.matmul(&k.t().unwrap()).unwrap() * scale).unwrap();
+        // padded keys get -1e9 before candle's composed softmax (exp underflows to exactly 0)
+        let mut pad = vec![0f64; b * seq];
+        for (r, &len) in lengths.iter().enumerate() {
+            pad[r * seq + len..(r + 1) * seq].fill(-1e9);
+        }
+        let pad = Tensor::from_vec(pad, (b, 1, 1, seq), &Device::Cpu).unwrap();
+        let s = s.broadcast_add(&pad).unwrap();
+        let mut p = candle_nn::ops::softmax(&s, candle_core::D::Minus1).unwrap();
         if let Some(m) = mask {
             p = (p * m).unwrap();
         }
@@ -503,6 +523,18 @@ mod tests {
                 self_attention(qkv.as_tensor(), &lengths, (seq, seq), nh, scale, mask).unwrap();
             let theirs = composed(qkv.as_tensor(), &lengths, seq, nh, scale, mask);
             assert!(max_abs(&ours, &theirs) < 1e-12);
+            // the f32 path (AVX2 softmax kernels) against the f64 result
+            let f32 = |t: &Tensor| t.to_dtype(candle_core::DType::F32).unwrap();
+            let ours32 = self_attention(
+                &f32(qkv.as_tensor()),
+                &lengths,
+                (seq, seq),
+                nh,
+                scale,
+                mask.map(f32).as_ref(),
+            )
+            .unwrap();
+            assert!(max_abs(&ours32.to_dtype(candle_core::DType::F64).unwrap(), &ours) < 1e-5);
             let loss = |t: &Tensor| (t * &up).unwrap().sum_all().unwrap();
             let g1 = loss(&ours).backward().unwrap();
             let g2 = loss(&theirs).backward().unwrap();

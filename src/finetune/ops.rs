@@ -1,5 +1,5 @@
-//! Fused training ops with hand-written backward passes: LayerNorm, GELU (exact and tanh) and
-//! the attention softmax (scale, key-padding mask and softmax in one op).
+//! Fused training ops with hand-written backward passes: LayerNorm and GELU (exact and tanh), and
+//! the row kernels of the attention softmax used by the attention op (`super::attention`).
 //!
 //! candle's differentiable versions of these are compositions of primitive ops (LayerNorm alone
 //! is about ten forward and twenty backward passes over the activations, each allocating a new
@@ -11,15 +11,14 @@
 //!   `dx = (g - mean(g) - x̂ · mean(g ⊙ x̂)) / sqrt(σ² + ε)`, `dw = Σ_rows dy ⊙ x̂`, `db = Σ_rows dy`.
 //! - GELU, `y = x Φ(x)`: `dy/dx = Φ(x) + x φ(x)`; tanh form `y = x/2 (1 + tanh u)`,
 //!   `u = c (x + 0.044715 x³)`: `dy/dx = (1 + tanh u)/2 + x/2 (1 - tanh² u) c (1 + 3 · 0.044715 x²)`.
-//! - Masked softmax over the last dimension of scores `[batch, heads, queries, keys]`:
-//!   `p = softmax(scale · s)` over the first `len[batch]` keys, 0 beyond; `ds = scale · p ⊙ (dp -
-//!   Σ p ⊙ dp)`. Same result as adding -1e9 to padded keys before a softmax (exp underflows to 0).
+//! - Softmax rows over the first `len` keys: `p = softmax(scale · s)`, 0 beyond;
+//!   `ds = scale · p ⊙ (dp - Σ p ⊙ dp)`. Same result as adding -1e9 to padded keys before a
+//!   softmax (exp underflows to 0).
 
 use crate::encoder::gelu::{erf_as, exp_nonpos};
 use crate::util::avx2_or;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
-use std::sync::Arc;
 
 /// Floats the fused ops support.
 pub trait OpFloat:
@@ -439,31 +438,7 @@ pub fn gelu(x: &Tensor, kind: Gelu) -> Result<Tensor> {
     x.contiguous()?.apply_op1(GeluOp(kind))
 }
 
-// ---------------------------------------------------------------- masked softmax
-
-/// `softmax(scale · scores)` over the first `lengths[batch]` keys of each row.
-struct MaskedSoftmaxOp {
-    lengths: Arc<Vec<usize>>,
-    scale: f64,
-}
-
-impl MaskedSoftmaxOp {
-    /// Rows per batch element and row length, from scores [batch, heads, queries, keys].
-    fn geometry(&self, shape: &Shape) -> Result<(usize, usize)> {
-        let d = shape.dims();
-        if d.len() != 4 || d[0] != self.lengths.len() {
-            candle_core::bail!(
-                "masked-softmax: scores must be [batch={}, heads, queries, keys], got {:?}",
-                self.lengths.len(),
-                d
-            );
-        }
-        if self.lengths.iter().any(|&l| l == 0 || l > d[3]) {
-            candle_core::bail!("masked-softmax: lengths must be in 1..={}", d[3]);
-        }
-        Ok((d[1] * d[2], d[3]))
-    }
-}
+// ---------------------------------------------------------------- attention softmax kernels
 
 #[inline(always)]
 fn softmax_rows<T: OpFloat>(s: &[T], p: &mut [T], keys: usize, len: usize, scale: T) {
@@ -545,103 +520,10 @@ pub(crate) fn softmax_bwd_block<T: OpFloat>(
     avx2_or!(softmax_bwd_rows_avx2, softmax_bwd_rows; p, g, d, keys, len, scale)
 }
 
-fn softmax_fwd<T: OpFloat>(
-    s: &[T],
-    rows: usize,
-    keys: usize,
-    lengths: &[usize],
-    scale: f64,
-) -> Vec<T> {
-    let mut p = vec![T::zero(); s.len()];
-    let scale = T::from(scale).unwrap_or_else(T::one);
-    p.par_chunks_mut(rows * keys)
-        .zip(s.par_chunks(rows * keys))
-        .zip(lengths.par_iter())
-        .for_each(|((p, s), &len)| softmax_block(s, p, keys, len, scale));
-    p
-}
-
-fn softmax_bwd<T: OpFloat>(
-    p: &[T],
-    g: &[T],
-    rows: usize,
-    keys: usize,
-    lengths: &[usize],
-    scale: f64,
-) -> Vec<T> {
-    let mut d = vec![T::zero(); p.len()];
-    let scale = T::from(scale).unwrap_or_else(T::one);
-    d.par_chunks_mut(rows * keys)
-        .zip(p.par_chunks(rows * keys).zip(g.par_chunks(rows * keys)))
-        .zip(lengths.par_iter())
-        .for_each(|((d, (p, g)), &len)| softmax_bwd_block(p, g, d, keys, len, scale));
-    d
-}
-
-impl CustomOp1 for MaskedSoftmaxOp {
-    fn name(&self) -> &'static str {
-        "masked-softmax"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (rows, keys) = self.geometry(l.shape())?;
-        let out = match s {
-            CpuStorage::F64(_) => f64::storage(softmax_fwd(
-                contiguous::<f64>("masked-softmax", s, l)?,
-                rows,
-                keys,
-                &self.lengths,
-                self.scale,
-            )),
-            _ => f32::storage(softmax_fwd(
-                contiguous::<f32>("masked-softmax", s, l)?,
-                rows,
-                keys,
-                &self.lengths,
-                self.scale,
-            )),
-        };
-        Ok((out, l.shape().clone()))
-    }
-
-    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (rows, keys) = self.geometry(res.shape())?;
-        let g = grad.contiguous()?;
-        fn go<T: OpFloat>(
-            op: &MaskedSoftmaxOp,
-            res: &Tensor,
-            g: &Tensor,
-            rows: usize,
-            keys: usize,
-        ) -> Result<Option<Tensor>> {
-            let d = with_slice::<T, _>(res, |p| {
-                with_slice::<T, _>(g, |gs| {
-                    Ok(softmax_bwd(p, gs, rows, keys, &op.lengths, op.scale))
-                })
-            })?;
-            Ok(Some(tensor_from(d, res.shape())?))
-        }
-        match res.dtype() {
-            candle_core::DType::F64 => go::<f64>(self, res, &g, rows, keys),
-            _ => go::<f32>(self, res, &g, rows, keys),
-        }
-    }
-}
-
-/// Attention probabilities from raw scores `[batch, heads, queries, keys]`:
-/// `softmax(scale · scores)` over each row's first `lengths[batch]` keys, exactly 0 on padded
-/// keys. Differentiable in `scores`.
-pub fn masked_softmax(scores: &Tensor, lengths: &[usize], scale: f64) -> Result<Tensor> {
-    scores.contiguous()?.apply_op1(MaskedSoftmaxOp {
-        lengths: Arc::new(lengths.to_vec()),
-        scale,
-    })
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use candle_core::{DType, Device, Var, D};
+    use candle_core::{DType, Device, Var};
 
     /// An f64 tensor of `shape` with entries uniform in [-2, 2), seeded (shared by the tests of
     /// the other training ops).
@@ -762,43 +644,5 @@ pub(crate) mod tests {
             let g32 = g32.get(&x32).unwrap().to_dtype(DType::F64).unwrap();
             assert!(max_abs(&g32, grads.get(&x).unwrap()) < 1e-5, "{kind:?}");
         }
-    }
-
-    #[test]
-    fn masked_softmax_matches_mask_then_softmax_and_finite_differences() {
-        let (b, nh, s) = (3, 2, 5);
-        let lengths = [5usize, 2, 4];
-        let x = Var::from_tensor(&randn(&[b, nh, s, s], 7)).unwrap();
-        let probe = randn(&[b, nh, s, s], 8);
-        let scale = 0.35;
-        let y = masked_softmax(&x, &lengths, scale).unwrap();
-        let mut mask = vec![0f64; b * s];
-        for (r, &len) in lengths.iter().enumerate() {
-            for m in &mut mask[r * s + len..(r + 1) * s] {
-                *m = -1e9;
-            }
-        }
-        let mask = Tensor::from_vec(mask, (b, 1, 1, s), &Device::Cpu).unwrap();
-        let r = candle_nn::ops::softmax(
-            &(x.as_tensor() * scale)
-                .unwrap()
-                .broadcast_add(&mask)
-                .unwrap(),
-            D::Minus1,
-        )
-        .unwrap();
-        assert!(max_abs(&y, &r) < 1e-12);
-        let grads = (&y * &probe)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        let g = numeric_grad(&x, &probe, &|t| masked_softmax(t, &lengths, scale).unwrap());
-        assert!(max_abs(grads.get(&x).unwrap(), &g) < 1e-7);
-        let y32 = masked_softmax(&x.to_dtype(DType::F32).unwrap(), &lengths, scale).unwrap();
-        assert!(max_abs(&y32.to_dtype(DType::F64).unwrap(), &y) < 1e-6);
-        assert!(masked_softmax(&x, &[5, 2], scale).is_err());
-        assert!(masked_softmax(&x, &[5, 0, 1], scale).is_err());
     }
 }

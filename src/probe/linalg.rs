@@ -144,32 +144,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn products_match_the_schoolbook_definition() {
-        let a: Vec<f32> = (0..6).map(|v| v as f32).collect(); // 2×3
-        let b: Vec<f32> = (0..12).map(|v| (v as f32) * 0.5).collect(); // 3×4
-        let mut c = vec![0f32; 8];
-        matmul(2, 3, 4, &a, &b, &mut c, 1);
-        for i in 0..2 {
-            for j in 0..4 {
-                let want: f32 = (0..3).map(|d| a[i * 3 + d] * b[d * 4 + j]).sum();
-                assert_eq!(c[i * 4 + j], want);
-            }
-        }
-        // aᵀ·a' with a (3×2) viewed from the same data
-        let mut t = vec![0f32; 4 * 4];
-        matmul_tn(4, 3, 4, &b, &b, &mut t, 1);
-        for i in 0..4 {
-            for j in 0..4 {
-                let want: f32 = (0..3).map(|d| b[d * 4 + i] * b[d * 4 + j]).sum();
-                assert_eq!(t[i * 4 + j], want);
-            }
-        }
-        let mut u = vec![0f32; 4];
-        matmul_nt(2, 3, 2, &a, &a, &mut u, 1);
-        assert_eq!(u, vec![5.0, 14.0, 14.0, 50.0]);
-    }
-
-    #[test]
     fn vectorisable_exp_and_log_match_libm() {
         use std::f64::consts::{FRAC_1_SQRT_2, SQRT_2};
         for i in 0..=70_800 {
