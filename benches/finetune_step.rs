@@ -8,8 +8,9 @@
 use candle_core::{DType, Tensor};
 use probecast::encoder::config::EncoderConfig;
 use probecast::encoder::weights::{weights_file, Weights};
-use probecast::finetune::model::{Param, SeqClassifier};
-use probecast::finetune::optim::{AdamW, AdamWConfig};
+use probecast::finetune::model::SeqClassifier;
+use probecast::nn::params::Param;
+use probecast::nn::optim::{AdamW, AdamWSettings};
 use rand::{Rng, SeedableRng};
 
 fn main() {
@@ -29,7 +30,7 @@ fn main() {
     }
     let cfg = EncoderConfig::from_dir(&dir).unwrap();
     let w = Weights::load(&weights_file(&dir).unwrap()).unwrap();
-    let m = SeqClassifier::load(&dir, cfg, w, 2, DType::F32, 1).unwrap();
+    let m = SeqClassifier::load(cfg, w, 2, DType::F32, 1).unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let (b, s) = (16usize, 64usize);
     let ids: Vec<u32> = (0..b * s)
@@ -50,7 +51,7 @@ fn main() {
     )
     .unwrap();
     let params: &[Param] = m.params();
-    let mut opt = AdamW::new(params, AdamWConfig::default()).unwrap();
+    let mut opt = AdamW::new(params, AdamWSettings::default()).unwrap();
     let (mut times, mut fwd, mut bwd, mut upd) = (Vec::new(), 0.0, 0.0, 0.0);
     for step in 0..12 {
         let t0 = std::time::Instant::now();

@@ -10,7 +10,7 @@
 //! scikit-learn and probecast side by side in one run.
 
 use criterion::Criterion;
-use probecast::probe::logreg::{self, LogRegOptions};
+use probecast::probe::logreg::{self, LogRegSettings};
 use probecast::probe::npy;
 use probecast::probe::protocol::ProbeSettings;
 use probecast::probe::MatRef;
@@ -151,13 +151,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1);
-    let one = LogRegOptions {
+    let one = LogRegSettings {
         c: 1.0,
         threads,
         ..s.logreg
     };
     let s = ProbeSettings {
-        logreg: LogRegOptions {
+        logreg: LogRegSettings {
             threads,
             ..s.logreg
         },

@@ -1,25 +1,35 @@
 //! probecast: forecast how well a pretrained NLP encoder checkpoint will do after fine-tuning,
 //! from cheap probing tests, without fine-tuning it.
 //!
-//! The crate mirrors the pipeline of the design (see README.md):
-//! - [`encoder`]: checkpoint directory -> every layer's hidden states, pooled per sentence;
-//! - [`cache`]: content-addressed feature cache;
-//! - [`data`]: readers and writers of the datasets (SentEval probing files, GLUE TSV);
-//! - [`probe`]: probing classifiers and the probing protocol;
-//! - [`predict`]: predictors from probing features to fine-tuning scores, with honest validation;
-//! - [`zoo`]: checkpoint variants and the masked-LM trainer;
-//! - [`demo`]: `probecast demo`, the whole loop on built-in data;
-//! - [`dense`]: matrix products on row-major slices (the `gemm` crate);
-//! - [`cli`]: the command line, wiring only.
+//! The crate is layered; each layer uses only the layers below it, and no stage uses another
+//! stage (`tests/layering.rs` checks this):
+//!
+//! 9. [`cli`]: the command line, wiring only (parse, call one library function, print);
+//! 8. [`demo`]: `probecast demo`, the whole loop on built-in data;
+//! 5. the stages, each with a `run` entry point that takes checked settings and writes its
+//!    outputs and manifest: [`probe`] (probing classifiers and protocol), [`finetune`]
+//!    (ground-truth fine-tuning), [`zoo`] (checkpoint variants and masked-LM training),
+//!    [`predict`] (predictors with honest validation; knows no tensors);
+//! 4. [`features`]: the content-addressed feature cache and the cached embedding calls;
+//! 3. [`encoder`]: checkpoint directory -> model (inference forward pass, trainable body,
+//!    tokenizers, the one Hugging Face directory writer);
+//! 2. [`nn`]: what training shares (parameters, fused ops with backward, optimiser, schedule);
+//! 1. [`data`]: datasets (SentEval, GLUE, treebanks, task builders, the built-in grammar);
+//! 0. [`kernels`] (GEMM and activation kernels), [`util`] (atomic writes, hashing, settings
+//!    errors, progress bars, the safetensors serialiser), [`stats`] (the one statistics
+//!    module), [`manifest`] (the one `manifest.json` type).
 
-pub mod cache;
 pub mod cli;
 pub mod data;
 pub mod demo;
-pub mod dense;
 pub mod encoder;
+pub mod features;
 pub mod finetune;
+pub mod kernels;
+pub mod manifest;
+pub mod nn;
 pub mod predict;
 pub mod probe;
+pub mod stats;
 pub mod util;
 pub mod zoo;

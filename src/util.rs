@@ -39,6 +39,71 @@ pub fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), String> {
     write_atomic_str(path, &text).map_err(|e| format!("{}: cannot write: {e}", path.display()))
 }
 
+/// The one safetensors serialiser: named tensors (candle tensors, or `safetensors` views over
+/// raw bytes) into a file's bytes, with optional header metadata (`format: pt` for checkpoints
+/// that PyTorch and transformers load; none for feature files).
+pub fn safetensors_bytes<S: AsRef<str> + Ord + std::fmt::Display, V: safetensors::View>(
+    tensors: impl IntoIterator<Item = (S, V)>,
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>, safetensors::SafeTensorError> {
+    safetensors::tensor::serialize(tensors, metadata)
+}
+
+/// A setting out of its valid range, found by a settings struct's `check()` before any work
+/// starts. It names the setting by its command-line flag (`--batch-size`), which is also the
+/// field name with `_` read as `-`, so a library caller and a command-line user read the same
+/// message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("--{} {msg}", field.replace('_', "-"))]
+pub struct SettingsError {
+    /// The settings field (snake case).
+    pub field: &'static str,
+    /// What is wrong, e.g. "must be at least 1, got 0".
+    pub msg: String,
+}
+
+impl SettingsError {
+    /// An error about `field`.
+    pub fn new(field: &'static str, msg: impl Into<String>) -> Self {
+        SettingsError {
+            field,
+            msg: msg.into(),
+        }
+    }
+}
+
+/// `Err` naming `field` unless `value >= 1`.
+pub fn at_least_one(field: &'static str, value: usize) -> Result<(), SettingsError> {
+    if value == 0 {
+        return Err(SettingsError::new(field, "must be at least 1, got 0"));
+    }
+    Ok(())
+}
+
+/// `Err` naming `field` unless `value` is finite and positive.
+pub fn positive(field: &'static str, value: f64) -> Result<(), SettingsError> {
+    if !(value > 0.0 && value.is_finite()) {
+        return Err(SettingsError::new(
+            field,
+            format!("must be positive and finite, got {value}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The one progress mechanism: an `indicatif` bar on stderr with `template`, drawn only when
+/// stderr is a terminal (indicatif hides it otherwise); long-running library calls take a
+/// `&ProgressBar` and callers that want silence pass `ProgressBar::hidden()`.
+pub fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .expect("a valid progress template")
+            .progress_chars("=> "),
+    );
+    pb
+}
+
 /// Hex SHA-256 of a byte slice.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

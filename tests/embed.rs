@@ -3,7 +3,7 @@
 
 mod common;
 use common::*;
-use probecast::cache::load_features;
+use probecast::features::cache::load_features;
 use probecast::data::senteval;
 use probecast::encoder::{embed_sentences, LoadedModel, PooledFeatures, Pooling};
 use std::collections::BTreeMap;
@@ -62,7 +62,7 @@ fn embed(
     bs: usize,
 ) -> BTreeMap<Pooling, PooledFeatures> {
     let m = LoadedModel::load(dir, max_len).unwrap();
-    embed_sentences(&m, sents, &[Pooling::Cls, Pooling::Mean], bs, false)
+    embed_sentences(&m, sents, &[Pooling::Cls, Pooling::Mean], bs, &indicatif::ProgressBar::hidden())
         .unwrap()
         .0
 }
@@ -166,7 +166,7 @@ fn cls_only_extraction_equals_cls_of_a_full_pass_and_matches_transformers() {
         let s = tiny_sentences();
         let full = embed(&d, &s, 128, 3);
         let m = LoadedModel::load(&d, 128).unwrap();
-        let (cls, _) = embed_sentences(&m, &s, &[Pooling::Cls], 3, false).unwrap();
+        let (cls, _) = embed_sentences(&m, &s, &[Pooling::Cls], 3, &indicatif::ProgressBar::hidden()).unwrap();
         let (a, b) = (&cls[&Pooling::Cls], &full[&Pooling::Cls]);
         assert_eq!(a.layers.len(), b.layers.len());
         for (la, lb) in a.layers.iter().zip(&b.layers) {
@@ -240,9 +240,15 @@ fn embed_writes_features_labels_manifest_and_second_run_hits_the_cache() {
     assert_eq!(labels[11], serde_json::json!({"split": "te", "label": "A"}));
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["cache_hit"], false);
+    assert_eq!(m["command"], "embed");
+    assert_eq!(m["embed"]["cache_hit"], false);
     assert_eq!(m["settings"]["max_length"], 128);
-    assert_eq!(m["inputs"]["model_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(m["inputs"][0]["role"], "model");
+    assert_eq!(m["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        m["outputs"],
+        serde_json::json!(["cls.safetensors", "mean.safetensors", "labels.json"])
+    );
     // Second run: served from the cache, no forward pass, identical files.
     let out2 = tmp.path().join("out2");
     let mut args2 = args;
@@ -254,7 +260,7 @@ fn embed_writes_features_labels_manifest_and_second_run_hits_the_cache() {
         serde_json::from_str(&std::fs::read_to_string(out2.join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(
-        (m2["cache_hit"].clone(), m2["timing"]["tokens"].clone()),
+        (m2["embed"]["cache_hit"].clone(), m2["embed"]["tokens"].clone()),
         (serde_json::json!(true), serde_json::json!(0))
     );
     assert_eq!(

@@ -198,7 +198,7 @@ fn max_length_zero_or_above_the_position_limit() {
     let c = case();
     assert_user_error(
         &run(&c, &["--max-length", "0"]),
-        &["model", "--max-length 0 is too small"],
+        &["--max-length 0 is too small"],
     );
     assert_user_error(
         &run(&c, &["--max-length", "131"]),
@@ -267,7 +267,7 @@ fn killed_run_leaves_no_partial_file_in_cache_or_out() {
                     continue; // a temp file no reader ever opens
                 }
                 if name.ends_with(".safetensors") {
-                    probecast::cache::load_features(&p).expect("complete file");
+                    probecast::features::cache::load_features(&p).expect("complete file");
                 }
                 if name.ends_with(".json") {
                     serde_json::from_slice::<serde_json::Value>(&std::fs::read(&p).unwrap())

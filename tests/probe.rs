@@ -1,7 +1,7 @@
 //! Integration tests of the probing stage: the logistic-regression probe against scikit-learn,
 //! the MLP, MDL, the protocol, and `probecast probe` end to end.
 
-use probecast::probe::logreg::{self, LogRegOptions};
+use probecast::probe::logreg::{self, LogRegSettings};
 use probecast::probe::{npy, MatRef};
 use std::path::{Path, PathBuf};
 
@@ -37,7 +37,7 @@ fn logistic_regression_matches_scikit_learn_loss_and_accuracy_on_minilm_features
         let (xtr, xte) = (MatRef::new(&xtr, ntr, d), MatRef::new(&xte, nte, d));
         for f in case["fits"].as_array().unwrap() {
             let c = f["C"].as_f64().unwrap();
-            let opts = LogRegOptions {
+            let opts = LogRegSettings {
                 c,
                 ..Default::default()
             };
@@ -73,7 +73,7 @@ fn warm_started_path_reaches_the_same_optima_as_cold_fits() {
     let y = labels(&meta["cases"][1]["train_y"]);
     let x = MatRef::new(&x, n, d);
     let cs = [0.1, 1.0, 10.0];
-    let path = logreg::fit_path(x, &y, 7, &cs, &LogRegOptions::default()).unwrap();
+    let path = logreg::fit_path(x, &y, 7, &cs, &LogRegSettings::default()).unwrap();
     for (i, (_, info)) in path.iter().enumerate() {
         let want = meta["cases"][1]["fits"][i]["objective"].as_f64().unwrap();
         assert!((info.objective - want).abs() / want < 1e-4, "C={}", cs[i]);
@@ -82,7 +82,7 @@ fn warm_started_path_reaches_the_same_optima_as_cold_fits() {
 
 use probecast::data::senteval;
 use probecast::probe::mdl;
-use probecast::probe::mlp::{self, MlpOptions};
+use probecast::probe::mlp::{self, MlpSettings};
 use probecast::probe::protocol::{self, ProbeKind, ProbeSettings, ProtocolError};
 
 fn features_fixture(task: &str) -> (Vec<f32>, Vec<u32>, Vec<f32>, Vec<u32>, usize, usize) {
@@ -143,7 +143,7 @@ fn mlp_learns_past_present_from_minilm_features_deterministically() {
     let (xa, xv) = xtr.split_at(240 * d);
     let xa = MatRef::new(xa, 240, d);
     let xv = MatRef::new(xv, 60, d);
-    let opts = MlpOptions {
+    let opts = MlpSettings {
         hidden: 20,
         seed: 7,
         ..Default::default()
@@ -182,7 +182,7 @@ fn mdl_with_a_logistic_probe_compresses_real_labels_and_not_shuffled_ones() {
         let ends = mdl::block_ends(y.len(), &mdl::VOITA_TITOV_PERCENTS);
         mdl::online_codelength(y, k, &ends, |prefix, block| {
             let xp = MatRef::new(&xtr[..prefix * d], prefix, d);
-            let o = LogRegOptions {
+            let o = LogRegSettings {
                 c: 0.01,
                 ..Default::default()
             };
@@ -436,9 +436,10 @@ fn probe_writes_tidy_and_wide_tables_and_a_manifest_for_two_models() {
     assert_eq!(m["command"], "probe");
     assert_eq!(m["settings"]["train_per_class"], 20);
     assert_eq!(m["settings"]["val_per_class"], 5);
-    assert_eq!(m["inputs"]["models"].as_array().unwrap().len(), 2);
+    assert_eq!(m["probe"]["models"].as_array().unwrap().len(), 2);
+    assert_eq!(m["inputs"].as_array().unwrap().len(), 2 + 1);
     assert_eq!(
-        m["inputs"]["tasks"][0]["classes"],
+        m["probe"]["tasks"][0]["classes"],
         serde_json::json!(["A", "B"])
     );
 }
@@ -569,7 +570,7 @@ fn probe_goes_on_after_a_model_fails_to_load_and_exits_non_zero_at_the_end() {
     );
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    assert!(m["failed_models"][0]["model"]
+    assert!(m["probe"]["failed_models"][0]["model"]
         .as_str()
         .unwrap()
         .ends_with("broken-model"));
@@ -644,7 +645,8 @@ fn minilm_probes_real_senteval_far_above_chance_and_controls_at_chance() {
 fn pipelined_embedding_and_probing_equal_the_phases_run_one_after_the_other() {
     // `probecast probe` embeds task k+1 while it probes task k on the same threads; every
     // record must be exactly what embedding and then probing each task in turn gives.
-    use probecast::encoder::{embed_dataset, EmbedSettings, Pooling};
+    use probecast::encoder::Pooling;
+    use probecast::features::{embed_dataset, EmbedSettings};
     use probecast::probe::pipeline;
     let d = tempfile::tempdir().unwrap();
     let bert = fixture("encoder/tiny-bert");
@@ -675,12 +677,18 @@ fn pipelined_embedding_and_probing_equal_the_phases_run_one_after_the_other() {
         &embed("a"),
         Some(&[2, 0]),
         &s,
-        false,
+        &hidden_bars(),
     )
     .unwrap();
     let mut want = Vec::new();
     for (ds, t) in datasets.iter().zip(&tasks) {
-        let out = embed_dataset(bert.to_str().unwrap(), ds, &embed("b")).unwrap();
+        let out = embed_dataset(
+            bert.to_str().unwrap(),
+            ds,
+            &embed("b"),
+            &indicatif::ProgressBar::hidden(),
+        )
+        .unwrap();
         for (pool, f) in &out.features {
             let mats: Vec<MatRef> = [2usize, 0]
                 .iter()
@@ -717,8 +725,12 @@ fn pipelined_embedding_and_probing_equal_the_phases_run_one_after_the_other() {
         &embed("a"),
         Some(&[7]),
         &s,
-        false,
+        &hidden_bars(),
     )
     .unwrap_err();
     assert!(e.to_string().contains("not 7"), "{e}");
+}
+
+fn hidden_bars() -> indicatif::MultiProgress {
+    indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
 }

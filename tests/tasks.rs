@@ -8,7 +8,7 @@ mod common;
 use common::{assert_user_error, fixture, probecast, shared_data, skip};
 use probecast::data::senteval::{self, Split};
 use probecast::data::tasks::{
-    self, analysis, intrinsic_label, source, swappable, BuildOptions, Lexicon, Sentence, Task,
+    self, analysis, intrinsic_label, source, swappable, BuildSettings, Lexicon, Sentence, Task,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -327,13 +327,13 @@ fn generated_corpus_parses_to_the_intended_sentences() {
     assert!(inverted(&s[4]).is_some());
 }
 
-fn opts(per_class: Option<usize>, seed: u64) -> BuildOptions {
-    BuildOptions {
+fn opts(per_class: Option<usize>, seed: u64) -> BuildSettings {
+    BuildSettings {
         per_class,
         seed,
         word_content_skip: 3,
         word_content_words: 4,
-        ..BuildOptions::default()
+        ..BuildSettings::default()
     }
 }
 
@@ -553,8 +553,8 @@ fn cli_writes_senteval_files_report_and_manifest_and_guards_the_output() {
     assert!(report.contains("subj_number,te,NNS,2\n"));
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["kind"], "probecast tasks build");
-    assert!(m["skipped"][0]["reason"]
+    assert_eq!(m["command"], "tasks");
+    assert!(m["tasks"]["skipped"][0]["reason"]
         .as_str()
         .unwrap()
         .contains("too few"));
@@ -673,7 +673,7 @@ fn bad_inputs_exit_2_with_one_line() {
 fn dependency_source_skips_constituency_tasks_when_not_asked_for() {
     // Without --tasks, tree_depth and top_constituents are skipped with a reason.
     let s = load("tasks/mini.conllu");
-    let err = tasks::build(&s, &BuildOptions::default()).unwrap();
+    let err = tasks::build(&s, &BuildSettings::default()).unwrap();
     let skipped: Vec<Task> = err.skipped.iter().map(|(t, _)| *t).collect();
     assert!(skipped.contains(&Task::TreeDepth));
     assert!(skipped.contains(&Task::TopConstituents));
@@ -724,7 +724,7 @@ fn real_treebanks_give_balanced_tasks_with_plausible_labels() {
     // UD EWT: 12,544 + 2,001 + 2,077 sentences; the dependency tasks, not the tree ones.
     let loaded = source::load(&ud).unwrap();
     assert_eq!(loaded.sentences.len(), 16622);
-    let suite = tasks::build(&loaded.sentences, &BuildOptions::default()).unwrap();
+    let suite = tasks::build(&loaded.sentences, &BuildSettings::default()).unwrap();
     let names: Vec<&str> = suite.tasks.iter().map(|t| t.task.name()).collect();
     assert_eq!(
         names,
@@ -778,7 +778,7 @@ fn real_treebanks_give_balanced_tasks_with_plausible_labels() {
     let loaded = source::load(&ptb).unwrap();
     assert_eq!(loaded.sentences.len(), 3914);
     assert_eq!(loaded.files.len(), 199);
-    let suite = tasks::build(&loaded.sentences, &BuildOptions::default()).unwrap();
+    let suite = tasks::build(&loaded.sentences, &BuildSettings::default()).unwrap();
     assert_eq!(suite.tasks.len(), 10, "{:?}", suite.skipped);
     for t in &suite.tasks {
         assert_balanced(t);
@@ -840,6 +840,6 @@ fn zip_input_uses_the_richest_format_and_ignores_the_rest() {
 fn inconsistent_sentences_given_to_the_api_are_refused() {
     let w = |t: &str| t.split(' ').map(str::to_string).collect::<Vec<_>>();
     let s = Sentence::from_tagged("demo#1", w("the dogs ran away ."), w("DT NNS VBD"));
-    let e = tasks::build(&[s], &BuildOptions::default()).unwrap_err();
+    let e = tasks::build(&[s], &BuildSettings::default()).unwrap_err();
     assert_eq!(e.to_string(), "demo#1: 3 tags for 5 words");
 }

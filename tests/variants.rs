@@ -575,8 +575,8 @@ fn bad_input_exits_2_with_one_line_and_writes_nothing() {
 #[test]
 #[ignore]
 fn mlm_step_time() {
-    use probecast::finetune::optim::{clip_grad_norm, AdamW, AdamWConfig};
-    use probecast::zoo::masking::MaskingSpec;
+    use probecast::nn::optim::{clip_grad_norm, AdamW, AdamWSettings};
+    use probecast::zoo::masking::MaskingSettings;
     use rand::{Rng, SeedableRng};
     // MLM_STEP_SIZES="hidden,layers,seq" (default 128,4,32).
     let sizes: Vec<usize> = std::env::var("MLM_STEP_SIZES")
@@ -597,7 +597,7 @@ fn mlm_step_time() {
             tokenizer: tiny(),
         };
         let m = MlmModel::load(&init, DType::F32, 1).unwrap();
-        let spec = MaskingSpec {
+        let spec = MaskingSettings {
             mask_prob: 0.15,
             mask_id: 4,
             random_vocab: 1000,
@@ -615,7 +615,7 @@ fn mlm_step_time() {
             .collect();
         let refs: Vec<&[u32]> = rows.iter().map(|r| r.as_slice()).collect();
         let mut b = MaskedBatch::default();
-        let mut opt = AdamW::new(m.params(), AdamWConfig::default()).unwrap();
+        let mut opt = AdamW::new(m.params(), AdamWSettings::default()).unwrap();
         let mut times = Vec::new();
         for step in 0..23 {
             let t0 = std::time::Instant::now();
@@ -663,7 +663,7 @@ fn corruption_saves_a_checkpoint_at_each_listed_step_of_one_run() {
     assert!(rows[1].starts_with("tiny-bert-corrupt2,tiny-bert,corrupt,steps=2;seed=1;"));
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(m["mlm"]["losses"].as_array().unwrap().len(), 2);
+    assert_eq!(m["variants"]["mlm"]["losses"].as_array().unwrap().len(), 2);
     let logits = |v: &str| -> Vec<f32> {
         let dir = out.join(v);
         let cfg: serde_json::Value =

@@ -22,11 +22,11 @@ pub struct DemoArgs {
 }
 
 /// Run the command.
-pub fn run(a: DemoArgs, _argv: &[String]) -> Result<(), CliError> {
+pub fn run(a: DemoArgs, argv: &[String]) -> Result<(), CliError> {
     let s = DemoSettings::new(a.seed, a.quick);
     crate::util::ensure_writable_dir(&a.out).map_err(CliError)?;
     let t0 = std::time::Instant::now();
-    let o = demo::run(&s, &a.out, a.force, &|line| eprintln!("{line}"))?;
+    let o = demo::run(&s, &a.out, a.force, argv, &|line| eprintln!("{line}"))?;
     print!("{}", o.table);
     println!(
         "{} checkpoints; total {:.1} s; outputs under {} (fit/results.csv holds this table)",

@@ -2,10 +2,10 @@
 use super::CliError;
 use crate::predict::cv::CvScheme;
 use crate::predict::model::Method;
-use crate::predict::pipeline::{self, FitConfig, Protocol};
+use crate::predict::pipeline::{FitSettings, Protocol};
 use crate::predict::report;
-use crate::predict::table::{self, TableOptions};
-use crate::util;
+use crate::predict::run::{compile_regex, fit_to_dir};
+use crate::predict::table::TableSettings;
 use std::path::PathBuf;
 
 /// Arguments of `probecast fit` (boxed so the command enum stays small).
@@ -13,12 +13,12 @@ use std::path::PathBuf;
 pub struct FitArgs {
     /// The options.
     #[command(flatten)]
-    pub opts: Box<FitOptions>,
+    pub opts: Box<FitFlags>,
 }
 
 /// Options of `probecast fit`.
 #[derive(Debug, clap::Args)]
-pub struct FitOptions {
+pub struct FitFlags {
     /// Features table (CSV, one row per checkpoint); may also hold the target columns.
     #[arg(long)]
     pub data: PathBuf,
@@ -80,26 +80,14 @@ pub struct FitOptions {
 
 fn regex(opt: &Option<String>, flag: &str) -> Result<Option<regex::Regex>, CliError> {
     opt.as_deref()
-        .map(|r| {
-            regex::Regex::new(r).map_err(|e| {
-                // the regex crate's message spans several lines; keep its last (the reason)
-                let msg = e.to_string();
-                let reason = msg
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-                    .trim_start_matches("error: ");
-                CliError(format!("bad {flag} regex '{r}': {reason}"))
-            })
-        })
+        .map(|r| compile_regex(flag, r).map_err(CliError))
         .transpose()
 }
 
 /// Run the command.
 pub fn run(args: FitArgs, argv: &[String]) -> Result<(), CliError> {
     let args = *args.opts;
-    let started = std::time::Instant::now();
-    let opts = TableOptions {
+    let opts = TableSettings {
         id_column: args.id_column.clone(),
         targets: args.targets.clone(),
         targets_file: args.targets_file.clone(),
@@ -108,12 +96,8 @@ pub fn run(args: FitArgs, argv: &[String]) -> Result<(), CliError> {
         features: regex(&args.features, "--features")?,
         impute_mean: args.impute.is_some(),
     };
-    let protocol = if args.protocol == "paper" {
-        Protocol::Paper
-    } else {
-        Protocol::Honest
-    };
-    let cfg = FitConfig {
+    let protocol = Protocol::parse(&args.protocol).expect("clap checks the value");
+    let cfg = FitSettings {
         protocol,
         method: Method::parse(&args.method, args.k, args.l1_ratio)?,
         k: args.k,
@@ -122,50 +106,15 @@ pub fn run(args: FitArgs, argv: &[String]) -> Result<(), CliError> {
         permutations: args.permutations,
         noise_draws: args
             .noise_draws
-            .unwrap_or(if protocol == Protocol::Paper { 100 } else { 10 }),
+            .unwrap_or(protocol.default_noise_draws()),
         seed: args.seed,
     };
-    if let Some(out) = &args.out {
-        util::ensure_writable_dir(out).map_err(CliError)?;
-    }
-    let ds = table::load(&args.data, &opts)?;
-    let outcome = pipeline::run(&ds, &cfg)?;
-    let summary = report::summary_json(&ds, &cfg, &outcome);
-    if let Some(out) = &args.out {
-        let w = |name: &str, bytes: &[u8]| {
-            util::write_atomic(&out.join(name), bytes)
-                .map_err(|e| CliError(format!("{}: {e}", out.join(name).display())))
-        };
-        let pf = report::predictor_file(&ds, &cfg, &outcome, &args.id_column);
-        w(
-            "predictor.json",
-            serde_json::to_string_pretty(&pf)?.as_bytes(),
-        )?;
-        w(
-            "cv_predictions.csv",
-            &report::cv_predictions_csv(&ds, &outcome),
-        )?;
-        w("summary.csv", &report::summary_csv(&ds, &cfg, &outcome))?;
-        let manifest = serde_json::json!({
-            "probecast_version": env!("CARGO_PKG_VERSION"),
-            "command": "fit",
-            "argv": argv,
-            "inputs": ds.files,
-            "input_sha256": ds.sha256,
-            "settings": cfg,
-            "seed": cfg.seed,
-            "created_unix": util::unix_time(),
-            "seconds": started.elapsed().as_secs_f64(),
-        });
-        w(
-            "manifest.json",
-            serde_json::to_string_pretty(&manifest)?.as_bytes(),
-        )?;
-    }
+    let r = fit_to_dir(&args.data, &opts, &cfg, args.out.as_deref(), argv)?;
+    let (ds, outcome, summary) = (&r.ds, &r.outcome, &r.summary);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print!("{}", report::table_text(&ds, &cfg, &outcome));
+        print!("{}", report::table_text(ds, &cfg, outcome));
         if let Some(out) = &args.out {
             println!(
                 "wrote {}/{{predictor.json,cv_predictions.csv,summary.csv,manifest.json}}",

@@ -60,18 +60,18 @@ pub struct EncoderArgs {
 impl EncoderArgs {
     /// The extraction settings: poolings sorted and deduplicated, the default cache directory
     /// when none is given.
-    pub fn settings(&self) -> crate::encoder::EmbedSettings {
+    pub fn settings(&self) -> crate::features::EmbedSettings {
         let mut poolings = self.pooling.clone();
         poolings.sort();
         poolings.dedup();
-        crate::encoder::EmbedSettings {
+        crate::features::EmbedSettings {
             poolings,
             batch_size: self.batch_size,
             max_length: self.max_length,
             cache_dir: self
                 .cache_dir
                 .clone()
-                .unwrap_or_else(crate::cache::FeatureCache::default_dir),
+                .unwrap_or_else(crate::features::cache::FeatureCache::default_dir),
         }
     }
 }

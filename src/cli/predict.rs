@@ -1,7 +1,6 @@
 //! `probecast predict`: apply a saved predictor to a features table.
 use super::CliError;
-use crate::predict::{persist, report};
-use crate::util;
+use crate::predict::run::predict_to_file;
 use std::path::PathBuf;
 
 /// Arguments of `probecast predict`.
@@ -25,32 +24,24 @@ pub struct PredictArgs {
 }
 
 /// Run the command.
-pub fn run(args: PredictArgs, _argv: &[String]) -> Result<(), CliError> {
-    let p = persist::load(&args.predictor)?;
-    let preds = persist::apply(
-        &p,
+pub fn run(args: PredictArgs, argv: &[String]) -> Result<(), CliError> {
+    let r = predict_to_file(
+        &args.predictor,
         &args.data,
         args.id_column.as_deref(),
         args.impute.is_some(),
+        args.out.as_deref(),
+        argv,
     )?;
-    let id_col = args.id_column.as_deref().unwrap_or(&p.id_column);
-    let bytes = report::predictions_csv(&preds, id_col);
     match &args.out {
-        Some(out) => {
-            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                util::ensure_writable_dir(dir).map_err(CliError)?;
-            }
-            util::write_atomic(out, &bytes)
-                .map_err(|e| CliError(format!("{}: {e}", out.display())))?;
-            eprintln!(
-                "wrote {} predictions ({} checkpoints x {} targets) to {}",
-                preds.len(),
-                preds.len() / p.targets.len().max(1),
-                p.targets.len(),
-                out.display()
-            );
-        }
-        None => print!("{}", String::from_utf8_lossy(&bytes)),
+        Some(out) => eprintln!(
+            "wrote {} predictions ({} checkpoints x {} targets) to {}",
+            r.predictions.len(),
+            r.predictions.len() / r.predictor.targets.len().max(1),
+            r.predictor.targets.len(),
+            out.display()
+        ),
+        None => print!("{}", String::from_utf8_lossy(&r.csv)),
     }
     Ok(())
 }

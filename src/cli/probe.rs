@@ -2,11 +2,8 @@
 //! write `probes.csv`, `features.csv` and `manifest.json`.
 
 use super::CliError;
-use crate::data::senteval;
-use crate::probe::pipeline::{self, PipelineError};
-use crate::probe::protocol::{self, ProbeKind, ProbeSettings, Record};
-use crate::probe::results;
-use crate::util;
+use crate::probe::protocol::ProbeSettings;
+use crate::probe::run;
 use std::path::PathBuf;
 
 /// Arguments of `probecast probe`.
@@ -53,177 +50,43 @@ pub struct ProbeArgs {
 }
 
 fn settings(a: &ProbeArgs) -> Result<ProbeSettings, CliError> {
-    let mut probes = Vec::new();
-    for p in &a.probe {
-        let k = ProbeKind::parse(p.trim()).ok_or_else(|| {
-            CliError(format!(
-                "--probe: unknown probe {p:?} (expected logreg, mlp)"
-            ))
-        })?;
-        if !probes.contains(&k) {
-            probes.push(k);
-        }
-    }
-    let (mut sel, mut mdl) = (false, false);
-    for m in &a.metrics {
-        match m.trim() {
-            "acc" => {}
-            "selectivity" | "sel" => sel = true,
-            "mdl" => mdl = true,
-            other => {
-                return Err(CliError(format!(
-                    "--metrics: unknown metric {other:?} (expected acc, selectivity, mdl)"
-                )))
-            }
-        }
-    }
-    if a.train_per_class == 0 || a.seeds == 0 || a.encoder.batch_size == 0 {
-        return Err(CliError(
-            "--train-per-class, --seeds and --batch-size must be at least 1".into(),
-        ));
-    }
-    if a.c_grid.is_empty()
-        || a.c_grid
-            .iter()
-            .any(|&c| c.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
-    {
-        return Err(CliError("--c-grid: every C must be positive".into()));
-    }
-    if a.mlp_hidden.is_empty() || a.mlp_hidden.contains(&0) {
-        return Err(CliError("--mlp-hidden: sizes must be at least 1".into()));
-    }
-    let mut c_grid = a.c_grid.clone();
-    c_grid.sort_by(|x, y| x.partial_cmp(y).unwrap());
-    c_grid.dedup();
-    Ok(ProbeSettings {
+    let mut s = ProbeSettings {
         train_per_class: a.train_per_class,
         seeds: a.seeds,
-        probes,
-        selectivity: sel,
-        mdl,
-        c_grid,
         mlp_hidden: a.mlp_hidden.clone(),
         allow_fewer: a.allow_fewer,
         ..Default::default()
-    })
+    };
+    s.set_probes(&a.probe)?;
+    s.set_metrics(&a.metrics)?;
+    s.set_c_grid(&a.c_grid);
+    Ok(s)
 }
 
 /// Run the command.
 pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
     let s = settings(&a)?;
-    // Read and check every task before any model is loaded.
-    let paths = senteval::expand_task_paths(&a.tasks)?;
-    let datasets: Vec<senteval::Dataset> = paths
-        .iter()
-        .map(|p| senteval::read(p))
-        .collect::<Result<_, _>>()?;
-    protocol::check_unique_names(&datasets)?;
-    let tasks: Vec<protocol::TaskData> = datasets
-        .iter()
-        .map(protocol::prepare_task)
-        .collect::<Result<_, _>>()?;
-    for t in &tasks {
-        protocol::class_sizes(t, s.train_per_class, s.allow_fewer)?;
-    }
-    util::ensure_writable_dir(&a.out).map_err(CliError)?;
-    let embed = a.encoder.settings();
-    let poolings = embed.poolings.clone();
-    let t0 = std::time::Instant::now();
-    let mut rows: Vec<(String, Record)> = Vec::new();
-    let mut failed: Vec<(String, String)> = Vec::new();
-    let mut model_info = Vec::new();
-    let mut names_seen: Vec<String> = Vec::new();
-    for spec in &a.model {
-        let tm = std::time::Instant::now();
-        let run = pipeline::embed_and_probe(
-            spec,
-            &datasets,
-            &tasks,
-            &embed,
-            a.layers.as_deref(),
-            &s,
-            true,
-        );
-        match run {
-            Err(PipelineError::Model(why)) => {
-                eprintln!("error: model {spec} failed, continuing with the others: {why}");
-                failed.push((spec.clone(), why.to_string()));
-            }
-            Err(PipelineError::Fatal(why)) => return Err(CliError(why)),
-            Ok(run) => {
-                // Two checkpoints with the same directory name: keep the rows apart.
-                let mut label = run.name.clone();
-                let mut i = 2;
-                while names_seen.contains(&label) {
-                    label = format!("{}_{i}", run.name);
-                    i += 1;
-                }
-                names_seen.push(label.clone());
-                rows.extend(run.records.into_iter().map(|r| (label.clone(), r)));
-                model_info.push(serde_json::json!({
-                    "model": label, "spec": spec, "model_dir": run.dir, "model_hash": run.hash,
-                    "embed_seconds": run.embed_seconds,
-                    "total_seconds": tm.elapsed().as_secs_f64(),
-                }));
-            }
-        }
-    }
-    results::write_probes_csv(&a.out.join("probes.csv"), &rows)?;
-    results::write_features_csv(&a.out.join("features.csv"), &rows)?;
-    let data_files: Vec<serde_json::Value> = datasets
-        .iter()
-        .zip(&tasks)
-        .map(|(d, t)| {
-            serde_json::json!({
-                "task": t.name, "path": d.path, "sha256": util::sha256_file(&d.path).ok(),
-                "classes": t.labels, "train_pool": t.pool.iter().map(Vec::len).collect::<Vec<_>>(),
-                "test": t.test.len(),
-            })
-        })
-        .collect();
-    let manifest = serde_json::json!({
-        "probecast_version": env!("CARGO_PKG_VERSION"),
-        "command": "probe",
-        "command_line": argv,
-        "inputs": { "models": model_info, "tasks": data_files },
-        "failed_models": failed.iter().map(|(m, w)| serde_json::json!({"model": m, "error": w})).collect::<Vec<_>>(),
-        "settings": {
-            "pooling": poolings,
-            "train_per_class": s.train_per_class,
-            "val_per_class": protocol::val_per_class(s.train_per_class),
-            "allow_fewer": s.allow_fewer,
-            "seeds": (0..s.seeds).collect::<Vec<_>>(),
-            "probes": s.probes.iter().map(|p| p.name()).collect::<Vec<_>>(),
-            "selectivity": s.selectivity,
-            "mdl": s.mdl,
-            "mdl_block_percents": crate::probe::mdl::VOITA_TITOV_PERCENTS,
-            "c_grid": s.c_grid,
-            "logreg_gtol": s.logreg.lbfgs.gtol,
-            "mlp_hidden": s.mlp_hidden,
-            "mlp": { "lr": s.mlp.lr, "weight_decay": s.mlp.weight_decay, "batch_size": s.mlp.batch_size,
-                     "max_epochs": s.mlp.max_epochs, "patience": s.mlp.patience },
-            "layers": a.layers,
-            "batch_size": embed.batch_size,
-            "max_length": embed.max_length,
-            "cache_dir": embed.cache_dir,
-            "standardize": "per draw, training mean and standard deviation",
-        },
-        "timing": { "total_seconds": t0.elapsed().as_secs_f64() },
-        "created_unix": util::unix_time(),
-    });
-    util::write_json(&a.out.join("manifest.json"), &manifest).map_err(CliError)?;
+    let r = run::probe_to_dir(
+        &a.model,
+        &a.tasks,
+        &a.out,
+        &s,
+        &a.encoder.settings(),
+        a.layers.as_deref(),
+        argv,
+    )?;
     println!(
         "probed {} model(s) x {} task(s) in {:.1} s -> {}",
-        model_info.len(),
-        tasks.len(),
-        t0.elapsed().as_secs_f64(),
+        r.models.len(),
+        r.tasks,
+        r.seconds,
         a.out.display()
     );
-    if !failed.is_empty() {
-        let list: Vec<String> = failed.iter().map(|(m, w)| format!("{m} ({w})")).collect();
+    if !r.failed.is_empty() {
+        let list: Vec<String> = r.failed.iter().map(|(m, w)| format!("{m} ({w})")).collect();
         return Err(CliError(format!(
             "{} of {} models failed: {}",
-            failed.len(),
+            r.failed.len(),
             a.model.len(),
             list.join("; ")
         )));

@@ -1,7 +1,7 @@
 //! `probecast tasks build` / `probecast tasks list`: SentEval probing tasks from treebanks.
 
 use super::CliError;
-use crate::data::tasks::{self, source, BuildOptions, Task, WriteOptions};
+use crate::data::tasks::{self, source, BuildSettings, Task, WriteSettings};
 use crate::util;
 use serde_json::json;
 use std::path::PathBuf;
@@ -94,7 +94,7 @@ fn build(a: BuildArgs, argv: &[String]) -> Result<(), CliError> {
         Some(names) => Some(tasks::parse_tasks(names)?),
         None => None,
     };
-    let opts = BuildOptions {
+    let opts = BuildSettings {
         tasks: task_list,
         per_class: a.per_class,
         seed: a.seed,
@@ -147,15 +147,24 @@ fn build(a: BuildArgs, argv: &[String]) -> Result<(), CliError> {
     if suite.tasks.is_empty() {
         return Err(CliError("no task could be built from the input".into()));
     }
-    let mut extra = serde_json::Map::new();
-    extra.insert("command_line".into(), json!(argv));
-    extra.insert("inputs".into(), json!(inputs));
+    let manifest_inputs = a
+        .treebank
+        .iter()
+        .zip(&inputs)
+        .map(|(tb, i)| crate::manifest::Input {
+            role: "treebank".into(),
+            path: tb.display().to_string(),
+            sha256: i["sha256"].as_str().map(str::to_string),
+        })
+        .collect();
     tasks::write_suite_with(
         &a.out,
         &suite,
-        &WriteOptions {
+        &WriteSettings {
             force: a.force,
-            manifest_extra: extra,
+            command_line: argv.to_vec(),
+            inputs: manifest_inputs,
+            input_details: json!(inputs),
         },
     )?;
     for n in notes {

@@ -5,7 +5,7 @@ use super::CliError;
 use crate::encoder::extract::model_name;
 use crate::encoder::resolve::resolve_model;
 use crate::zoo::mlm::MlmSettings;
-use crate::zoo::run::{run_variants, VariantsSpec};
+use crate::zoo::run::{run_variants, VariantsSettings};
 use std::path::PathBuf;
 
 /// Arguments of `probecast variants`.
@@ -58,7 +58,7 @@ pub struct VariantsArgs {
 /// Run the command.
 pub fn run(a: VariantsArgs, argv: &[String]) -> Result<(), CliError> {
     let model_dir = resolve_model(&a.model)?;
-    let spec = VariantsSpec {
+    let spec = VariantsSettings {
         family: model_name(&a.model),
         model_dir,
         out: a.out,
@@ -78,8 +78,8 @@ pub fn run(a: VariantsArgs, argv: &[String]) -> Result<(), CliError> {
             ..Default::default()
         },
     };
-    let pb = indicatif::ProgressBar::new_spinner();
-    let rows = run_variants(spec, argv, &mut |m| pb.set_message(m.to_string()))?;
+    let pb = crate::util::progress_bar(0, "{msg} [{bar:25}] {pos}/{len} ({elapsed})");
+    let rows = run_variants(spec, argv, &pb)?;
     pb.finish_and_clear();
     for r in &rows {
         println!("{} ({} {})", r.variant, r.operation, r.parameters);

@@ -48,6 +48,9 @@ pub enum DemoError {
     /// Writing probing results.
     #[error(transparent)]
     ProbeResults(#[from] crate::probe::results::ResultsError),
+    /// Reading the probing suite.
+    #[error(transparent)]
+    ProbeRun(#[from] crate::probe::run::ProbeRunError),
     /// Reading the downstream tasks.
     #[error(transparent)]
     Glue(#[from] crate::data::glue::GlueError),
@@ -170,14 +173,7 @@ impl DemoSettings {
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub fn bar(len: u64, msg: &str) -> indicatif::ProgressBar {
-    let pb = indicatif::ProgressBar::new(len);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:25}] {pos}/{len} ({elapsed}, eta {eta})",
-        )
-        .expect("template")
-        .progress_chars("=> "),
-    );
+    let pb = crate::util::progress_bar(len, "{msg} [{bar:25}] {pos}/{len} ({elapsed}, eta {eta})");
     pb.set_message(msg.to_string());
     pb
 }
@@ -214,6 +210,7 @@ pub fn run(
     s: &DemoSettings,
     out: &Path,
     force: bool,
+    command_line: &[String],
     log: &dyn Fn(&str),
 ) -> Result<DemoOutcome, DemoError> {
     let t_all = std::time::Instant::now();
@@ -336,7 +333,7 @@ pub fn run(
             }
         };
         let secs = t0.elapsed().as_secs_f64();
-        stage::finish(dir, name, &settings, &outputs, secs, details)?;
+        stage::finish(dir, command_line, name, &settings, &outputs, secs, details)?;
         log(&format!("  {name} done in {secs:.1} s"));
         timings.push(StageTiming {
             stage: name.to_string(),
@@ -344,16 +341,15 @@ pub fn run(
             skipped: false,
         });
     }
-    let manifest = serde_json::json!({
-        "probecast_version": env!("CARGO_PKG_VERSION"),
-        "command": "demo",
-        "settings": s,
+    let mut m = crate::manifest::Manifest::new("demo", command_line);
+    m.set_settings(s);
+    m.outputs = names.iter().map(|n| n.to_string()).collect();
+    m.set_section(serde_json::json!({
         "stages": timings,
         "checkpoints": zoo_entries.len(),
-        "total_seconds": t_all.elapsed().as_secs_f64(),
-        "created_unix": crate::util::unix_time(),
-    });
-    crate::util::write_json(&out.join("manifest.json"), &manifest).map_err(DemoError::Io)?;
+    }));
+    m.set_elapsed(t_all);
+    m.write(out).map_err(DemoError::Io)?;
     Ok(DemoOutcome {
         table,
         timings,

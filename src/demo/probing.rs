@@ -1,14 +1,16 @@
 //! The demo's probing stage: every checkpoint embeds the probing sentences once (all tasks
 //! together, mean pooling, every hidden state), then `probe::protocol::probe_task` runs per task;
-//! each checkpoint's tidy rows are saved (`rows/<id>.csv`) so an interrupted stage resumes, and
+//! each checkpoint's tidy rows are saved (`rows/<id>.csv`, read back with
+//! `probe::results::read_probes_csv`) so an interrupted stage resumes, and
 //! `probes.csv` + `features.csv` are written by `probe::results`.
 
 use super::zoo::ZooEntry;
 use super::{stage, DemoError, DemoSettings};
-use crate::data::senteval::{self, Dataset};
+use crate::data::senteval::Dataset;
 use crate::encoder::extract::{embed_sentences, LoadedModel};
 use crate::encoder::Pooling;
 use crate::probe::protocol::{self, ProbeKind, ProbeSettings, Record, TaskData};
+use crate::probe::run::load_suite;
 use crate::probe::{results, MatRef};
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,41 +28,6 @@ pub fn probe_settings(s: &DemoSettings) -> ProbeSettings {
         allow_fewer: true,
         ..Default::default()
     }
-}
-
-/// Read the probing suite written by the data stage.
-pub fn read_suite(dir: &Path) -> Result<(Vec<Dataset>, Vec<TaskData>), DemoError> {
-    let paths = senteval::expand_task_paths(&[dir.to_path_buf()])?;
-    let datasets: Vec<Dataset> = paths
-        .iter()
-        .map(|p| senteval::read(p))
-        .collect::<Result<_, _>>()?;
-    let tasks = datasets
-        .iter()
-        .map(protocol::prepare_task)
-        .collect::<Result<_, _>>()?;
-    Ok((datasets, tasks))
-}
-
-fn parse_rows(path: &Path) -> Option<Vec<(String, Record)>> {
-    let mut rd = csv::Reader::from_path(path).ok()?;
-    let mut out = Vec::new();
-    for r in rd.records() {
-        let r = r.ok()?;
-        out.push((
-            r.get(0)?.to_string(),
-            Record {
-                task: r.get(1)?.to_string(),
-                layer: r.get(2)?.parse().ok()?,
-                pooling: r.get(3)?.to_string(),
-                probe: r.get(4)?.to_string(),
-                seed: r.get(5)?.to_string(),
-                metric: r.get(6)?.to_string(),
-                value: r.get(7)?.parse().ok()?,
-            },
-        ));
-    }
-    Some(out)
 }
 
 /// Probe one checkpoint on every task.
@@ -82,7 +49,13 @@ fn probe_one(
             });
         }
     }
-    let (feats, _) = embed_sentences(&model, &sentences, &[Pooling::Mean], 64, false)?;
+    let (feats, _) = embed_sentences(
+        &model,
+        &sentences,
+        &[Pooling::Mean],
+        64,
+        &indicatif::ProgressBar::hidden(),
+    )?;
     let f = &feats[&Pooling::Mean];
     let ps = probe_settings(s);
     let mut out = Vec::new();
@@ -118,17 +91,18 @@ pub fn run(
     suite_dir: &Path,
     out: &Path,
 ) -> Result<(), DemoError> {
-    let (datasets, tasks) = read_suite(suite_dir)?;
+    let suite = load_suite(&[suite_dir.to_path_buf()])?;
+    let (datasets, tasks) = (&suite.datasets, &suite.tasks);
     let rows_dir = stage::mkdir(&out.join("rows"))?;
     let pb = super::bar(zoo.len() as u64, "  probing");
     let mut all = Vec::new();
     for e in zoo {
         pb.set_message(format!("  probing {}", e.id));
         let path = rows_dir.join(format!("{}.csv", e.id));
-        let rows = match parse_rows(&path) {
-            Some(r) if !r.is_empty() => r,
+        let rows = match results::read_probes_csv(&path) {
+            Ok(r) if !r.is_empty() => r,
             _ => {
-                let r = probe_one(e, &datasets, &tasks, s)?;
+                let r = probe_one(e, datasets, tasks, s)?;
                 crate::util::write_atomic(&path, &results::probes_csv(&r))
                     .map_err(|err| DemoError::Io(format!("{}: {err}", path.display())))?;
                 r

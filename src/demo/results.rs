@@ -9,10 +9,10 @@
 
 use super::{stage, DemoError, DemoSettings};
 use crate::predict::cv::CvScheme;
-use crate::predict::metrics::kendall_tau;
+use crate::stats::kendall_tau;
 use crate::predict::model::Method;
-use crate::predict::pipeline::{self, FitConfig, FitOutcome, Protocol, TargetResult};
-use crate::predict::table::{self, Dataset, TableOptions};
+use crate::predict::pipeline::{self, FitSettings, FitOutcome, Protocol, TargetResult};
+use crate::predict::table::{self, Dataset, TableSettings};
 use crate::predict::{persist, report};
 use std::path::Path;
 
@@ -30,8 +30,8 @@ pub const HEADER: [&str; 7] = [
 /// Family of a checkpoint id: its pretraining run (`<size>-s<seed>`).
 pub const FAMILY_REGEX: &str = r"^([a-z]+-s\d+)-";
 
-fn config(s: &DemoSettings, protocol: Protocol, cv: CvScheme) -> FitConfig {
-    FitConfig {
+fn config(s: &DemoSettings, protocol: Protocol, cv: CvScheme) -> FitSettings {
+    FitSettings {
         protocol,
         method: Method::parse("ridge", 3, 0.5).expect("ridge is a method"),
         k: 3,
@@ -43,7 +43,7 @@ fn config(s: &DemoSettings, protocol: Protocol, cv: CvScheme) -> FitConfig {
     }
 }
 
-fn write_fit(dir: &Path, ds: &Dataset, cfg: &FitConfig, o: &FitOutcome) -> Result<(), DemoError> {
+fn write_fit(dir: &Path, ds: &Dataset, cfg: &FitSettings, o: &FitOutcome) -> Result<(), DemoError> {
     stage::mkdir(dir)?;
     let pf = report::predictor_file(ds, cfg, o, "model");
     let text = serde_json::to_string_pretty(&pf).expect("json");
@@ -73,7 +73,7 @@ pub fn run(
     targets: &Path,
     out: &Path,
 ) -> Result<String, DemoError> {
-    let opts = TableOptions {
+    let opts = TableSettings {
         id_column: "model".into(),
         targets: vec![],
         targets_file: Some(targets.to_path_buf()),

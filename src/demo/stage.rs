@@ -1,68 +1,58 @@
 //! Resumable stages: a stage's directory holds its outputs and, written last, `manifest.json`
-//! with the stage's settings, their hash, the outputs and the timings. A stage whose manifest
+//! (the one [`Manifest`] type: command `demo`, the stage's settings and outputs, the timing; the
+//! section holds the stage name and the settings hash). A stage whose manifest
 //! has the same settings hash and whose outputs all exist is skipped; `--force` reruns it.
 
 use super::DemoError;
+use crate::manifest::Manifest;
 use crate::util;
 use std::path::{Path, PathBuf};
-
-/// The manifest file of a stage directory.
-pub const MANIFEST: &str = "manifest.json";
 
 /// Hash of a settings value (its compact JSON).
 pub fn settings_hash(settings: &serde_json::Value) -> String {
     util::sha256_hex(settings.to_string().as_bytes())
 }
 
-/// True when `dir/manifest.json` records `settings` and every listed output exists.
+/// True when `dir/manifest.json` is a demo stage's manifest recording `settings` and every
+/// listed output exists.
 pub fn is_done(dir: &Path, settings: &serde_json::Value) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join(MANIFEST)) else {
+    let Ok(m) = Manifest::read(dir) else {
         return false;
     };
-    let Ok(m) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return false;
-    };
-    if m.get("settings_hash").and_then(|h| h.as_str()) != Some(&settings_hash(settings)) {
+    if m.command != "demo"
+        || m.section().get("settings_hash").and_then(|h| h.as_str())
+            != Some(&settings_hash(settings))
+    {
         return false;
     }
-    m.get("outputs")
-        .and_then(|o| o.as_array())
-        .is_some_and(|outs| {
-            outs.iter()
-                .all(|o| o.as_str().is_some_and(|p| dir.join(p).exists()))
-        })
+    m.outputs.iter().all(|p| dir.join(p).exists())
 }
 
 /// Write the manifest of a finished stage (last, atomically).
 pub fn finish(
     dir: &Path,
+    command_line: &[String],
     stage: &str,
     settings: &serde_json::Value,
     outputs: &[String],
     seconds: f64,
     extra: serde_json::Value,
 ) -> Result<(), DemoError> {
-    let m = serde_json::json!({
-        "probecast_version": env!("CARGO_PKG_VERSION"),
-        "command": "demo",
+    let mut m = Manifest::new("demo", command_line);
+    m.settings = settings.clone();
+    m.outputs = outputs.to_vec();
+    m.timing.seconds = seconds;
+    m.set_section(serde_json::json!({
         "stage": stage,
-        "settings": settings,
         "settings_hash": settings_hash(settings),
-        "outputs": outputs,
-        "timing": { "seconds": seconds },
         "details": extra,
-        "created_unix": util::unix_time(),
-    });
-    util::write_json(&dir.join(MANIFEST), &m).map_err(DemoError::Io)
+    }));
+    m.write(dir).map_err(DemoError::Io)
 }
 
 /// Seconds recorded in a finished stage's manifest (0 if unreadable).
 pub fn recorded_seconds(dir: &Path) -> f64 {
-    std::fs::read_to_string(dir.join(MANIFEST))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|m| m["timing"]["seconds"].as_f64())
-        .unwrap_or(0.0)
+    Manifest::read(dir).map(|m| m.timing.seconds).unwrap_or(0.0)
 }
 
 /// Create a directory, naming it in the error.

@@ -5,7 +5,7 @@
 use super::{DemoError, DemoSettings};
 use crate::data::grammar;
 use crate::data::ptb;
-use crate::data::tasks::{self, BuildOptions, Sentence, Task};
+use crate::data::tasks::{self, BuildSettings, Sentence, Task};
 use std::path::Path;
 
 /// Build and write the ten probing tasks into `dir`; returns the task names.
@@ -18,7 +18,7 @@ pub fn write_probing_suite(s: &DemoSettings, dir: &Path) -> Result<Vec<String>, 
         .enumerate()
         .map(|(i, t)| Sentence::from_tree(format!("grammar:{}", i + 1), t))
         .collect();
-    let opts = BuildOptions {
+    let opts = BuildSettings {
         tasks: Some(Task::ALL.to_vec()),
         per_class: Some(s.probe_per_class),
         seed: s.seed,

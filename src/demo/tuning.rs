@@ -2,11 +2,13 @@
 //! `finetune::train::finetune`; each run's result is saved (`runs/<id>--<task>.json`, so an
 //! interrupted stage resumes) and `targets.csv` holds the best dev score per checkpoint and task
 //! (the primary metric: Matthews correlation for acceptability, mean of F1 and accuracy for
-//! paraphrase).
+//! paraphrase). Both tables are written by `finetune::results`, as `probecast finetune` writes
+//! them.
 
 use super::zoo::ZooEntry;
 use super::{stage, DemoError, DemoSettings};
 use crate::data::glue::{self, GlueSplit};
+use crate::finetune::results::{finetune_csv, targets_csv, RunRow};
 use crate::finetune::train::{finetune, RunResult, TrainSettings};
 use std::path::{Path, PathBuf};
 
@@ -42,49 +44,48 @@ pub fn run(
     let runs_dir = stage::mkdir(&out.join("runs"))?;
     let ts = train_settings(s);
     let pb = super::bar((zoo.len() * TASKS.len()) as u64, "  fine-tuning");
-    let mut targets = format!(
-        "model,{}\n",
-        TASKS.iter().map(|t| t.0).collect::<Vec<_>>().join(",")
-    );
-    let mut tidy = String::from("model,task,epoch,metric,value\n");
+    let mut runs: Vec<(String, &str, RunResult)> = Vec::new();
     for e in zoo {
-        let mut row = vec![e.id.clone()];
         for ((name, _), (train, dev)) in TASKS.iter().zip(&splits) {
             pb.set_message(format!("  fine-tuning {} on {name}", e.id));
             let path = runs_dir.join(format!("{}--{name}.json", e.id));
-            let saved: Option<serde_json::Value> = std::fs::read_to_string(&path)
+            let saved: Option<RunResult> = std::fs::read_to_string(&path)
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok());
-            let r: serde_json::Value = match saved {
-                Some(v) if v["best"].is_f64() => v,
-                _ => {
-                    let r: RunResult =
-                        finetune(&e.dir, train, dev, &ts, s.seed, None, &mut |_, _, _| {})?;
+            let r = match saved {
+                Some(r) => r,
+                None => {
+                    let r = finetune(
+                        &e.dir,
+                        train,
+                        dev,
+                        &ts,
+                        s.seed,
+                        None,
+                        &indicatif::ProgressBar::hidden(),
+                    )?;
                     let v = serde_json::to_value(&r).expect("json");
                     crate::util::write_json(&path, &v).map_err(DemoError::Io)?;
-                    v
+                    r
                 }
             };
-            let best = r["best"].as_f64().unwrap_or(f64::NAN);
-            row.push(format!("{best}"));
-            for ep in r["epochs"].as_array().into_iter().flatten() {
-                for m in ep["metrics"].as_array().into_iter().flatten() {
-                    tidy.push_str(&format!(
-                        "{},{name},{},{},{}\n",
-                        e.id,
-                        ep["epoch"],
-                        m[0].as_str().unwrap_or(""),
-                        m[1]
-                    ));
-                }
-            }
+            runs.push((e.id.clone(), name, r));
             pb.inc(1);
         }
-        targets.push_str(&row.join(","));
-        targets.push('\n');
     }
     pb.finish_and_clear();
-    stage::write(&out.join("targets.csv"), &targets)?;
-    stage::write(&out.join("finetune.csv"), &tidy)?;
+    let rows: Vec<RunRow> = runs
+        .iter()
+        .map(|(m, t, r)| RunRow {
+            model: m,
+            task: t,
+            seed: s.seed,
+            result: r,
+        })
+        .collect();
+    let models: Vec<&str> = zoo.iter().map(|e| e.id.as_str()).collect();
+    let tasks: Vec<&str> = TASKS.iter().map(|t| t.0).collect();
+    stage::write(&out.join("targets.csv"), &targets_csv(&models, &tasks, &rows))?;
+    stage::write(&out.join("finetune.csv"), &finetune_csv(&rows))?;
     Ok(())
 }

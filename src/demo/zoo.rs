@@ -7,8 +7,8 @@
 use super::{stage, DemoError, DemoSettings};
 use crate::data::grammar::lexicon;
 use crate::zoo::mlm::{train_mlm_with_progress, MlmInit, MlmModel, MlmSettings};
-use crate::zoo::run::{run_variants, VariantsSpec};
-use crate::zoo::write::write_dir_atomically;
+use crate::zoo::run::{run_variants, VariantsSettings};
+use crate::encoder::write::write_dir_atomically;
 use std::path::{Path, PathBuf};
 use tokenizers::models::wordlevel::WordLevel;
 use tokenizers::pre_tokenizers::whitespace::WhitespaceSplit;
@@ -229,17 +229,17 @@ pub fn build(
             tokenizer: tok_dir.clone(),
         };
         let t0 = std::time::Instant::now();
-        let pb = super::bar(s.mlm_steps as u64, &format!("  pretraining {fam}"));
-        let mut on_step = |st: usize, _: usize, loss: f64| {
-            pb.set_position(st as u64);
-            pb.set_message(format!("  pretraining {fam} loss {loss:.3}"));
-        };
+        let pb = crate::util::progress_bar(
+            s.mlm_steps as u64,
+            "{prefix} {msg} [{bar:25}] {pos}/{len} ({elapsed}, eta {eta})",
+        );
+        pb.set_prefix(format!("  pretraining {fam}"));
         let pre = zoo_dir.join("pretrain");
         let report = train_mlm_with_progress(
             init,
             corpus,
             &mlm_settings(s, seed),
-            &mut on_step,
+            &pb,
             |step: usize, m: &MlmModel| {
                 write_dir_atomically(&pre.join(format!("{fam}-step{step}")), |d| m.save(d))
             },
@@ -264,7 +264,7 @@ pub fn build(
             continue;
         }
         let t0 = std::time::Instant::now();
-        let spec = VariantsSpec {
+        let spec = VariantsSettings {
             family: base.clone(),
             model_dir: zoo_dir.join("pretrain").join(&base),
             out: zoo_dir.join("variants").join(&base),
@@ -279,7 +279,7 @@ pub fn build(
             mlm: mlm_settings(s, seed),
         };
         let argv = vec!["probecast".to_string(), "demo".into()];
-        run_variants(spec, &argv, &mut |_| {})?;
+        run_variants(spec, &argv, &indicatif::ProgressBar::hidden())?;
         log(&format!(
             "  {base}: {} variant(s) in {:.1} s",
             mine.len(),

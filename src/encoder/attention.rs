@@ -9,7 +9,7 @@
 //! another transposing copy, whose per-call overhead dominated at the short lengths of probing
 //! sentences (scores are `seq × seq` with seq ≈ 20).
 
-use super::gelu::exp_nonpos;
+use crate::kernels::activation::exp_nonpos;
 use crate::util::avx2_or;
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;

@@ -68,6 +68,10 @@ pub struct EncoderConfig {
     pub pad_token_id: u32,
     /// DistilBERT with fixed sinusoidal position embeddings.
     pub sinusoidal_positions: bool,
+    /// The whole config.json as parsed, for the settings only training reads (dropouts,
+    /// `initializer_range`) and for writing derived checkpoints: the file is parsed once.
+    #[serde(skip)]
+    pub raw: Value,
 }
 
 impl EncoderConfig {
@@ -231,6 +235,7 @@ impl EncoderConfig {
                 && get(&["sinusoidal_pos_embds"])
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
+            raw: v.clone(),
         })
     }
 }

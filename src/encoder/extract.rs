@@ -1,62 +1,15 @@
 //! Feature extraction: tokenize, sort by length, batch with dynamic padding, run the forward
-//! pass, pool every layer, and put rows back in input order. [`embed_dataset`] adds the cache.
+//! pass, pool every layer, and put rows back in input order. The cached entry point lives a layer
+//! up, in the `features` module.
 
 use super::config::EncoderConfig;
 use super::model::{Batch, Encoder};
 use super::tokenizer::TextTokenizer;
 use super::weights::{weights_file, Weights};
-use super::{resolve, EncoderError, PooledFeatures, Pooling};
-use crate::cache::{cache_key, FeatureCache};
-use crate::data::senteval::Dataset;
+use super::{EncoderError, PooledFeatures, Pooling};
 use crate::util;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Settings of an extraction run.
-#[derive(Debug, Clone)]
-pub struct EmbedSettings {
-    /// Poolings to compute.
-    pub poolings: Vec<Pooling>,
-    /// Sentences per forward pass.
-    pub batch_size: usize,
-    /// Truncation length in tokens, special tokens included.
-    pub max_length: usize,
-    /// Root of the feature cache.
-    pub cache_dir: PathBuf,
-}
-
-impl Default for EmbedSettings {
-    fn default() -> Self {
-        EmbedSettings {
-            poolings: vec![Pooling::Cls, Pooling::Mean],
-            batch_size: 32,
-            max_length: 128,
-            cache_dir: FeatureCache::default_dir(),
-        }
-    }
-}
-
-/// Result of [`embed_dataset`].
-#[derive(Debug, Clone)]
-pub struct EmbedOutput {
-    /// A short name of the checkpoint (directory name or model id).
-    pub model_name: String,
-    /// The checkpoint directory used.
-    pub model_dir: PathBuf,
-    /// SHA-256 over the checkpoint's config, weights and tokenizer files.
-    pub model_hash: String,
-    /// SHA-256 of the sentences.
-    pub data_hash: String,
-    /// Features per pooling, rows in the dataset's order.
-    pub features: BTreeMap<Pooling, PooledFeatures>,
-    /// Whether every pooling came from the cache (no forward pass was run).
-    pub from_cache: bool,
-    /// Real tokens processed by the forward pass (0 on a cache hit).
-    pub tokens: usize,
-    /// Seconds spent in tokenization + forward + pooling, model loading excluded (0 on a cache
-    /// hit).
-    pub seconds: f64,
-}
 
 /// A checkpoint loaded and ready to embed.
 pub struct LoadedModel {
@@ -148,33 +101,18 @@ impl LoadedModel {
     }
 }
 
-/// Embed sentences with a loaded model: features per pooling with rows in input order, and the
-/// number of real tokens. Batches hold sentences of similar length (sorted, longest first), each
-/// padded only to its own longest row.
-pub fn embed_sentences(
-    model: &LoadedModel,
-    sentences: &[String],
-    poolings: &[Pooling],
-    batch_size: usize,
-    progress: bool,
-) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
-    let pb = if progress {
-        indicatif::ProgressBar::new(sentences.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    embed_sentences_bar(model, sentences, poolings, batch_size, &pb)
-}
-
 /// Pooled rows of one batch: per pooling (in `poolings` order), per hidden state, `rows × dim`.
 type BatchRows = Vec<Vec<Vec<f32>>>;
 
-/// [`embed_sentences`] reporting to `pb` (its length is set here). The batches run in
-/// parallel, one per rayon thread, each forward pass on its own thread
+/// Embed sentences with a loaded model: features per pooling with rows in input order, and the
+/// number of real tokens; progress goes to `pb` (its length and style are set here; pass
+/// `ProgressBar::hidden()` for none). Batches hold sentences of similar length (sorted, longest
+/// first), each padded only to its own longest row. The batches run in parallel, one per rayon
+/// thread, each forward pass on its own thread
 /// ([`super::model::Encoder::forward_packed_with`] without inner parallelism): no waiting
 /// inside a batch, and every batch's numbers are the same whichever thread runs it and
 /// whatever else the pool is doing (other batches, or probes of another task).
-pub fn embed_sentences_bar(
+pub fn embed_sentences(
     model: &LoadedModel,
     sentences: &[String],
     poolings: &[Pooling],
@@ -271,152 +209,5 @@ fn pool_rows(p: Pooling, rows: &[f32], dim: usize, dst: &mut [f32]) {
                 .zip(&acc)
                 .for_each(|(d, &a)| *d = (a * inv) as f32);
         }
-    }
-}
-
-/// Embed a dataset with a checkpoint (`model` is a directory or a cached model id), using the
-/// feature cache: poolings already cached are read back without loading the model; a run where
-/// every pooling is cached does no forward pass.
-pub fn embed_dataset(
-    model: &str,
-    data: &Dataset,
-    settings: &EmbedSettings,
-) -> Result<EmbedOutput, EncoderError> {
-    embed_dataset_with_progress(model, data, settings, false)
-}
-
-/// [`embed_dataset`] with an optional progress bar on stderr.
-pub fn embed_dataset_with_progress(
-    model: &str,
-    data: &Dataset,
-    settings: &EmbedSettings,
-    progress: bool,
-) -> Result<EmbedOutput, EncoderError> {
-    let pb = if progress {
-        indicatif::ProgressBar::new(0)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    Embedder::new(model, settings)?.embed(data, &pb)
-}
-
-/// A checkpoint resolved, checked and hashed once, for embedding several datasets with the
-/// feature cache; the weights are loaded on the first cache miss and kept for the next ones.
-pub struct Embedder {
-    spec: String,
-    dir: PathBuf,
-    hash: String,
-    settings: EmbedSettings,
-    model: std::sync::OnceLock<LoadedModel>,
-}
-
-impl Embedder {
-    /// Resolve `model` (a directory or a cached model id), check `settings.max_length` against
-    /// it and hash its files; nothing is loaded yet.
-    pub fn new(model: &str, settings: &EmbedSettings) -> Result<Self, EncoderError> {
-        let dir = resolve::resolve_model(model)?;
-        let cfg = EncoderConfig::from_dir(&dir)?;
-        check_max_length(&dir, &cfg, settings.max_length)?;
-        let hash = model_hash(&dir)?;
-        Ok(Embedder {
-            spec: model.to_string(),
-            dir,
-            hash,
-            settings: settings.clone(),
-            model: std::sync::OnceLock::new(),
-        })
-    }
-
-    /// The checkpoint directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Content hash of the checkpoint (see [`model_hash`]).
-    pub fn hash(&self) -> &str {
-        &self.hash
-    }
-
-    fn loaded(&self) -> Result<&LoadedModel, EncoderError> {
-        if let Some(m) = self.model.get() {
-            return Ok(m);
-        }
-        let m = LoadedModel::load(&self.dir, self.settings.max_length)?;
-        Ok(self.model.get_or_init(|| m))
-    }
-
-    /// Features of `data` for every pooling of the settings: poolings already cached are read
-    /// back, the others computed (reporting to `pb`) and written to the cache.
-    pub fn embed(
-        &self,
-        data: &Dataset,
-        pb: &indicatif::ProgressBar,
-    ) -> Result<EmbedOutput, EncoderError> {
-        let (out, computed) = self.embed_uncached(data, pb)?;
-        self.store(&out, &computed)?;
-        Ok(out)
-    }
-
-    /// [`Embedder::embed`] without the cache writes: also returns the poolings that were
-    /// computed rather than read, for [`Embedder::store`] (which a caller may run while it
-    /// goes on with the features).
-    pub fn embed_uncached(
-        &self,
-        data: &Dataset,
-        pb: &indicatif::ProgressBar,
-    ) -> Result<(EmbedOutput, Vec<Pooling>), EncoderError> {
-        let settings = &self.settings;
-        let sentences: Vec<String> = data.examples.iter().map(|e| e.sentence.clone()).collect();
-        let dhash = sentences_hash(&sentences);
-        let cache = FeatureCache::new(&settings.cache_dir);
-        let mut features = BTreeMap::new();
-        let mut missing = Vec::new();
-        for &p in &settings.poolings {
-            let key = cache_key(&self.hash, &dhash, p, settings.max_length);
-            match cache.get(&key) {
-                Some(f) if f.n == sentences.len() => {
-                    features.insert(p, f);
-                }
-                _ => missing.push(p),
-            }
-        }
-        let (mut tokens, mut seconds) = (0, 0.0);
-        let from_cache = missing.is_empty();
-        if !missing.is_empty() {
-            let lm = self.loaded()?;
-            let t0 = std::time::Instant::now();
-            let (computed, tk) =
-                embed_sentences_bar(lm, &sentences, &missing, settings.batch_size, pb)?;
-            seconds = t0.elapsed().as_secs_f64();
-            tokens = tk;
-            features.extend(computed);
-        }
-        let out = EmbedOutput {
-            model_name: model_name(&self.spec),
-            model_dir: self.dir.clone(),
-            model_hash: self.hash.clone(),
-            data_hash: dhash,
-            features,
-            from_cache,
-            tokens,
-            seconds,
-        };
-        Ok((out, missing))
-    }
-
-    /// Write the poolings `which` of `out` to the feature cache.
-    pub fn store(&self, out: &EmbedOutput, which: &[Pooling]) -> Result<(), EncoderError> {
-        let settings = &self.settings;
-        let cache = FeatureCache::new(&settings.cache_dir);
-        for p in which {
-            let key = cache_key(&self.hash, &out.data_hash, *p, settings.max_length);
-            cache
-                .put(&key, &out.features[p])
-                .map_err(|e| EncoderError::Input {
-                    path: settings.cache_dir.display().to_string(),
-                    msg: format!("cannot write the feature cache: {e}"),
-                })?;
-        }
-        Ok(())
     }
 }

@@ -4,19 +4,21 @@
 //! - [`weights`]: safetensors / pickle-free `pytorch_model.bin` reading with shape checks;
 //! - [`tokenizer`]: tokenizer.json or vocab.txt;
 //! - [`model`]: the forward pass returning all `num_layers + 1` hidden states;
-//! - [`extract`]: sorting, batching, pooling and the cached [`embed_dataset`] entry point;
+//! - [`trainable`]: the same encoder as differentiable candle ops (`crate::nn`), for training;
+//! - [`extract`]: sorting, batching and pooling (the cached entry point is a layer up, in `features`);
 //! - [`resolve`]: `--model` as a directory or a model id inside the local Hugging Face cache.
 
 pub mod attention;
 pub mod config;
 pub mod extract;
-pub mod gelu;
 pub mod model;
 pub mod resolve;
 pub mod tokenizer;
+pub mod trainable;
 pub mod weights;
+pub mod write;
 
-pub use extract::{embed_dataset, embed_sentences, EmbedOutput, EmbedSettings, LoadedModel};
+pub use extract::{embed_sentences, LoadedModel};
 
 use std::path::Path;
 
@@ -34,6 +36,19 @@ pub enum EncoderError {
     /// Anything else (a tensor operation failing).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A training-layer error: a checkpoint's own error comes back as it was (naming the file).
+impl From<crate::nn::NnError> for EncoderError {
+    fn from(e: crate::nn::NnError) -> Self {
+        match e {
+            crate::nn::NnError::Source(e) => match e.downcast::<EncoderError>() {
+                Ok(e) => *e,
+                Err(e) => EncoderError::Internal(e.to_string()),
+            },
+            crate::nn::NnError::Candle(e) => EncoderError::Internal(e.to_string()),
+        }
+    }
 }
 
 impl EncoderError {

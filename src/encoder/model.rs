@@ -17,7 +17,7 @@
 
 use super::attention::attend_row;
 use super::config::{Activation, Arch, EncoderConfig};
-use super::gelu::{self, MapFn};
+use crate::kernels::activation::{self as gelu, MapFn};
 use super::weights::Weights;
 use super::EncoderError;
 use candle_core::{Device, Tensor};

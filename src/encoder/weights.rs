@@ -129,3 +129,18 @@ impl Weights {
         self.get(&names[0], shape)
     }
 }
+
+/// The checkpoint as the training layer's parameter source; its errors keep the file name.
+impl crate::nn::ParamSource for Weights {
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor, crate::nn::NnError> {
+        Weights::get(self, name, shape).map_err(|e| crate::nn::NnError::Source(Box::new(e)))
+    }
+
+    fn get_any(&self, names: &[String], shape: &[usize]) -> Result<Tensor, crate::nn::NnError> {
+        Weights::get_any(self, names, shape).map_err(|e| crate::nn::NnError::Source(Box::new(e)))
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        Weights::contains(self, name)
+    }
+}

@@ -2,8 +2,10 @@
 //! warmup/decay and gradient clipping, evaluation on dev after every epoch.
 
 use super::metrics::task_metrics;
+pub use super::FinetuneError;
+use crate::util::{at_least_one, positive, SettingsError};
 use super::model::SeqClassifier;
-use super::optim::{linear_schedule, AdamW, AdamWConfig};
+use crate::nn::optim::{linear_schedule, AdamW, AdamWSettings};
 use crate::data::glue::{GlueExample, GlueSplit, TaskKind};
 use crate::encoder::config::EncoderConfig;
 use crate::encoder::extract::check_max_length;
@@ -41,6 +43,43 @@ pub struct TrainSettings {
     pub max_dev_examples: Option<usize>,
 }
 
+impl TrainSettings {
+    /// Validate before any work: counts of at least one, a positive finite learning rate, a
+    /// finite non-negative weight decay, a warmup fraction in [0, 1), a positive clipping norm,
+    /// room for the special tokens.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        at_least_one("epochs", self.epochs)?;
+        at_least_one("batch_size", self.batch_size)?;
+        positive("lr", self.lr)?;
+        positive("max_grad_norm", self.max_grad_norm)?;
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err(SettingsError::new(
+                "weight_decay",
+                format!("must be finite and non-negative, got {}", self.weight_decay),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.warmup_ratio) {
+            return Err(SettingsError::new(
+                "warmup_ratio",
+                format!("must be in [0, 1), got {}", self.warmup_ratio),
+            ));
+        }
+        if self.max_length < 2 {
+            return Err(SettingsError::new(
+                "max_length",
+                format!("{} is too small (at least 2: the special tokens)", self.max_length),
+            ));
+        }
+        if let Some(n) = self.max_train_examples {
+            at_least_one("max_train_examples", n)?;
+        }
+        if let Some(n) = self.max_dev_examples {
+            at_least_one("max_dev_examples", n)?;
+        }
+        Ok(())
+    }
+}
+
 impl Default for TrainSettings {
     fn default() -> Self {
         TrainSettings {
@@ -58,7 +97,7 @@ impl Default for TrainSettings {
 }
 
 /// Metrics after one epoch.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EpochResult {
     /// 1-based epoch.
     pub epoch: usize,
@@ -69,7 +108,7 @@ pub struct EpochResult {
 }
 
 /// One (model, task, seed) run.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RunResult {
     /// Per-epoch results.
     pub epochs: Vec<EpochResult>,
@@ -85,20 +124,6 @@ pub struct RunResult {
     pub steps: usize,
     /// Seconds of training + evaluation.
     pub seconds: f64,
-}
-
-/// Errors of the fine-tuning stage.
-#[derive(Debug, thiserror::Error)]
-pub enum FinetuneError {
-    /// Loading the checkpoint or tokenizing failed.
-    #[error(transparent)]
-    Encoder(#[from] EncoderError),
-    /// A tensor operation failed.
-    #[error("training failed: {0}")]
-    Tensor(#[from] candle_core::Error),
-    /// Bad settings.
-    #[error("{0}")]
-    Settings(String),
 }
 
 struct Encoded {
@@ -241,7 +266,7 @@ fn predict(
 }
 
 /// Fine-tune the checkpoint in `dir` on `train`, evaluating on `dev` after each epoch.
-/// `on_step(step, total, loss)` is called after every optimizer step (for progress).
+/// Progress goes to `pb` (length = steps, position, message = the running loss).
 pub fn finetune(
     dir: &Path,
     train: &GlueSplit,
@@ -249,13 +274,9 @@ pub fn finetune(
     s: &TrainSettings,
     seed: u64,
     save_to: Option<&Path>,
-    on_step: &mut dyn FnMut(usize, usize, f64),
+    pb: &indicatif::ProgressBar,
 ) -> Result<RunResult, FinetuneError> {
-    if s.batch_size == 0 || s.epochs == 0 {
-        return Err(FinetuneError::Settings(
-            "--batch-size and --epochs must be at least 1".into(),
-        ));
-    }
+    s.check()?;
     let t0 = std::time::Instant::now();
     let cfg = EncoderConfig::from_dir(dir)?;
     check_max_length(dir, &cfg, s.max_length)?;
@@ -267,7 +288,7 @@ pub fn finetune(
     } else {
         train.spec.labels.len()
     };
-    let model = SeqClassifier::load(dir, cfg.clone(), w, num_labels, DType::F32, seed)?;
+    let model = SeqClassifier::load(cfg.clone(), w, num_labels, DType::F32, seed)?;
     let zero_types = cfg.type_vocab_size <= 1;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_f17e);
     let keep = match s.max_train_examples {
@@ -305,7 +326,7 @@ pub fn finetune(
     let warmup = (s.warmup_ratio * total as f64).ceil() as usize;
     let mut opt = AdamW::new(
         model.params(),
-        AdamWConfig {
+        AdamWSettings {
             lr: s.lr,
             weight_decay: s.weight_decay,
             ..Default::default()
@@ -336,7 +357,9 @@ pub fn finetune(
             opt.step_clipped(model.params(), &grads, lr, Some(s.max_grad_norm))?;
             step += 1;
             loss_sum += lv;
-            on_step(step, total, lv);
+            pb.set_length(total as u64);
+            pb.set_position(step as u64);
+            pb.set_message(format!("loss {lv:.3}"));
         }
         let pred = predict(&model, &dv, kind, 64)?;
         epochs.push(EpochResult {

@@ -7,7 +7,7 @@
 use super::conformal;
 use super::cv::{self, CvScheme, Fold};
 use super::linalg::Mat;
-use super::metrics;
+use crate::stats as metrics;
 use super::model::{self, LinearModel, Method, ModelError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 /// Settings of one honest evaluation.
 #[derive(Debug, Clone)]
-pub struct HonestConfig {
+pub struct HonestSettings {
     /// The method under test.
     pub method: Method,
     /// Nominal coverage of the prediction intervals, e.g. 0.9.
@@ -229,7 +229,7 @@ fn predictions_len(p: &[CvPrediction]) -> f64 {
 /// of an inner cross-validation (`cfg.inner_cv`, falling back to 5-fold) on the training rows
 /// `train` only. `inf` when the inner CV cannot run or has too few residuals.
 fn nested_width(
-    cfg: &HonestConfig,
+    cfg: &HonestSettings,
     x: &Mat,
     y: &[f64],
     families: Option<&[String]>,
@@ -270,7 +270,7 @@ fn nested_width(
 
 /// Run the honest protocol for one target.
 pub fn evaluate(
-    cfg: &HonestConfig,
+    cfg: &HonestSettings,
     x: &Mat,
     y: &[f64],
     families: Option<&[String]>,
@@ -448,7 +448,7 @@ mod tests {
             for r in 0..reps {
                 let (x, y) = synthetic(60, 5, 0.5, 100 + r);
                 let f = folds(&scheme, 60, None, r).unwrap();
-                let cfg = HonestConfig {
+                let cfg = HonestSettings {
                     method: Method::OlsSubset { k: 2 },
                     coverage,
                     permutations: 0,
@@ -485,7 +485,7 @@ mod tests {
         let n = 25;
         let (x, y) = synthetic(n, 8, 0.3, 9);
         let f = folds(&CvScheme::Loo, n, None, 0).unwrap();
-        let cfg = HonestConfig {
+        let cfg = HonestSettings {
             method: Method::Ridge,
             coverage: 0.9,
             permutations: 99,

@@ -48,7 +48,7 @@ pub fn evaluate(
     let usable = (0..x.cols).filter(|&j| scaler.usable(j)).count();
     let model = model::fit(&Method::OlsSubset { k }, x, y, seed)?;
     let fitted: Vec<f64> = (0..n).map(|i| model.predict_row(x.row(i))).collect();
-    let rmse = super::metrics::rmse(y, &fitted);
+    let rmse = crate::stats::rmse(y, &fitted);
     let draws = noise_draws.max(1);
     let mut noise = Vec::with_capacity(draws);
     for d in 0..draws {

@@ -2,7 +2,7 @@
 //! every target, and collect the per-target results.
 
 use super::cv::{self, CvError, CvScheme};
-use super::honest::{self, HonestConfig, HonestResult};
+use super::honest::{self, HonestSettings, HonestResult};
 use super::linalg::Scaler;
 use super::model::{Method, ModelError};
 use super::paper::{self, PaperResult};
@@ -75,7 +75,7 @@ pub enum Protocol {
 
 /// Settings of a fit run.
 #[derive(Debug, Clone, Serialize)]
-pub struct FitConfig {
+pub struct FitSettings {
     /// Protocol.
     pub protocol: Protocol,
     /// Method (honest protocol; the paper protocol always uses OLS on the best k-subset).
@@ -113,7 +113,7 @@ pub struct FitOutcome {
 }
 
 /// Check the settings against the data; one clear message per problem.
-pub fn validate(ds: &Dataset, cfg: &FitConfig) -> Result<Vec<cv::Fold>, FitError> {
+pub fn validate(ds: &Dataset, cfg: &FitSettings) -> Result<Vec<cv::Fold>, FitError> {
     let file = ds.files[0].clone();
     let n = ds.ids.len();
     if !(cfg.coverage > 0.0 && cfg.coverage < 1.0) {
@@ -178,7 +178,7 @@ pub fn validate(ds: &Dataset, cfg: &FitConfig) -> Result<Vec<cv::Fold>, FitError
 }
 
 /// Run the configured protocol on every target.
-pub fn run(ds: &Dataset, cfg: &FitConfig) -> Result<FitOutcome, FitError> {
+pub fn run(ds: &Dataset, cfg: &FitSettings) -> Result<FitOutcome, FitError> {
     let folds = validate(ds, cfg)?;
     let mut results = Vec::new();
     let per_target = if cfg.method == Method::Mean {
@@ -210,7 +210,7 @@ pub fn run(ds: &Dataset, cfg: &FitConfig) -> Result<FitOutcome, FitError> {
                 if let Some(pb) = &progress {
                     pb.set_message(name.clone());
                 }
-                let hc = HonestConfig {
+                let hc = HonestSettings {
                     method: cfg.method,
                     coverage: cfg.coverage,
                     permutations: cfg.permutations,

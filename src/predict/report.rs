@@ -2,7 +2,7 @@
 //! `cv_predictions.csv`, `predictions.csv` and the predictor file.
 
 use super::persist::{self, Prediction, PredictorFile, TargetPredictor};
-use super::pipeline::{FitConfig, FitOutcome, Protocol, TargetResult};
+use super::pipeline::{FitSettings, FitOutcome, Protocol, TargetResult};
 use super::table::Dataset;
 use serde_json::{json, Value};
 
@@ -23,7 +23,7 @@ const IN_SAMPLE_NOTE: &str = "IN-SAMPLE errors: the paper protocol measures RMSE
 const HONEST_NOTE: &str = "Out-of-fold errors: scaling, feature selection and penalty were chosen inside each training fold; baselines use the same folds.";
 
 /// The per-target JSON summary object.
-pub fn target_json(ds: &Dataset, cfg: &FitConfig, name: &str, r: &TargetResult) -> Value {
+pub fn target_json(ds: &Dataset, cfg: &FitSettings, name: &str, r: &TargetResult) -> Value {
     let names = |idx: &[usize]| -> Vec<String> {
         idx.iter().map(|&j| ds.feature_names[j].clone()).collect()
     };
@@ -38,14 +38,14 @@ pub fn target_json(ds: &Dataset, cfg: &FitConfig, name: &str, r: &TargetResult) 
                 "in_sample": true,
                 "rmse": num(p.rmse),
                 "baselines": {
-                    "mean": num(super::metrics::rmse(y, &vec![super::linalg::mean(y); y.len()])),
+                    "mean": num(crate::stats::rmse(y, &vec![super::linalg::mean(y); y.len()])),
                     "family_mean": Value::Null,
                     "noise": num(p.noise_mean),
                     "noise_seed_draw": num(p.noise_seed),
                 },
                 "reduction_pct": num(p.reduction_pct),
                 "reduction_pct_seed_draw": num(p.reduction_pct_seed),
-                "kendall_tau": num(super::metrics::kendall_tau(y, &p.fitted)),
+                "kendall_tau": num(crate::stats::kendall_tau(y, &p.fitted)),
                 "p_value": Value::Null,
                 "coverage": Value::Null,
                 "dropped_constant_columns": p.dropped_constant,
@@ -86,7 +86,7 @@ pub fn target_json(ds: &Dataset, cfg: &FitConfig, name: &str, r: &TargetResult) 
 }
 
 /// The full JSON summary printed by `--json`.
-pub fn summary_json(ds: &Dataset, cfg: &FitConfig, out: &FitOutcome) -> Value {
+pub fn summary_json(ds: &Dataset, cfg: &FitSettings, out: &FitOutcome) -> Value {
     let targets: Vec<Value> = out
         .results
         .iter()
@@ -120,7 +120,7 @@ fn fo(v: Option<f64>) -> String {
 }
 
 /// The readable table printed by `probecast fit`.
-pub fn table_text(ds: &Dataset, cfg: &FitConfig, out: &FitOutcome) -> String {
+pub fn table_text(ds: &Dataset, cfg: &FitSettings, out: &FitOutcome) -> String {
     let mut s = String::new();
     let rows = ds.ids.len();
     let cols = ds.feature_names.len();
@@ -137,7 +137,7 @@ pub fn table_text(ds: &Dataset, cfg: &FitConfig, out: &FitOutcome) -> String {
             for (name, r) in &out.results {
                 if let TargetResult::Paper(p) = r {
                     let t = ds.target_names.iter().position(|t| t == name).unwrap();
-                    let tau = super::metrics::kendall_tau(&ds.y[t], &p.fitted);
+                    let tau = crate::stats::kendall_tau(&ds.y[t], &p.fitted);
                     let feats: Vec<&str> = p
                         .features
                         .iter()
@@ -218,7 +218,7 @@ fn cell(v: f64) -> String {
 }
 
 /// `summary.csv`: one row per target.
-pub fn summary_csv(ds: &Dataset, cfg: &FitConfig, out: &FitOutcome) -> Vec<u8> {
+pub fn summary_csv(ds: &Dataset, cfg: &FitSettings, out: &FitOutcome) -> Vec<u8> {
     let header = [
         "target",
         "protocol",
@@ -341,7 +341,7 @@ pub fn cv_predictions_csv(ds: &Dataset, out: &FitOutcome) -> Vec<u8> {
 /// The predictor file for a fit run.
 pub fn predictor_file(
     ds: &Dataset,
-    cfg: &FitConfig,
+    cfg: &FitSettings,
     out: &FitOutcome,
     id_column: &str,
 ) -> PredictorFile {

@@ -120,7 +120,7 @@ pub enum TableError {
 
 /// How to read the input tables.
 #[derive(Debug, Clone, Default)]
-pub struct TableOptions {
+pub struct TableSettings {
     /// Name of the id column (e.g. `model`).
     pub id_column: String,
     /// Target column names (may be empty when `targets_file` is given: then all its columns).
@@ -323,7 +323,7 @@ const TARGET_HINT: &str = " (target values must be numbers)";
 const FEATURE_HINT: &str = " (exclude non-feature columns with --features REGEX)";
 
 /// Read and validate the input table(s).
-pub fn load(data: &Path, opts: &TableOptions) -> Result<Dataset, TableError> {
+pub fn load(data: &Path, opts: &TableSettings) -> Result<Dataset, TableError> {
     let raw = read_raw(data)?;
     let id_c = raw.col(&opts.id_column, "id")?;
     let ids = raw.ids(id_c)?;
@@ -535,8 +535,8 @@ mod tests {
         p
     }
 
-    fn opts(targets: &[&str]) -> TableOptions {
-        TableOptions {
+    fn opts(targets: &[&str]) -> TableSettings {
+        TableSettings {
             id_column: "model".into(),
             targets: targets.iter().map(|s| s.to_string()).collect(),
             ..Default::default()

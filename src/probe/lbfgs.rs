@@ -3,7 +3,7 @@
 
 /// Stopping rules and memory of [`minimize`].
 #[derive(Debug, Clone, Copy)]
-pub struct LbfgsOptions {
+pub struct LbfgsSettings {
     /// Maximum number of iterations.
     pub max_iter: usize,
     /// Stop when the largest absolute gradient component is at most this.
@@ -18,9 +18,9 @@ pub struct LbfgsOptions {
     pub memory: usize,
 }
 
-impl Default for LbfgsOptions {
+impl Default for LbfgsSettings {
     fn default() -> Self {
-        LbfgsOptions {
+        LbfgsSettings {
             max_iter: 1000,
             gtol: 1e-5,
             ftol: 1e-10,
@@ -52,7 +52,7 @@ fn max_abs(a: &[f64]) -> f64 {
 
 /// Minimise `f` from `x` (updated in place). `f(x, grad)` returns the objective and writes the
 /// gradient.
-pub fn minimize<F>(x: &mut [f64], mut f: F, opts: &LbfgsOptions) -> LbfgsReport
+pub fn minimize<F>(x: &mut [f64], mut f: F, opts: &LbfgsSettings) -> LbfgsReport
 where
     F: FnMut(&[f64], &mut [f64]) -> f64,
 {
@@ -192,7 +192,7 @@ mod tests {
                 g[1] = 200.0 * (b - a * a);
                 (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
             },
-            &LbfgsOptions {
+            &LbfgsSettings {
                 gtol: 1e-8,
                 ftol: 0.0,
                 ..Default::default()

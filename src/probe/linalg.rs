@@ -1,5 +1,5 @@
 //! Small dense helpers on row-major slices: a borrowed matrix view, vectorisable exp/log and
-//! column standardisation; the matrix products live in [`crate::dense`] (re-exported here).
+//! column standardisation; the matrix products live in [`crate::kernels::dense`] (re-exported here).
 
 /// A borrowed row-major `n × dim` matrix of `f32` (one example per row).
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +34,7 @@ impl<'a> MatRef<'a> {
     }
 }
 
-pub use crate::dense::{matmul, matmul_nt, matmul_tn, Real};
+pub use crate::kernels::dense::{matmul, matmul_nt, matmul_tn, Real};
 
 /// e^x for x ≤ 0 in `f64` (clamped below at -708), branch-free and without `f64 → i64`
 /// conversions, so that a loop over it vectorises with AVX2 (4 lanes). Cody–Waite reduction

@@ -6,7 +6,7 @@
 //! Products with the data run in `f32` (one fused pass per evaluation, AVX2 + FMA kernels where
 //! the CPU has them); the parameters, losses, exps and logs and the optimiser run in `f64`.
 
-use super::lbfgs::{self, LbfgsOptions, LbfgsReport};
+use super::lbfgs::{self, LbfgsSettings, LbfgsReport};
 use super::linalg::{exp_nonpos_f64, ln_pos_f64, matmul_nt, MatRef};
 use crate::util::avx2_or;
 
@@ -26,11 +26,11 @@ pub enum LogRegError {
 
 /// Settings of one fit.
 #[derive(Debug, Clone, Copy)]
-pub struct LogRegOptions {
+pub struct LogRegSettings {
     /// Inverse regularisation strength (scikit-learn's `C`).
     pub c: f64,
     /// Optimiser stopping rules.
-    pub lbfgs: LbfgsOptions,
+    pub lbfgs: LbfgsSettings,
     /// Threads per objective evaluation (1 = none; use 1 inside an outer parallel loop). With
     /// `t > 1` the rows are cut into `t` contiguous ranges (at least 256 rows each) evaluated
     /// in parallel on the rayon pool and added in order: results are deterministic for a given
@@ -38,11 +38,11 @@ pub struct LogRegOptions {
     pub threads: usize,
 }
 
-impl Default for LogRegOptions {
+impl Default for LogRegSettings {
     fn default() -> Self {
-        LogRegOptions {
+        LogRegSettings {
             c: 1.0,
-            lbfgs: LbfgsOptions {
+            lbfgs: LbfgsSettings {
                 max_iter: 1000,
                 gtol: 1e-5,
                 ftol: 1e-10,
@@ -750,7 +750,7 @@ pub fn fit(
     x: MatRef,
     y: &[u32],
     n_classes: usize,
-    opts: &LogRegOptions,
+    opts: &LogRegSettings,
     init: Option<&LogReg>,
 ) -> Result<(LogReg, FitInfo), LogRegError> {
     check(x, y, n_classes, opts.c)?;
@@ -784,11 +784,11 @@ pub fn fit_path(
     y: &[u32],
     n_classes: usize,
     cs: &[f64],
-    opts: &LogRegOptions,
+    opts: &LogRegSettings,
 ) -> Result<Vec<(LogReg, FitInfo)>, LogRegError> {
     let mut out: Vec<(LogReg, FitInfo)> = Vec::with_capacity(cs.len());
     for &c in cs {
-        let o = LogRegOptions { c, ..*opts };
+        let o = LogRegSettings { c, ..*opts };
         let init = out.last().map(|(m, _)| m);
         let r = fit(x, y, n_classes, &o, init)?;
         out.push(r);
@@ -866,7 +866,7 @@ mod tests {
                     assert!((a - b).abs() <= 1e-6, "k={k} t={t}: gradient {a} vs {b}");
                 }
             }
-            let o = |threads| LogRegOptions {
+            let o = |threads| LogRegSettings {
                 c: 0.5,
                 threads,
                 ..Default::default()
@@ -891,12 +891,12 @@ mod tests {
         y[0] = 5;
         let xm = MatRef::new(&x, 30, 1);
         assert_eq!(
-            fit(xm, &y, 3, &LogRegOptions::default(), None).unwrap_err(),
+            fit(xm, &y, 3, &LogRegSettings::default(), None).unwrap_err(),
             LogRegError::BadLabel {
                 label: 5,
                 classes: 3
             }
         );
-        assert!(fit(xm, &y, 1, &LogRegOptions::default(), None).is_err());
+        assert!(fit(xm, &y, 1, &LogRegSettings::default(), None).is_err());
     }
 }

@@ -20,7 +20,7 @@ pub enum MlpError {
 
 /// Training settings.
 #[derive(Debug, Clone, Copy)]
-pub struct MlpOptions {
+pub struct MlpSettings {
     /// Hidden units.
     pub hidden: usize,
     /// Adam learning rate.
@@ -37,9 +37,9 @@ pub struct MlpOptions {
     pub seed: u64,
 }
 
-impl Default for MlpOptions {
+impl Default for MlpSettings {
     fn default() -> Self {
-        MlpOptions {
+        MlpSettings {
             hidden: 100,
             lr: 1e-3,
             weight_decay: 1e-4,
@@ -270,7 +270,7 @@ pub fn train(
     xva: MatRef,
     yva: &[u32],
     n_classes: usize,
-    opts: &MlpOptions,
+    opts: &MlpSettings,
 ) -> Result<(Mlp, MlpInfo), MlpError> {
     check(xtr, ytr, n_classes, "training")?;
     check(xva, yva, n_classes, "validation")?;

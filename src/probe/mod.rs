@@ -22,6 +22,7 @@ pub mod npy;
 pub mod pipeline;
 pub mod protocol;
 pub mod results;
+pub mod run;
 
 pub use linalg::MatRef;
 pub use protocol::{

@@ -11,7 +11,7 @@
 use super::protocol::{probe_task, ProbeSettings, Record, TaskData};
 use super::MatRef;
 use crate::data::senteval::Dataset;
-use crate::encoder::extract::{EmbedSettings, Embedder};
+use crate::features::{EmbedSettings, Embedder};
 use crate::encoder::EncoderError;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -47,7 +47,7 @@ pub struct ModelRun {
 
 /// Embed every dataset with checkpoint `spec` (through the feature cache of `embed`) and probe
 /// the hidden states `layers` (all when `None`) of every pooling with settings `s`.
-/// `datasets[i]` and `tasks[i]` are the same task. With `progress`, bars on stderr.
+/// `datasets[i]` and `tasks[i]` are the same task. Progress bars are added to `bars`.
 pub fn embed_and_probe(
     spec: &str,
     datasets: &[Dataset],
@@ -55,15 +55,10 @@ pub fn embed_and_probe(
     embed: &EmbedSettings,
     layers: Option<&[usize]>,
     s: &ProbeSettings,
-    progress: bool,
+    bars: &indicatif::MultiProgress,
 ) -> Result<ModelRun, PipelineError> {
     assert_eq!(datasets.len(), tasks.len());
     let embedder = Embedder::new(spec, embed)?;
-    let bars = if progress {
-        indicatif::MultiProgress::new()
-    } else {
-        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
-    };
     type Slot = Mutex<Option<Result<Vec<Record>, String>>>;
     let slots: Vec<Slot> = tasks.iter().map(|_| Mutex::new(None)).collect();
     let mut stop: Option<PipelineError> = None;

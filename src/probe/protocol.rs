@@ -4,10 +4,11 @@
 //! family picks its hyper-parameter on validation accuracy; the family with the best validation
 //! accuracy is reported as probe `best`. Control tasks (selectivity) and MDL are optional.
 
+use crate::util::{at_least_one, SettingsError};
 use super::linalg::{column_stats, standardize, MatRef};
-use super::logreg::{self, LogReg, LogRegOptions};
+use super::logreg::{self, LogReg, LogRegSettings};
 use super::mdl::{self, Mdl};
-use super::mlp::{self, Mlp, MlpOptions};
+use super::mlp::{self, Mlp, MlpSettings};
 use crate::data::senteval::{Dataset, Split};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -281,11 +282,76 @@ pub struct ProbeSettings {
     /// Hidden sizes tried for the MLP.
     pub mlp_hidden: Vec<usize>,
     /// Other MLP settings (its `hidden` and `seed` are set per fit).
-    pub mlp: MlpOptions,
+    pub mlp: MlpSettings,
     /// Logistic-regression optimiser settings (its `c` is set per fit).
-    pub logreg: LogRegOptions,
+    pub logreg: LogRegSettings,
     /// Use what there is (80/20) for classes smaller than `train_per_class` + a quarter.
     pub allow_fewer: bool,
+}
+
+impl ProbeSettings {
+    /// Validate before any work: counts of at least one, a non-empty grid of positive finite
+    /// penalties, MLP sizes of at least one.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        at_least_one("train_per_class", self.train_per_class)?;
+        at_least_one("seeds", self.seeds)?;
+        if self.probes.is_empty() {
+            return Err(SettingsError::new("probe", "needs at least one probe"));
+        }
+        if self.c_grid.is_empty() || self.c_grid.iter().any(|&c| !(c > 0.0 && c.is_finite())) {
+            return Err(SettingsError::new(
+                "c_grid",
+                "every C must be positive and finite",
+            ));
+        }
+        if self.mlp_hidden.is_empty() || self.mlp_hidden.contains(&0) {
+            return Err(SettingsError::new("mlp_hidden", "sizes must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Set the probe families from names (`logreg`, `mlp`; duplicates ignored).
+    pub fn set_probes(&mut self, names: &[String]) -> Result<(), SettingsError> {
+        let mut probes = Vec::new();
+        for p in names {
+            let k = ProbeKind::parse(p.trim()).ok_or_else(|| {
+                SettingsError::new("probe", format!("unknown probe {p:?} (expected logreg, mlp)"))
+            })?;
+            if !probes.contains(&k) {
+                probes.push(k);
+            }
+        }
+        self.probes = probes;
+        Ok(())
+    }
+
+    /// Set the metrics from names (`acc` is always computed; `selectivity` or `sel`, `mdl`).
+    pub fn set_metrics(&mut self, names: &[String]) -> Result<(), SettingsError> {
+        let (mut sel, mut mdl) = (false, false);
+        for m in names {
+            match m.trim() {
+                "acc" => {}
+                "selectivity" | "sel" => sel = true,
+                "mdl" => mdl = true,
+                other => {
+                    return Err(SettingsError::new(
+                        "metrics",
+                        format!("unknown metric {other:?} (expected acc, selectivity, mdl)"),
+                    ))
+                }
+            }
+        }
+        (self.selectivity, self.mdl) = (sel, mdl);
+        Ok(())
+    }
+
+    /// Set the penalty grid, sorted ascending and deduplicated (the path is fitted in order).
+    pub fn set_c_grid(&mut self, grid: &[f64]) {
+        let mut c = grid.to_vec();
+        c.sort_by(|x, y| x.total_cmp(y));
+        c.dedup();
+        self.c_grid = c;
+    }
 }
 
 impl Default for ProbeSettings {
@@ -298,9 +364,9 @@ impl Default for ProbeSettings {
             mdl: true,
             c_grid: vec![0.01, 0.1, 1.0, 10.0],
             mlp_hidden: vec![10, 20, 100],
-            mlp: MlpOptions::default(),
-            logreg: LogRegOptions {
-                lbfgs: super::lbfgs::LbfgsOptions {
+            mlp: MlpSettings::default(),
+            logreg: LogRegSettings {
+                lbfgs: super::lbfgs::LbfgsSettings {
                     gtol: 1e-4,
                     ..Default::default()
                 },
@@ -385,13 +451,13 @@ fn fit_family(
 ) -> Result<Fitted, String> {
     match kind {
         ProbeKind::LogReg => {
-            let o = LogRegOptions { c: hp, ..s.logreg };
+            let o = LogRegSettings { c: hp, ..s.logreg };
             logreg::fit(xtr, ytr, k, &o, None)
                 .map(|(m, _)| Fitted::LogReg(m))
                 .map_err(|e| e.to_string())
         }
         ProbeKind::Mlp => {
-            let o = MlpOptions {
+            let o = MlpSettings {
                 hidden: hp as usize,
                 seed,
                 ..s.mlp

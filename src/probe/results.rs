@@ -14,6 +14,14 @@ pub enum ResultsError {
         path: String,
         source: std::io::Error,
     },
+    /// A probes.csv that cannot be read back (names the file and line).
+    #[error("{path}: {msg}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// What is wrong, with the line.
+        msg: String,
+    },
 }
 
 /// Format a value for CSV: shortest representation that reads back to the same `f64`.
@@ -45,14 +53,61 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     })
 }
 
+/// Read a tidy table written by [`write_probes_csv`] (`model,task,layer,pooling,probe,seed,
+/// metric,value`) back into rows.
+pub fn read_probes_csv(path: &Path) -> Result<Vec<(String, Record)>, ResultsError> {
+    let err = |msg: String| ResultsError::Parse {
+        path: path.display().to_string(),
+        msg,
+    };
+    let mut rd = csv::Reader::from_path(path).map_err(|e| err(format!("cannot read: {e}")))?;
+    let header: Vec<String> = rd
+        .headers()
+        .map_err(|e| err(e.to_string()))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    if header != PROBES_HEADER {
+        return Err(err(format!(
+            "header is {:?}, expected {:?}",
+            header.join(","),
+            PROBES_HEADER.join(",")
+        )));
+    }
+    let mut out = Vec::new();
+    for (i, r) in rd.records().enumerate() {
+        let line = i + 2;
+        let r = r.map_err(|e| err(format!("line {line}: {e}")))?;
+        let num = |k: usize| -> Result<f64, ResultsError> {
+            r[k].parse()
+                .map_err(|_| err(format!("line {line}: {:?} is not a number", &r[k])))
+        };
+        out.push((
+            r[0].to_string(),
+            Record {
+                task: r[1].to_string(),
+                layer: r[2]
+                    .parse()
+                    .map_err(|_| err(format!("line {line}: layer {:?} is not an index", &r[2])))?,
+                pooling: r[3].to_string(),
+                probe: r[4].to_string(),
+                seed: r[5].to_string(),
+                metric: r[6].to_string(),
+                value: num(7)?,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// The columns of probes.csv.
+pub const PROBES_HEADER: [&str; 8] = [
+    "model", "task", "layer", "pooling", "probe", "seed", "metric", "value",
+];
+
 /// The tidy table: `model,task,layer,pooling,probe,seed,metric,value`.
 pub fn probes_csv(rows: &[(String, Record)]) -> Vec<u8> {
-    let header: Vec<String> = [
-        "model", "task", "layer", "pooling", "probe", "seed", "metric", "value",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let header: Vec<String> = PROBES_HEADER.iter().map(|s| s.to_string()).collect();
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|(m, r)| {

@@ -48,11 +48,7 @@ impl Checkpoint {
     /// refused here with the tensor's name.
     pub fn load(dir: &Path) -> Result<Self, ZooError> {
         let config = EncoderConfig::from_dir(dir)?;
-        let cfg_path = dir.join("config.json");
-        let text = std::fs::read_to_string(&cfg_path)
-            .map_err(|e| ZooError::input(&cfg_path, format!("cannot read: {e}")))?;
-        let config_json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| ZooError::input(&cfg_path, format!("not valid JSON: {e}")))?;
+        let config_json = config.raw.clone();
         let weights_path = weights_file(dir)?;
         Encoder::load(config.clone(), Weights::load(&weights_path)?)?;
         let raw: Vec<(String, Tensor)> = if weights_path.extension().is_some_and(|e| e == "bin") {

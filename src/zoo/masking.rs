@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// What the masking needs to know about the vocabulary.
 #[derive(Debug, Clone)]
-pub struct MaskingSpec {
+pub struct MaskingSettings {
     /// Probability that a token is selected (0.15 in BERT).
     pub mask_prob: f64,
     /// The mask token's id (`[MASK]`, `<mask>`).
@@ -41,7 +41,7 @@ pub struct MaskedBatch {
     pub labels: Vec<u32>,
 }
 
-impl MaskingSpec {
+impl MaskingSettings {
     fn maskable(&self, id: u32) -> bool {
         self.special.binary_search(&id).is_err()
     }
@@ -108,7 +108,7 @@ mod tests {
     fn masking_rates_match_bert_in_closed_form() {
         // 200k maskable tokens: selected ~ Binomial(n, 0.15); of those, [MASK] 80%, random
         // 10% (of which 1/vocab land on the original id again), unchanged 10%.
-        let spec = MaskingSpec {
+        let spec = MaskingSettings {
             mask_prob: 0.15,
             mask_id: 3,
             random_vocab: 50,
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn a_batch_always_has_one_selected_position_and_padding() {
-        let spec = MaskingSpec {
+        let spec = MaskingSettings {
             mask_prob: 1e-9,
             mask_id: 3,
             random_vocab: 50,

@@ -12,17 +12,18 @@
 //! (see [`super::masking`]); the head runs on those positions only.
 
 use super::checkpoint::Checkpoint;
-use super::masking::{MaskedBatch, MaskingSpec};
-use super::write::write_hf_files;
+use super::masking::{MaskedBatch, MaskingSettings};
+use crate::encoder::write::write_hf_files;
 use super::ZooError;
 use crate::encoder::config::{Activation, Arch, EncoderConfig};
 use crate::encoder::extract::check_max_length;
 use crate::encoder::model::weight_prefixes;
 use crate::encoder::tokenizer::TextTokenizer;
 use crate::encoder::weights::Weights;
-use crate::finetune::model::{initializer_range, EncoderBody, Lin, Norm, Param, ParamBuilder};
-use crate::finetune::ops;
-use crate::finetune::optim::{linear_schedule, AdamW, AdamWConfig};
+use crate::encoder::trainable::EncoderBody;
+use crate::nn::params::{initializer_range, Lin, Norm, Param, ParamBuilder};
+use crate::nn::ops;
+use crate::nn::optim::{linear_schedule, AdamW, AdamWSettings};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -164,7 +165,7 @@ impl MlmModel {
         )?;
         let std = initializer_range(&ck.config_json);
         let mut b = ParamBuilder::from_weights(&w, dtype, seed, std);
-        let body = EncoderBody::build(&mut b, ck.config.clone(), &ck.config_json)?;
+        let body = EncoderBody::build(&mut b, ck.config.clone())?;
         let mut params = b.into_params();
         let n_body = params.len();
         let has_head = w.select_prefix(HEAD_PROBE, &[""]).is_ok();
@@ -213,7 +214,7 @@ impl MlmModel {
         config_json["architectures"] = serde_json::json!(["BertForMaskedLM"]);
         config_json["tie_word_embeddings"] = serde_json::json!(true);
         let mut b = ParamBuilder::fresh(dtype, seed, initializer_range(&config_json));
-        let body = EncoderBody::build(&mut b, cfg.clone(), &config_json)?;
+        let body = EncoderBody::build(&mut b, cfg.clone())?;
         let n_body = b.params_len();
         let head = build_head(&mut b, &cfg)?;
         Ok(MlmModel {
@@ -284,7 +285,7 @@ impl MlmModel {
     }
 
     /// The masking of this model's tokenizer (mask token, special tokens, vocabulary size).
-    pub fn masking_spec(&self, mask_prob: f64) -> Result<MaskingSpec, ZooError> {
+    pub fn masking_spec(&self, mask_prob: f64) -> Result<MaskingSettings, ZooError> {
         let dir = &self.tokenizer_dir;
         let tj = dir.join("tokenizer.json");
         let tok = if tj.is_file() {
@@ -309,7 +310,7 @@ impl MlmModel {
                 format!("the mask token id {mask_id} is outside the model's vocabulary of {vocab}"),
             ));
         }
-        Ok(MaskingSpec {
+        Ok(MaskingSettings {
             mask_prob,
             mask_id,
             random_vocab: tok.get_vocab_size(true).min(vocab) as u32,
@@ -369,12 +370,12 @@ impl MlmModel {
     /// Write the model as a Hugging Face directory: config.json (`BertForMaskedLM`),
     /// model.safetensors, and the tokenizer files.
     pub fn save(&self, dir: &Path) -> Result<(), ZooError> {
-        write_hf_files(
+        Ok(write_hf_files(
             dir,
             &self.config_json,
             &self.named_tensors()?,
             &self.tokenizer_dir,
-        )
+        )?)
     }
 }
 
@@ -427,15 +428,21 @@ pub fn train_mlm(
     settings: &MlmSettings,
     on_checkpoint: impl FnMut(usize, &MlmModel) -> Result<(), ZooError>,
 ) -> Result<MlmReport, ZooError> {
-    train_mlm_with_progress(init, corpus, settings, &mut |_, _, _| {}, on_checkpoint)
+    train_mlm_with_progress(
+        init,
+        corpus,
+        settings,
+        &indicatif::ProgressBar::hidden(),
+        on_checkpoint,
+    )
 }
 
-/// [`train_mlm`] with `on_step(step, total, loss)` called after every step.
+/// [`train_mlm`] reporting to `pb` (length = steps, position, message = the running loss).
 pub fn train_mlm_with_progress(
     init: MlmInit,
     corpus: &[String],
     s: &MlmSettings,
-    on_step: &mut dyn FnMut(usize, usize, f64),
+    pb: &indicatif::ProgressBar,
     mut on_checkpoint: impl FnMut(usize, &MlmModel) -> Result<(), ZooError>,
 ) -> Result<MlmReport, ZooError> {
     check_settings(s)?;
@@ -473,7 +480,7 @@ pub fn train_mlm_with_progress(
     let warmup = (s.warmup_ratio * s.steps as f64).ceil() as usize;
     let mut opt = AdamW::new(
         model.params(),
-        AdamWConfig {
+        AdamWSettings {
             lr: s.lr,
             weight_decay: s.weight_decay,
             ..Default::default()
@@ -512,7 +519,9 @@ pub fn train_mlm_with_progress(
             Some(s.max_grad_norm),
         )?;
         losses.push(lv);
-        on_step(step + 1, s.steps, lv);
+        pb.set_length(s.steps as u64);
+        pb.set_position(step as u64 + 1);
+        pb.set_message(format!("loss {lv:.3}"));
         if save_at.binary_search(&(step + 1)).is_ok() {
             on_checkpoint(step + 1, &model)?;
         }

@@ -8,7 +8,8 @@
 //! - [`masking`]: BERT's 80/10/10 token masking;
 //! - [`mlm`]: the masked-LM model, its training loop and saving;
 //! - [`corrupt`]: word shuffling and the corruption run;
-//! - [`write`] and [`run`]: writing variant directories, `variants.csv` and the manifest.
+//! - [`run`]: writing variant directories (with `crate::encoder::write`), `variants.csv` and the
+//!   manifest.
 
 pub mod checkpoint;
 pub mod corrupt;
@@ -19,7 +20,7 @@ pub mod prune;
 pub mod quantize;
 pub mod run;
 pub mod truncate;
-pub mod write;
+
 
 use crate::encoder::EncoderError;
 use std::path::Path;
@@ -41,6 +42,14 @@ pub enum ZooError {
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Tensor(#[from] candle_core::Error),
+}
+
+/// A training-layer error, through the encoder's conversion (a checkpoint's own error keeps its
+/// file name).
+impl From<crate::nn::NnError> for ZooError {
+    fn from(e: crate::nn::NnError) -> Self {
+        ZooError::Encoder(EncoderError::from(e))
+    }
 }
 
 impl ZooError {

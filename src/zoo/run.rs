@@ -5,15 +5,16 @@
 use super::checkpoint::Checkpoint;
 use super::corrupt::shuffle_words;
 use super::mlm::{train_mlm_with_progress, MlmInit, MlmModel, MlmSettings};
-use super::write::{write_dir_atomically, write_hf_files};
+use crate::encoder::write::{write_dir_atomically, write_hf_dir};
 use super::{noise, prune, quantize, truncate, ZooError};
 use crate::encoder::config::Arch;
+use crate::manifest::Manifest;
 use crate::util;
 use std::path::{Path, PathBuf};
 
 /// What to make.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct VariantsSpec {
+pub struct VariantsSettings {
     /// Short name of the base model (directory name or model id): the variants' family.
     pub family: String,
     /// The base checkpoint directory.
@@ -68,7 +69,7 @@ fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
     out
 }
 
-fn check(spec: &VariantsSpec, ck: &Checkpoint) -> Result<Vec<String>, ZooError> {
+fn check(spec: &VariantsSettings, ck: &Checkpoint) -> Result<Vec<String>, ZooError> {
     let none = spec.noise.is_empty()
         && spec.prune.is_empty()
         && spec.truncate.is_empty()
@@ -149,7 +150,7 @@ fn check(spec: &VariantsSpec, ck: &Checkpoint) -> Result<Vec<String>, ZooError> 
 }
 
 /// A fingerprint of everything that determines the run's output.
-fn fingerprint(spec: &VariantsSpec, base_hash: &str, corpus_hash: &Option<String>) -> String {
+fn fingerprint(spec: &VariantsSettings, base_hash: &str, corpus_hash: &Option<String>) -> String {
     let v = serde_json::json!({
         "base_hash": base_hash, "family": spec.family, "noise": spec.noise, "prune": spec.prune,
         "truncate": spec.truncate, "quantize": spec.quantize, "corrupt_steps": spec.corrupt_steps,
@@ -167,9 +168,10 @@ fn guard_out(out: &Path, fp: &str, force: bool) -> Result<(), ZooError> {
     if entries.count() == 0 {
         return Ok(());
     }
-    let manifest: Option<serde_json::Value> = std::fs::read_to_string(out.join("manifest.json"))
+    let manifest = Manifest::read(out)
         .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
+        .filter(|m| m.command == "variants")
+        .map(|m| m.section().clone());
     let old_fp = manifest
         .as_ref()
         .and_then(|m| m.get("run_fingerprint"))
@@ -214,11 +216,12 @@ fn fmt_num(x: f64) -> String {
     format!("{x}")
 }
 
-/// Make the variants; `progress(message)` reports each step. Returns the rows of variants.csv.
+/// Make the variants, reporting to `pb` (the variant being written; the corruption run's steps
+/// and loss). Returns the rows of variants.csv.
 pub fn run_variants(
-    mut spec: VariantsSpec,
+    mut spec: VariantsSettings,
     argv: &[String],
-    progress: &mut dyn FnMut(&str),
+    pb: &indicatif::ProgressBar,
 ) -> Result<Vec<VariantRow>, ZooError> {
     let t0 = std::time::Instant::now();
     spec.noise = dedup(&spec.noise);
@@ -240,15 +243,13 @@ pub fn run_variants(
     let mut rows = Vec::new();
     let mut emit = |op: &str, tag: String, params: String, v: &Checkpoint, measured| {
         let id = format!("{safe}-{tag}");
-        progress(&format!("writing {id}"));
-        write_dir_atomically(&spec.out.join(&id), |d| {
-            let tensors: Vec<_> = v
-                .tensors
-                .iter()
-                .map(|t| (t.name.clone(), t.tensor.clone()))
-                .collect();
-            write_hf_files(d, &v.config_json, &tensors, &ck.dir)
-        })?;
+        pb.set_message(format!("writing {id}"));
+        let tensors: Vec<_> = v
+            .tensors
+            .iter()
+            .map(|t| (t.name.clone(), t.tensor.clone()))
+            .collect();
+        write_hf_dir(&spec.out.join(&id), &v.config_json, &tensors, &ck.dir)?;
         rows.push(VariantRow {
             variant: id,
             family: spec.family.clone(),
@@ -306,12 +307,6 @@ pub fn run_variants(
         s.steps = *spec.corrupt_steps.iter().max().expect("non-empty");
         s.save_at = spec.corrupt_steps.clone();
         s.seed = spec.seed;
-        let total = s.steps;
-        let mut on_step = |st: usize, _: usize, loss: f64| {
-            if st.is_multiple_of(50) || st == total {
-                progress(&format!("corrupt: step {st}/{total} loss {loss:.3}"));
-            }
-        };
         let report = {
             let out = &spec.out;
             let rows = &mut rows;
@@ -321,7 +316,7 @@ pub fn run_variants(
                 MlmInit::FromDir(spec.model_dir.clone()),
                 &shuffled,
                 &s,
-                &mut on_step,
+                pb,
                 |step: usize, model: &MlmModel| {
                     let id = format!("{safe}-corrupt{step}");
                     write_dir_atomically(&out.join(&id), |d| model.save(d))?;
@@ -362,22 +357,25 @@ pub fn run_variants(
     let csv_path = spec.out.join("variants.csv");
     util::write_atomic(&csv_path, &csv)
         .map_err(|e| ZooError::input(&csv_path, format!("cannot write: {e}")))?;
-    let manifest = serde_json::json!({
-        "probecast_version": env!("CARGO_PKG_VERSION"),
-        "command": "variants",
-        "command_line": argv,
+    let mut m = Manifest::new("variants", argv);
+    m.input("model", &spec.model_dir, Some(ck.hash.clone()));
+    if let Some(c) = &spec.corpus {
+        m.input("corpus", c, corpus_hash.clone());
+    }
+    m.set_settings(&spec);
+    m.outputs = rows
+        .iter()
+        .map(|r| r.variant.clone())
+        .chain(["variants.csv".to_string()])
+        .collect();
+    m.set_section(serde_json::json!({
         "run_fingerprint": fp,
-        "inputs": {"model": spec.model_dir, "model_hash": ck.hash, "corpus": spec.corpus,
-                   "corpus_sha256": corpus_hash},
-        "settings": spec,
         "variants": rows.iter().map(|r| serde_json::json!({
             "variant": r.variant, "operation": r.operation, "parameters": r.parameters,
             "measured": r.measured})).collect::<Vec<_>>(),
         "mlm": mlm_report,
-        "timing": {"total_seconds": t0.elapsed().as_secs_f64()},
-        "created_unix": util::unix_time(),
-    });
-    util::write_json(&spec.out.join("manifest.json"), &manifest)
-        .map_err(|m| ZooError::option("--out", m))?;
+    }));
+    m.set_elapsed(t0);
+    m.write(&spec.out).map_err(|e| ZooError::option("--out", e))?;
     Ok(rows)
 }

@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// Rule probabilities of the grammar.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct GrammarParams {
+pub struct GrammarSettings {
     /// A sentence is two coordinated clauses.
     pub p_coord_clause: f64,
     /// The coordinator is `but` (else `and`).
@@ -37,9 +37,9 @@ pub struct GrammarParams {
     pub max_depth: usize,
 }
 
-impl Default for GrammarParams {
+impl Default for GrammarSettings {
     fn default() -> Self {
-        GrammarParams {
+        GrammarSettings {
             p_coord_clause: 0.15,
             p_but: 0.3,
             p_transitive: 0.7,
@@ -60,7 +60,7 @@ impl Default for GrammarParams {
 /// A seeded sentence generator.
 pub struct Generator<'a> {
     /// The rule probabilities.
-    pub params: &'a GrammarParams,
+    pub params: &'a GrammarSettings,
     /// The random source.
     pub rng: &'a mut ChaCha8Rng,
 }

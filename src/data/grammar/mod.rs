@@ -11,7 +11,7 @@ pub mod generate;
 pub mod lexicon;
 pub mod syntax;
 
-pub use generate::{Generator, GrammarParams};
+pub use generate::{Generator, GrammarSettings};
 pub use syntax::{Sentence, Tree};
 
 use crate::util;
@@ -51,7 +51,7 @@ mod stream {
 
 /// `n` sentences from the grammar with the default rule probabilities.
 pub fn sentences(seed: u64, stream_id: u64, n: usize) -> Vec<Sentence> {
-    let params = GrammarParams::default();
+    let params = GrammarSettings::default();
     let mut rng = rng_for(seed, stream_id);
     let mut g = Generator {
         params: &params,
@@ -101,8 +101,8 @@ fn mkdir(dir: &Path) -> Result<(), GrammarError> {
 
 /// Rule probabilities of the downstream tasks: embedding depth 1 (shorter sentences, so that
 /// fine-tuning stays cheap), otherwise the defaults.
-pub fn downstream_params() -> GrammarParams {
-    GrammarParams {
+pub fn downstream_params() -> GrammarSettings {
+    GrammarSettings {
         max_depth: 1,
         ..Default::default()
     }

@@ -4,7 +4,7 @@
 
 use super::analysis;
 use super::select::{self, balanced};
-use super::{BuildOptions, BuiltTask, Sentence, Task, TasksError};
+use super::{BuildSettings, BuiltTask, Sentence, Task, TasksError};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -148,7 +148,7 @@ pub(super) fn build(
     task: Task,
     usable: &[&Sentence],
     pool: &[&Sentence],
-    opts: &BuildOptions,
+    opts: &BuildSettings,
 ) -> Result<BuiltTask, TasksError> {
     let (alterer, altered_label) = match task {
         Task::BigramShift => (Alterer::Bigram, "I"),

@@ -4,7 +4,7 @@
 use super::analysis::{self, MainClause};
 use super::select::{self, balanced};
 use super::{
-    BuildOptions, BuiltTask, Sentence, Task, TasksError, AUTO_PER_CLASS_MAX, MIN_PER_CLASS,
+    BuildSettings, BuiltTask, Sentence, Task, TasksError, AUTO_PER_CLASS_MAX, MIN_PER_CLASS,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -95,7 +95,7 @@ pub(super) fn rule(task: Task) -> &'static str {
 pub(super) fn build_task(
     task: Task,
     pool: &[&Sentence],
-    opts: &BuildOptions,
+    opts: &BuildSettings,
 ) -> Result<BuiltTask, TasksError> {
     let usable: Vec<&Sentence> = pool.iter().copied().filter(|s| task.can_use(s)).collect();
     match task {
@@ -235,7 +235,7 @@ struct Labeller {
 }
 
 impl Labeller {
-    fn new(task: Task, usable: &[&Sentence], opts: &BuildOptions) -> Labeller {
+    fn new(task: Task, usable: &[&Sentence], opts: &BuildSettings) -> Labeller {
         let target_order = if task == Task::WordContent {
             word_content_targets(usable, opts.word_content_skip, opts.word_content_words)
         } else {

@@ -34,7 +34,7 @@ use crate::data::senteval::Example;
 pub use alter::{swappable, Lexicon};
 pub use labels::{intrinsic_label, length_bin, word_content_targets, LENGTH_BINS};
 pub use select::split_counts;
-pub use write::{fingerprint, report_csv, task_text, write_suite, write_suite_with, WriteOptions};
+pub use write::{fingerprint, report_csv, task_text, write_suite, write_suite_with, WriteSettings};
 
 /// One word's dependency attachment (Universal Dependencies).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,7 +302,7 @@ impl std::fmt::Display for Task {
 
 /// Options of [`build`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BuildOptions {
+pub struct BuildSettings {
     /// Tasks asked for explicitly (a task the source cannot serve is then an error); `None`:
     /// every task the source supports (the others are skipped with a reason).
     pub tasks: Option<Vec<Task>>,
@@ -329,9 +329,9 @@ pub const AUTO_PER_CLASS_MAX: usize = 1000;
 /// Fewest examples per class a task is built with (8 tr, 1 va, 1 te).
 pub const MIN_PER_CLASS: usize = 10;
 
-impl Default for BuildOptions {
+impl Default for BuildSettings {
     fn default() -> Self {
-        BuildOptions {
+        BuildSettings {
             tasks: None,
             per_class: None,
             seed: 0,
@@ -370,7 +370,7 @@ pub struct BuiltSuite {
     /// Sentences left after the length filter and deduplication.
     pub sentences_used: usize,
     /// The options used.
-    pub options: BuildOptions,
+    pub options: BuildSettings,
 }
 
 /// Errors of the task builders (the CLI prefixes the file when there is one).
@@ -428,7 +428,7 @@ pub fn parse_tasks(names: &[String]) -> Result<Vec<Task>, TasksError> {
 
 /// Build the probing tasks from `sentences` (see the module docs for the common rules and
 /// [`Task::rule`] for each task).
-pub fn build(sentences: &[Sentence], opts: &BuildOptions) -> Result<BuiltSuite, TasksError> {
+pub fn build(sentences: &[Sentence], opts: &BuildSettings) -> Result<BuiltSuite, TasksError> {
     if opts.min_words == 0 || opts.min_words > opts.max_words {
         return Err(TasksError::Options(format!(
             "--min-words {} / --max-words {}: need 1 <= min <= max",

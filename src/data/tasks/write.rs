@@ -4,21 +4,23 @@
 
 use super::{BuiltSuite, BuiltTask, TasksError};
 use crate::data::senteval::Split;
+use crate::manifest::Manifest;
 use crate::util;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// What the manifest says the run is (used to recognise an output directory's run).
-const KIND: &str = "probecast tasks build";
-
 /// Options of [`write_suite_with`].
 #[derive(Debug, Clone, Default)]
-pub struct WriteOptions {
+pub struct WriteSettings {
     /// Replace an output directory that holds a different run (or other files).
     pub force: bool,
-    /// Extra manifest fields (command line, input hashes ...), merged at the top level.
-    pub manifest_extra: serde_json::Map<String, serde_json::Value>,
+    /// The command line, for the manifest.
+    pub command_line: Vec<String>,
+    /// The inputs (treebank files with their hashes), for the manifest.
+    pub inputs: Vec<crate::manifest::Input>,
+    /// More about the inputs (formats, sentence counts), for the manifest's section.
+    pub input_details: serde_json::Value,
 }
 
 /// SentEval text of a task: `split<TAB>label<TAB>sentence` lines.
@@ -87,7 +89,7 @@ pub fn fingerprint(suite: &BuiltSuite) -> String {
 /// Write the suite into `out` (created if needed); refuses a directory holding another run.
 /// Returns the files written.
 pub fn write_suite(out: &Path, suite: &BuiltSuite) -> Result<Vec<PathBuf>, TasksError> {
-    write_suite_with(out, suite, &WriteOptions::default())
+    write_suite_with(out, suite, &WriteSettings::default())
 }
 
 fn out_err(out: &Path, msg: impl Into<String>) -> TasksError {
@@ -112,13 +114,8 @@ fn prepare(out: &Path, fp: &str, force: bool) -> Result<(), TasksError> {
     if entries.is_empty() {
         return Ok(());
     }
-    let manifest: Option<serde_json::Value> = std::fs::read_to_string(out.join("manifest.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    let ours = manifest
-        .as_ref()
-        .filter(|m| m["kind"] == KIND)
-        .map(|m| m["fingerprint"] == fp);
+    let manifest = Manifest::read(out).ok().filter(|m| m.command == "tasks");
+    let ours = manifest.as_ref().map(|m| m.section()["fingerprint"] == fp);
     match (ours, force) {
         (Some(true), _) => Ok(()),
         (Some(false), false) => Err(out_err(
@@ -130,8 +127,8 @@ fn prepare(out: &Path, fp: &str, force: bool) -> Result<(), TasksError> {
             "is not empty and holds no tasks run (no probecast tasks manifest.json); use --force to write there anyway",
         )),
         (_, true) => {
-            if let Some(files) = manifest.as_ref().and_then(|m| m["files"].as_array()) {
-                for f in files.iter().filter_map(|f| f.as_str()) {
+            if let Some(m) = &manifest {
+                for f in &m.outputs {
                     if !f.contains('/') && !f.contains('\\') && !f.starts_with('.') {
                         let _ = std::fs::remove_file(out.join(f));
                     }
@@ -146,7 +143,7 @@ fn prepare(out: &Path, fp: &str, force: bool) -> Result<(), TasksError> {
 pub fn write_suite_with(
     out: &Path,
     suite: &BuiltSuite,
-    opts: &WriteOptions,
+    opts: &WriteSettings,
 ) -> Result<Vec<PathBuf>, TasksError> {
     let fp = fingerprint(suite);
     prepare(out, &fp, opts.force)?;
@@ -184,28 +181,21 @@ pub fn write_suite_with(
     util::write_atomic_str(&report, &report_csv(suite))
         .map_err(|e| out_err(&report, format!("cannot write: {e}")))?;
     names.push("report.csv".into());
-    names.push("manifest.json".into());
     written.push(report);
-    let mut m = json!({
-        "kind": KIND,
-        "probecast_version": env!("CARGO_PKG_VERSION"),
+    let mut m = Manifest::new("tasks", &opts.command_line);
+    m.inputs = opts.inputs.clone();
+    m.set_settings(&suite.options);
+    m.outputs = names;
+    m.set_section(json!({
         "fingerprint": fp,
-        "options": suite.options,
-        "seed": suite.options.seed,
+        "inputs": opts.input_details,
         "sentences_in": suite.sentences_in,
         "sentences_used": suite.sentences_used,
         "tasks": tasks_json,
         "skipped": suite.skipped.iter().map(|(t, r)| json!({"task": t.name(), "reason": r})).collect::<Vec<_>>(),
-        "files": names,
-        "created_unix": util::unix_time(),
-    });
-    if let Some(obj) = m.as_object_mut() {
-        for (k, v) in &opts.manifest_extra {
-            obj.insert(k.clone(), v.clone());
-        }
-    }
+    }));
     let mpath = out.join("manifest.json");
-    util::write_json(&mpath, &m).map_err(TasksError::Write)?;
+    m.write(out).map_err(TasksError::Write)?;
     written.push(mpath);
     Ok(written)
 }

@@ -9,7 +9,7 @@
 //! order (deterministic for a given input, whatever the thread count's work stealing does).
 
 use super::ops::{contiguous, err, tensor_from, with_slice, OpFloat};
-use crate::dense::{matmul, matmul_nt_acc, matmul_tn, Real};
+use crate::kernels::dense::{matmul, matmul_nt_acc, matmul_tn, Real};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -167,7 +167,7 @@ pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finetune::ops::tests::max_abs;
+    use crate::nn::ops::tests::max_abs;
     use candle_core::{DType, Device, Var};
 
     fn t(v: Vec<f64>, shape: &[usize]) -> Tensor {

@@ -1,14 +1,14 @@
 //! AdamW (decoupled weight decay, as `torch.optim.AdamW`), the linear warmup + linear decay
 //! schedule (`transformers.get_linear_schedule_with_warmup`) and global-norm gradient clipping.
 
-use super::model::Param;
+use super::params::Param;
 use super::ops::with_slice;
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Result, Tensor, WithDType};
 
 /// AdamW hyperparameters.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
-pub struct AdamWConfig {
+pub struct AdamWSettings {
     /// Peak learning rate.
     pub lr: f64,
     /// β1.
@@ -21,9 +21,9 @@ pub struct AdamWConfig {
     pub weight_decay: f64,
 }
 
-impl Default for AdamWConfig {
+impl Default for AdamWSettings {
     fn default() -> Self {
-        AdamWConfig {
+        AdamWSettings {
             lr: 2e-5,
             beta1: 0.9,
             beta2: 0.999,
@@ -44,7 +44,7 @@ enum Moments {
 /// what `torch.optim.AdamW(fused=True)` does, and it matters here: composed tensor ops cost about
 /// fifteen allocating passes over every parameter, the 30k x 384 word embeddings included.
 pub struct AdamW {
-    cfg: AdamWConfig,
+    cfg: AdamWSettings,
     moments: Vec<Moments>,
     step: usize,
 }
@@ -177,7 +177,7 @@ fn sum_sq<T: AdamFloat>(g: &Tensor) -> Result<f64> {
 
 impl AdamW {
     /// Zero moments for `params` (f32 or f64 parameters).
-    pub fn new(params: &[Param], cfg: AdamWConfig) -> Result<Self> {
+    pub fn new(params: &[Param], cfg: AdamWSettings) -> Result<Self> {
         let moments = params
             .iter()
             .map(|p| {
@@ -334,7 +334,7 @@ mod tests {
         }];
         let loss = (var.as_tensor().sqr().unwrap().sum_all().unwrap() * 0.5).unwrap(); // g = w
         let grads = loss.backward().unwrap();
-        let cfg = AdamWConfig {
+        let cfg = AdamWSettings {
             lr: 0.1,
             weight_decay: 0.01,
             ..Default::default()
@@ -375,7 +375,7 @@ mod tests {
             var: var.clone(),
             decay: true,
         }];
-        let mut opt = AdamW::new(&params, AdamWConfig::default()).unwrap();
+        let mut opt = AdamW::new(&params, AdamWSettings::default()).unwrap();
         let (mut m, mut v) = ([0.0; 5], [0.0; 5]);
         for t in 1..=3 {
             let lr = 0.05 * t as f64;

@@ -17,7 +17,7 @@
 //! again backward) disappear, and each (sequence, head) is one task of the thread pool.
 
 use super::ops::{contiguous, softmax_block, softmax_bwd_block, tensor_from, with_slice, OpFloat};
-use crate::dense::Real;
+use crate::kernels::dense::Real;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::borrow::Cow;
@@ -450,7 +450,7 @@ pub fn self_attention(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finetune::ops::tests::{max_abs, randn};
+    use crate::nn::ops::tests::{max_abs, randn};
     use candle_core::{Device, Var};
 
     /// The composed reference: split heads with transposing copies, scores, a -1e9 bias on

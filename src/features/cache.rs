@@ -60,7 +60,7 @@ pub fn features_to_bytes(f: &PooledFeatures) -> Vec<u8> {
             )
         })
         .collect();
-    safetensors::tensor::serialize(views, None).expect("serialising in-memory tensors")
+    util::safetensors_bytes(views, None).expect("serialising in-memory tensors")
 }
 
 /// Parse safetensors bytes written by [`features_to_bytes`].

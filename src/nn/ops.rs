@@ -15,7 +15,7 @@
 //!   `ds = scale · p ⊙ (dp - Σ p ⊙ dp)`. Same result as adding -1e9 to padded keys before a
 //!   softmax (exp underflows to 0).
 
-use crate::encoder::gelu::{erf_as, exp_nonpos};
+use crate::kernels::activation::{erf_as, exp_nonpos};
 use crate::util::avx2_or;
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Storage, Tensor};
 use rayon::prelude::*;
