@@ -9,8 +9,8 @@ use candle_core::{DType, Tensor};
 use probecast::encoder::config::EncoderConfig;
 use probecast::encoder::weights::{weights_file, Weights};
 use probecast::finetune::model::SeqClassifier;
-use probecast::nn::params::Param;
 use probecast::nn::optim::{AdamW, AdamWSettings};
+use probecast::nn::params::Param;
 use rand::{Rng, SeedableRng};
 
 fn main() {

@@ -126,8 +126,8 @@ impl Manifest {
     /// Read `dir/manifest.json`; the error names the file and says what is wrong.
     pub fn read(dir: &Path) -> Result<Self, String> {
         let p = dir.join(FILE);
-        let text =
-            std::fs::read_to_string(&p).map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+        let text = std::fs::read_to_string(&p)
+            .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
         serde_json::from_str(&text)
             .map_err(|e| format!("{}: not a probecast manifest: {e}", p.display()))
     }

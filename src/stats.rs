@@ -206,7 +206,6 @@ mod tests {
         assert!((s - 0.763_157_894_736_842_1).abs() < 1e-12, "{s}");
     }
 
-
     fn fixture() -> serde_json::Value {
         let p = concat!(
             env!("CARGO_MANIFEST_DIR"),

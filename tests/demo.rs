@@ -58,7 +58,14 @@ fn assert_matches_transformers(dir: &Path, reference: &Path) {
         assert_eq!(ids[i], want, "token ids of {:?}", sentences[i]);
     }
     let lm = LoadedModel::load(dir, 64).unwrap();
-    let (feats, _) = embed_sentences(&lm, &sentences, &[Pooling::Mean], 8, &indicatif::ProgressBar::hidden()).unwrap();
+    let (feats, _) = embed_sentences(
+        &lm,
+        &sentences,
+        &[Pooling::Mean],
+        8,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
     let f = &feats[&Pooling::Mean];
     let mut worst = 0f64;
     for (i, per_layer) in r["mean_hidden_states"]

@@ -3,9 +3,9 @@
 
 mod common;
 use common::*;
-use probecast::features::cache::load_features;
 use probecast::data::senteval;
 use probecast::encoder::{embed_sentences, LoadedModel, PooledFeatures, Pooling};
+use probecast::features::cache::load_features;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -62,9 +62,15 @@ fn embed(
     bs: usize,
 ) -> BTreeMap<Pooling, PooledFeatures> {
     let m = LoadedModel::load(dir, max_len).unwrap();
-    embed_sentences(&m, sents, &[Pooling::Cls, Pooling::Mean], bs, &indicatif::ProgressBar::hidden())
-        .unwrap()
-        .0
+    embed_sentences(
+        &m,
+        sents,
+        &[Pooling::Cls, Pooling::Mean],
+        bs,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap()
+    .0
 }
 
 fn check_against_reference(model_dir: &Path, reference_file: &Path, prefix: &str, max_len: usize) {
@@ -166,7 +172,14 @@ fn cls_only_extraction_equals_cls_of_a_full_pass_and_matches_transformers() {
         let s = tiny_sentences();
         let full = embed(&d, &s, 128, 3);
         let m = LoadedModel::load(&d, 128).unwrap();
-        let (cls, _) = embed_sentences(&m, &s, &[Pooling::Cls], 3, &indicatif::ProgressBar::hidden()).unwrap();
+        let (cls, _) = embed_sentences(
+            &m,
+            &s,
+            &[Pooling::Cls],
+            3,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .unwrap();
         let (a, b) = (&cls[&Pooling::Cls], &full[&Pooling::Cls]);
         assert_eq!(a.layers.len(), b.layers.len());
         for (la, lb) in a.layers.iter().zip(&b.layers) {
@@ -260,7 +273,10 @@ fn embed_writes_features_labels_manifest_and_second_run_hits_the_cache() {
         serde_json::from_str(&std::fs::read_to_string(out2.join("manifest.json")).unwrap())
             .unwrap();
     assert_eq!(
-        (m2["embed"]["cache_hit"].clone(), m2["embed"]["tokens"].clone()),
+        (
+            m2["embed"]["cache_hit"].clone(),
+            m2["embed"]["tokens"].clone()
+        ),
         (serde_json::json!(true), serde_json::json!(0))
     );
     assert_eq!(

@@ -86,9 +86,14 @@ fn trainable_forward_equals_the_inference_encoder_on_the_first_token() {
     let dir = fixture("encoder/tiny-bert");
     let m = probecast::encoder::LoadedModel::load(&dir, 128).unwrap();
     let s = vec!["The cat sat on the mat .".to_string()];
-    let (f, _) =
-        probecast::encoder::embed_sentences(&m, &s, &[probecast::encoder::Pooling::Cls], 1, &indicatif::ProgressBar::hidden())
-            .unwrap();
+    let (f, _) = probecast::encoder::embed_sentences(
+        &m,
+        &s,
+        &[probecast::encoder::Pooling::Cls],
+        1,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
     let cls = f[&probecast::encoder::Pooling::Cls]
         .layers
         .last()
@@ -167,7 +172,16 @@ fn tiny_checkpoint_overfits_32_examples_to_full_accuracy_deterministically() {
         ..Default::default()
     };
     let dir = fixture("encoder/tiny-bert");
-    let r = finetune(&dir, &data, &data, &s, 7, None, &indicatif::ProgressBar::hidden()).unwrap();
+    let r = finetune(
+        &dir,
+        &data,
+        &data,
+        &s,
+        7,
+        None,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
     let last = r.epochs.last().unwrap();
     assert_eq!(
         last.metrics[0],
@@ -176,7 +190,16 @@ fn tiny_checkpoint_overfits_32_examples_to_full_accuracy_deterministically() {
         r.epochs
     );
     assert!(last.train_loss < r.epochs[0].train_loss);
-    let r2 = finetune(&dir, &data, &data, &s, 7, None, &indicatif::ProgressBar::hidden()).unwrap();
+    let r2 = finetune(
+        &dir,
+        &data,
+        &data,
+        &s,
+        7,
+        None,
+        &indicatif::ProgressBar::hidden(),
+    )
+    .unwrap();
     assert_eq!(
         r.epochs.last().unwrap().train_loss,
         r2.epochs.last().unwrap().train_loss

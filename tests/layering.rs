@@ -119,7 +119,9 @@ fn every_module_uses_only_lower_layers_and_no_stage_uses_a_peer() {
                 };
                 let rel = f.strip_prefix(&src).unwrap().display().to_string();
                 if theirs > own {
-                    problems.push(format!("src/{rel}: {name} (layer {own}) uses {m} (layer {theirs}), a higher layer"));
+                    problems.push(format!(
+                        "src/{rel}: {name} (layer {own}) uses {m} (layer {theirs}), a higher layer"
+                    ));
                 } else if theirs == own && own == STAGES {
                     problems.push(format!("src/{rel}: stage {name} uses its peer stage {m}"));
                 }
@@ -128,11 +130,17 @@ fn every_module_uses_only_lower_layers_and_no_stage_uses_a_peer() {
     }
     problems.sort();
     problems.dedup();
-    assert!(problems.is_empty(), "layering broken:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layering broken:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn the_module_scanner_sees_crate_paths_and_skips_other_identifiers() {
-    let m = named_modules("use crate::nn::ops;\nlet x = probecast::stats::rmse(a);\nmy_crate::zoo::x; // crate::data");
+    let m = named_modules(
+        "use crate::nn::ops;\nlet x = probecast::stats::rmse(a);\nmy_crate::zoo::x; // crate::data",
+    );
     assert_eq!(m, vec!["nn", "data", "stats"]);
 }

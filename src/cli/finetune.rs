@@ -77,7 +77,15 @@ pub fn run(a: FinetuneArgs, argv: &[String]) -> Result<(), CliError> {
         let x = &r.result;
         println!(
             "{} {} seed {}: best {} {:.4} at epoch {} ({} examples, {} steps, {:.0} s)",
-            r.model, r.task, r.seed, x.primary, x.best, x.best_epoch, x.train_examples, x.steps, x.seconds
+            r.model,
+            r.task,
+            r.seed,
+            x.primary,
+            x.best,
+            x.best_epoch,
+            x.train_examples,
+            x.steps,
+            x.seconds
         );
     })?;
     Ok(())

@@ -104,9 +104,7 @@ pub fn run(args: FitArgs, argv: &[String]) -> Result<(), CliError> {
         cv: CvScheme::parse(&args.cv)?,
         coverage: args.coverage,
         permutations: args.permutations,
-        noise_draws: args
-            .noise_draws
-            .unwrap_or(protocol.default_noise_draws()),
+        noise_draws: args.noise_draws.unwrap_or(protocol.default_noise_draws()),
         seed: args.seed,
     };
     let r = fit_to_dir(&args.data, &opts, &cfg, args.out.as_deref(), argv)?;

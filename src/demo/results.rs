@@ -9,11 +9,11 @@
 
 use super::{stage, DemoError, DemoSettings};
 use crate::predict::cv::CvScheme;
-use crate::stats::kendall_tau;
 use crate::predict::model::Method;
-use crate::predict::pipeline::{self, FitSettings, FitOutcome, Protocol, TargetResult};
+use crate::predict::pipeline::{self, FitOutcome, FitSettings, Protocol, TargetResult};
 use crate::predict::table::{self, Dataset, TableSettings};
 use crate::predict::{persist, report};
+use crate::stats::kendall_tau;
 use std::path::Path;
 
 /// Columns of results.csv (and of the printed table, after the task).

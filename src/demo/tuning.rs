@@ -85,7 +85,10 @@ pub fn run(
         .collect();
     let models: Vec<&str> = zoo.iter().map(|e| e.id.as_str()).collect();
     let tasks: Vec<&str> = TASKS.iter().map(|t| t.0).collect();
-    stage::write(&out.join("targets.csv"), &targets_csv(&models, &tasks, &rows))?;
+    stage::write(
+        &out.join("targets.csv"),
+        &targets_csv(&models, &tasks, &rows),
+    )?;
     stage::write(&out.join("finetune.csv"), &finetune_csv(&rows))?;
     Ok(())
 }

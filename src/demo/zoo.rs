@@ -6,9 +6,9 @@
 
 use super::{stage, DemoError, DemoSettings};
 use crate::data::grammar::lexicon;
+use crate::encoder::write::write_dir_atomically;
 use crate::zoo::mlm::{train_mlm_with_progress, MlmInit, MlmModel, MlmSettings};
 use crate::zoo::run::{run_variants, VariantsSettings};
-use crate::encoder::write::write_dir_atomically;
 use std::path::{Path, PathBuf};
 use tokenizers::models::wordlevel::WordLevel;
 use tokenizers::pre_tokenizers::whitespace::WhitespaceSplit;

@@ -17,9 +17,9 @@
 
 use super::attention::attend_row;
 use super::config::{Activation, Arch, EncoderConfig};
-use crate::kernels::activation::{self as gelu, MapFn};
 use super::weights::Weights;
 use super::EncoderError;
+use crate::kernels::activation::{self as gelu, MapFn};
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 

@@ -216,14 +216,8 @@ impl EncoderBody {
                 )?),
                 _ => None,
             };
-            let ctx = attention::self_attention(
-                &qkv,
-                lengths,
-                (seq, rows),
-                nh,
-                scale,
-                mask.as_ref(),
-            )?;
+            let ctx =
+                attention::self_attention(&qkv, lengths, (seq, rows), nh, scale, mask.as_ref())?;
             if rows < seq {
                 // the residual stream of the kept tokens only
                 x = x
@@ -252,4 +246,3 @@ impl EncoderBody {
         Ok(x)
     }
 }
-

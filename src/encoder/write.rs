@@ -59,8 +59,8 @@ pub fn write_hf_files(
     for f in TOKENIZER_FILES {
         let p = tokenizer_src.join(f);
         if p.is_file() {
-            let bytes =
-                std::fs::read(&p).map_err(|e| EncoderError::input(&p, format!("cannot read: {e}")))?;
+            let bytes = std::fs::read(&p)
+                .map_err(|e| EncoderError::input(&p, format!("cannot read: {e}")))?;
             util::write_atomic(&dir.join(f), &bytes).map_err(|e| io(dir, e))?;
         }
     }

@@ -87,9 +87,24 @@ mod tests {
     fn targets_average_the_seeds_and_keep_the_given_order() {
         let (a, b, c) = (run(0.5), run(0.75), run(0.25));
         let rows = [
-            RunRow { model: "z", task: "rte", seed: 1, result: &a },
-            RunRow { model: "z", task: "rte", seed: 2, result: &b },
-            RunRow { model: "a", task: "rte", seed: 1, result: &c },
+            RunRow {
+                model: "z",
+                task: "rte",
+                seed: 1,
+                result: &a,
+            },
+            RunRow {
+                model: "z",
+                task: "rte",
+                seed: 2,
+                result: &b,
+            },
+            RunRow {
+                model: "a",
+                task: "rte",
+                seed: 1,
+                result: &c,
+            },
         ];
         assert_eq!(
             targets_csv(&["z", "a"], &["rte"], &rows),

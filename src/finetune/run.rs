@@ -93,15 +93,7 @@ pub fn finetune_to_dir(
                     out.join("models")
                         .join(format!("{name}-{}-seed{seed}", train.spec.name))
                 });
-                let r = finetune(
-                    dir,
-                    train,
-                    dev,
-                    s,
-                    seed,
-                    save.as_deref(),
-                    &pb,
-                )?;
+                let r = finetune(dir, train, dev, s, seed, save.as_deref(), &pb)?;
                 pb.finish_and_clear();
                 let run = FinishedRun {
                     model: name.clone(),
@@ -141,7 +133,9 @@ pub fn finetune_to_dir(
         m.input_file("train", &t.path);
         m.input_file("dev", &d.path);
     }
-    m.set_settings(serde_json::json!({ "train": s, "seeds": job.seeds, "task_type": job.task_type }));
+    m.set_settings(
+        serde_json::json!({ "train": s, "seeds": job.seeds, "task_type": job.task_type }),
+    );
     m.outputs = vec!["finetune.csv".into(), "targets.csv".into()];
     m.set_section(serde_json::json!({
         "models": models.iter().map(|(n, d)| serde_json::json!({"name": n, "dir": d})).collect::<Vec<_>>(),

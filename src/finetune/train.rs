@@ -2,16 +2,16 @@
 //! warmup/decay and gradient clipping, evaluation on dev after every epoch.
 
 use super::metrics::task_metrics;
-pub use super::FinetuneError;
-use crate::util::{at_least_one, positive, SettingsError};
 use super::model::SeqClassifier;
-use crate::nn::optim::{linear_schedule, AdamW, AdamWSettings};
+pub use super::FinetuneError;
 use crate::data::glue::{GlueExample, GlueSplit, TaskKind};
 use crate::encoder::config::EncoderConfig;
 use crate::encoder::extract::check_max_length;
 use crate::encoder::tokenizer::TextTokenizer;
 use crate::encoder::weights::{weights_file, Weights};
 use crate::encoder::EncoderError;
+use crate::nn::optim::{linear_schedule, AdamW, AdamWSettings};
+use crate::util::{at_least_one, positive, SettingsError};
 use candle_core::{DType, Tensor, D};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -67,7 +67,10 @@ impl TrainSettings {
         if self.max_length < 2 {
             return Err(SettingsError::new(
                 "max_length",
-                format!("{} is too small (at least 2: the special tokens)", self.max_length),
+                format!(
+                    "{} is too small (at least 2: the special tokens)",
+                    self.max_length
+                ),
             ));
         }
         if let Some(n) = self.max_train_examples {

@@ -1,8 +1,8 @@
 //! AdamW (decoupled weight decay, as `torch.optim.AdamW`), the linear warmup + linear decay
 //! schedule (`transformers.get_linear_schedule_with_warmup`) and global-norm gradient clipping.
 
-use super::params::Param;
 use super::ops::with_slice;
+use super::params::Param;
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Result, Tensor, WithDType};
 

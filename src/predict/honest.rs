@@ -7,8 +7,8 @@
 use super::conformal;
 use super::cv::{self, CvScheme, Fold};
 use super::linalg::Mat;
-use crate::stats as metrics;
 use super::model::{self, LinearModel, Method, ModelError};
+use crate::stats as metrics;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -2,7 +2,7 @@
 //! every target, and collect the per-target results.
 
 use super::cv::{self, CvError, CvScheme};
-use super::honest::{self, HonestSettings, HonestResult};
+use super::honest::{self, HonestResult, HonestSettings};
 use super::linalg::Scaler;
 use super::model::{Method, ModelError};
 use super::paper::{self, PaperResult};

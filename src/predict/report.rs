@@ -2,7 +2,7 @@
 //! `cv_predictions.csv`, `predictions.csv` and the predictor file.
 
 use super::persist::{self, Prediction, PredictorFile, TargetPredictor};
-use super::pipeline::{FitSettings, FitOutcome, Protocol, TargetResult};
+use super::pipeline::{FitOutcome, FitSettings, Protocol, TargetResult};
 use super::table::Dataset;
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 //! predictor and write the predictions with their manifest.
 
 use super::persist::{self, PersistError, Prediction, PredictorFile};
-use super::pipeline::{self, FitSettings, FitError, FitOutcome, Protocol};
+use super::pipeline::{self, FitError, FitOutcome, FitSettings, Protocol};
 use super::report;
 use super::table::{self, Dataset, TableError, TableSettings};
 use crate::manifest::Manifest;

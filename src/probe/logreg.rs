@@ -6,7 +6,7 @@
 //! Products with the data run in `f32` (one fused pass per evaluation, AVX2 + FMA kernels where
 //! the CPU has them); the parameters, losses, exps and logs and the optimiser run in `f64`.
 
-use super::lbfgs::{self, LbfgsSettings, LbfgsReport};
+use super::lbfgs::{self, LbfgsReport, LbfgsSettings};
 use super::linalg::{exp_nonpos_f64, ln_pos_f64, matmul_nt, MatRef};
 use crate::util::avx2_or;
 

@@ -11,8 +11,8 @@
 use super::protocol::{probe_task, ProbeSettings, Record, TaskData};
 use super::MatRef;
 use crate::data::senteval::Dataset;
-use crate::features::{EmbedSettings, Embedder};
 use crate::encoder::EncoderError;
+use crate::features::{EmbedSettings, Embedder};
 use std::path::PathBuf;
 use std::sync::Mutex;
 

@@ -4,12 +4,12 @@
 //! family picks its hyper-parameter on validation accuracy; the family with the best validation
 //! accuracy is reported as probe `best`. Control tasks (selectivity) and MDL are optional.
 
-use crate::util::{at_least_one, SettingsError};
 use super::linalg::{column_stats, standardize, MatRef};
 use super::logreg::{self, LogReg, LogRegSettings};
 use super::mdl::{self, Mdl};
 use super::mlp::{self, Mlp, MlpSettings};
 use crate::data::senteval::{Dataset, Split};
+use crate::util::{at_least_one, SettingsError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -315,7 +315,10 @@ impl ProbeSettings {
         let mut probes = Vec::new();
         for p in names {
             let k = ProbeKind::parse(p.trim()).ok_or_else(|| {
-                SettingsError::new("probe", format!("unknown probe {p:?} (expected logreg, mlp)"))
+                SettingsError::new(
+                    "probe",
+                    format!("unknown probe {p:?} (expected logreg, mlp)"),
+                )
             })?;
             if !probes.contains(&k) {
                 probes.push(k);

@@ -13,17 +13,17 @@
 
 use super::checkpoint::Checkpoint;
 use super::masking::{MaskedBatch, MaskingSettings};
-use crate::encoder::write::write_hf_files;
 use super::ZooError;
 use crate::encoder::config::{Activation, Arch, EncoderConfig};
 use crate::encoder::extract::check_max_length;
 use crate::encoder::model::weight_prefixes;
 use crate::encoder::tokenizer::TextTokenizer;
-use crate::encoder::weights::Weights;
 use crate::encoder::trainable::EncoderBody;
-use crate::nn::params::{initializer_range, Lin, Norm, Param, ParamBuilder};
+use crate::encoder::weights::Weights;
+use crate::encoder::write::write_hf_files;
 use crate::nn::ops;
 use crate::nn::optim::{linear_schedule, AdamW, AdamWSettings};
+use crate::nn::params::{initializer_range, Lin, Norm, Param, ParamBuilder};
 use candle_core::{DType, Device, Tensor, Var};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;

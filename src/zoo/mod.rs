@@ -21,7 +21,6 @@ pub mod quantize;
 pub mod run;
 pub mod truncate;
 
-
 use crate::encoder::EncoderError;
 use std::path::Path;
 

@@ -5,9 +5,9 @@
 use super::checkpoint::Checkpoint;
 use super::corrupt::shuffle_words;
 use super::mlm::{train_mlm_with_progress, MlmInit, MlmModel, MlmSettings};
-use crate::encoder::write::{write_dir_atomically, write_hf_dir};
 use super::{noise, prune, quantize, truncate, ZooError};
 use crate::encoder::config::Arch;
+use crate::encoder::write::{write_dir_atomically, write_hf_dir};
 use crate::manifest::Manifest;
 use crate::util;
 use std::path::{Path, PathBuf};
@@ -376,6 +376,7 @@ pub fn run_variants(
         "mlm": mlm_report,
     }));
     m.set_elapsed(t0);
-    m.write(&spec.out).map_err(|e| ZooError::option("--out", e))?;
+    m.write(&spec.out)
+        .map_err(|e| ZooError::option("--out", e))?;
     Ok(rows)
 }
