@@ -80,6 +80,17 @@ pub fn at_least_one(field: &'static str, value: usize) -> Result<(), SettingsErr
     Ok(())
 }
 
+/// `Err` naming `max_length` unless it leaves room for the special tokens (at least 2).
+pub fn room_for_special_tokens(max_length: usize) -> Result<(), SettingsError> {
+    if max_length < 2 {
+        return Err(SettingsError::new(
+            "max_length",
+            format!("{max_length} is too small (at least 2: the special tokens)"),
+        ));
+    }
+    Ok(())
+}
+
 /// `Err` naming `field` unless `value` is finite and positive.
 pub fn positive(field: &'static str, value: f64) -> Result<(), SettingsError> {
     if !(value > 0.0 && value.is_finite()) {

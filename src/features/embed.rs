@@ -34,15 +34,7 @@ impl EmbedSettings {
             return Err(SettingsError::new("pooling", "needs at least one pooling"));
         }
         at_least_one("batch_size", self.batch_size)?;
-        if self.max_length < 2 {
-            return Err(SettingsError::new(
-                "max_length",
-                format!(
-                    "{} is too small (at least 2: the special tokens)",
-                    self.max_length
-                ),
-            ));
-        }
+        crate::util::room_for_special_tokens(self.max_length)?;
         Ok(())
     }
 }

@@ -64,15 +64,7 @@ impl TrainSettings {
                 format!("must be in [0, 1), got {}", self.warmup_ratio),
             ));
         }
-        if self.max_length < 2 {
-            return Err(SettingsError::new(
-                "max_length",
-                format!(
-                    "{} is too small (at least 2: the special tokens)",
-                    self.max_length
-                ),
-            ));
-        }
+        crate::util::room_for_special_tokens(self.max_length)?;
         if let Some(n) = self.max_train_examples {
             at_least_one("max_train_examples", n)?;
         }

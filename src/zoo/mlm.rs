@@ -388,6 +388,13 @@ fn build_head(b: &mut ParamBuilder, cfg: &EncoderConfig) -> Result<Head, ZooErro
     })
 }
 
+impl MlmSettings {
+    /// Validate before any work (the errors name the setting).
+    pub fn check(&self) -> Result<(), ZooError> {
+        check_settings(self)
+    }
+}
+
 fn check_settings(s: &MlmSettings) -> Result<(), ZooError> {
     let bad = |o: &str, m: String| Err(ZooError::option(o, m));
     if s.steps == 0 {
@@ -445,7 +452,7 @@ pub fn train_mlm_with_progress(
     pb: &indicatif::ProgressBar,
     mut on_checkpoint: impl FnMut(usize, &MlmModel) -> Result<(), ZooError>,
 ) -> Result<MlmReport, ZooError> {
-    check_settings(s)?;
+    s.check()?;
     let model = MlmModel::load(&init, DType::F32, s.seed)?;
     let tdir = model.tokenizer_dir.clone();
     check_max_length(&tdir, &model.config, s.max_length)?;
