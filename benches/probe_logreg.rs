@@ -10,10 +10,10 @@
 //! scikit-learn and probecast side by side in one run.
 
 use criterion::Criterion;
-use probecast::probe::logreg::{self, LogRegSettings};
+use probecast::learn::logreg::{self, LogRegSettings};
+use probecast::learn::MatRef;
 use probecast::probe::npy;
 use probecast::probe::protocol::ProbeSettings;
-use probecast::probe::MatRef;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use std::path::Path;

@@ -14,6 +14,8 @@
 //! 3. [`encoder`]: checkpoint directory -> model (inference forward pass, trainable body,
 //!    tokenizers, the one Hugging Face directory writer);
 //! 2. [`nn`]: what training shares (parameters, fused ops with backward, optimiser, schedule);
+//!    [`learn`]: linear models on frozen features (logistic regression, L-BFGS, `MatRef`),
+//!    shared by the probing stage and the transferability estimators;
 //! 1. [`data`]: datasets (SentEval, GLUE, treebanks, task builders, the built-in grammar);
 //! 0. [`kernels`] (GEMM and activation kernels), [`util`] (atomic writes, hashing, settings
 //!    errors, progress bars, the safetensors serialiser), [`stats`] (the one statistics
@@ -26,6 +28,7 @@ pub mod encoder;
 pub mod features;
 pub mod finetune;
 pub mod kernels;
+pub mod learn;
 pub mod manifest;
 pub mod nn;
 pub mod predict;

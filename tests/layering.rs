@@ -19,6 +19,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("data", 1),
     // 2: what training shares
     ("nn", 2),
+    // 2: linear models on frozen features (probes and transferability estimators share them)
+    ("learn", 2),
     // 3: checkpoints -> models
     ("encoder", 3),
     // 4: pooled features and their cache

@@ -1,7 +1,7 @@
 //! Integration tests of the probing stage: the logistic-regression probe against scikit-learn,
 //! the MLP, MDL, the protocol, and `probecast probe` end to end.
 
-use probecast::probe::logreg::{self, LogRegSettings};
+use probecast::learn::logreg::{self, LogRegSettings};
 use probecast::probe::{npy, MatRef};
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,8 @@
 //!
 //! Forward and backward passes are generic over `f32` (training) and `f64` (gradient checks).
 
-use super::linalg::{matmul, matmul_nt, matmul_tn, MatRef, Real};
-use super::logreg::{accuracy, argmax};
+use crate::learn::linalg::{matmul, matmul_nt, matmul_tn, MatRef, Real};
+use crate::learn::logreg::{accuracy, argmax};
 use num_traits::Float;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};

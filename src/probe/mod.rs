@@ -2,8 +2,8 @@
 //! trained on frozen features, per-class sampling with seeds, model selection on validation,
 //! control tasks (selectivity) and MDL online codelength.
 //!
-//! - [`logreg`]: L2 multinomial logistic regression (L-BFGS, fused AVX2 objective), matching
-//!   scikit-learn's `LogisticRegression`;
+//! - the logistic regression, its optimiser and `MatRef` live a layer down, in `learn` (the
+//!   transferability estimators use them too);
 //! - [`mlp`]: one-hidden-layer MLP with Adam and early stopping;
 //! - [`mdl`]: online codelength;
 //! - [`protocol`]: task checks, per-class draws, hyper-parameter selection, selectivity, and
@@ -11,11 +11,8 @@
 //! - [`pipeline`]: one checkpoint over a suite, embedding the next task while probing this one
 //!   ([`pipeline::embed_and_probe`], what `probecast probe` runs per checkpoint);
 //! - [`results`]: `probes.csv` and `features.csv`;
-//! - [`lbfgs`], [`linalg`], [`npy`]: the optimiser, dense helpers, `.npy` exchange with Python.
+//! - [`npy`]: `.npy` exchange with Python.
 
-pub mod lbfgs;
-pub mod linalg;
-pub mod logreg;
 pub mod mdl;
 pub mod mlp;
 pub mod npy;
@@ -24,7 +21,7 @@ pub mod protocol;
 pub mod results;
 pub mod run;
 
-pub use linalg::MatRef;
+pub use crate::learn::MatRef;
 pub use protocol::{
     prepare_task, probe_task, ProbeKind, ProbeSettings, ProtocolError, Record, TaskData,
 };

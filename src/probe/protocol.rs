@@ -4,11 +4,11 @@
 //! family picks its hyper-parameter on validation accuracy; the family with the best validation
 //! accuracy is reported as probe `best`. Control tasks (selectivity) and MDL are optional.
 
-use super::linalg::{column_stats, standardize, MatRef};
-use super::logreg::{self, LogReg, LogRegSettings};
 use super::mdl::{self, Mdl};
 use super::mlp::{self, Mlp, MlpSettings};
 use crate::data::senteval::{Dataset, Split};
+use crate::learn::linalg::{column_stats, standardize, MatRef};
+use crate::learn::logreg::{self, LogReg, LogRegSettings};
 use crate::util::{at_least_one, SettingsError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -369,7 +369,7 @@ impl Default for ProbeSettings {
             mlp_hidden: vec![10, 20, 100],
             mlp: MlpSettings::default(),
             logreg: LogRegSettings {
-                lbfgs: super::lbfgs::LbfgsSettings {
+                lbfgs: crate::learn::lbfgs::LbfgsSettings {
                     gtol: 1e-4,
                     ..Default::default()
                 },
