@@ -286,4 +286,34 @@ mod tests {
         assert_eq!(b[0], vec!["m1", "0.5", "0.75", "0.25", "1.5", "0.625"]);
         assert_eq!(b[1], vec!["m2", "0.125", "", "", "", ""]);
     }
+
+    #[test]
+    fn probes_csv_reads_back_what_it_wrote_and_names_a_bad_line() {
+        let rows = vec![
+            (
+                "m,1".to_string(),
+                rec("bs", 2, "cls", "logreg", "0", "test_acc", 0.1 + 0.2),
+            ),
+            (
+                "m2".to_string(),
+                rec("bs", 0, "mean", "best", "std", "val_acc", f64::NAN),
+            ),
+        ];
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("probes.csv");
+        write_probes_csv(&p, &rows).unwrap();
+        let back = read_probes_csv(&p).unwrap();
+        assert_eq!(back[0], rows[0]);
+        assert_eq!(back[1].0, "m2");
+        assert!(back[1].1.value.is_nan());
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("0.30000000000000004", "x");
+        std::fs::write(&p, text).unwrap();
+        let e = read_probes_csv(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("probes.csv: line 2: \"x\" is not a number"),
+            "{e}"
+        );
+    }
 }
