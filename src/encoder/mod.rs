@@ -1,17 +1,24 @@
 //! Encoder stage: checkpoint directory -> every layer's hidden states, pooled per sentence.
 //!
 //! - [`config`]: config.json -> architecture (BERT, RoBERTa, XLM-RoBERTa, DistilBERT);
+//! - [`family`]: architecture dispatch, and the newer families on the padded path
+//!   ([`blocks`]): [`mpnet`], [`electra`], [`albert`];
 //! - [`weights`]: safetensors / pickle-free `pytorch_model.bin` reading with shape checks;
 //! - [`tokenizer`]: tokenizer.json or vocab.txt;
 //! - [`model`]: the forward pass returning all `num_layers + 1` hidden states;
 //! - [`extract`]: sorting, batching, pooling and the cached [`embed_dataset`] entry point;
 //! - [`resolve`]: `--model` as a directory or a model id inside the local Hugging Face cache.
 
+pub mod albert;
 pub mod attention;
+pub mod blocks;
 pub mod config;
+pub mod electra;
 pub mod extract;
+pub mod family;
 pub mod gelu;
 pub mod model;
+pub mod mpnet;
 pub mod resolve;
 pub mod tokenizer;
 pub mod weights;
@@ -52,10 +59,14 @@ impl EncoderError {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
-    /// The first token (`[CLS]` / `<s>`), as in the seed paper.
+    /// The architecture's summary token: the first token (`[CLS]` / `<s>`) for every family
+    /// except XLNet, whose `<cls>` is the last token.
     Cls,
     /// The mean over the sentence's real (unpadded) tokens.
     Mean,
+    /// The first real token whatever the architecture: the seed paper's protocol (its code took
+    /// position 0 for every model).
+    First,
 }
 
 impl Pooling {
@@ -64,6 +75,7 @@ impl Pooling {
         match self {
             Pooling::Cls => "cls",
             Pooling::Mean => "mean",
+            Pooling::First => "first",
         }
     }
 }
@@ -80,7 +92,10 @@ impl std::str::FromStr for Pooling {
         match s.trim() {
             "cls" => Ok(Pooling::Cls),
             "mean" => Ok(Pooling::Mean),
-            o => Err(format!("unknown pooling {o:?} (expected cls or mean)")),
+            "first" => Ok(Pooling::First),
+            o => Err(format!(
+                "unknown pooling {o:?} (expected cls, mean or first)"
+            )),
         }
     }
 }
