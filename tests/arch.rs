@@ -144,6 +144,11 @@ fn tiny_albert_with_two_shared_groups_over_four_layers_matches_transformers_with
     check_family("albert");
 }
 
+#[test]
+fn tiny_deberta_v3_shaped_with_log_buckets_conv_and_projection_matches_transformers_within_1e_4() {
+    check_family("deberta-v2");
+}
+
 /// all-mpnet-base-v2 from scripts/fetch-models.sh, if present.
 fn mpnet_dir() -> Option<PathBuf> {
     let base = std::env::var("PROBECAST_MODELS")
@@ -188,7 +193,7 @@ fn probe_runs_on_every_new_family_and_writes_first_pooling_columns() {
     std::fs::write(&task, word_task()).unwrap();
     let out = d.path().join("out");
     let mut args: Vec<String> = vec!["probe".into()];
-    for f in ["mpnet", "electra", "albert"] {
+    for f in ["mpnet", "electra", "albert", "deberta-v2"] {
         args.push("--model".into());
         args.push(fixture(&format!("arch/{f}")).display().to_string());
     }
@@ -227,7 +232,7 @@ fn probe_runs_on_every_new_family_and_writes_first_pooling_columns() {
     }
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
-    assert_eq!(names, ["mpnet", "electra", "albert"]);
+    assert_eq!(names, ["mpnet", "electra", "albert", "deberta-v2"]);
     for r in &rows {
         for v in &r[1..] {
             if let Ok(x) = v.parse::<f64>() {
@@ -274,7 +279,21 @@ fn bad_checkpoints_of_new_families_exit_2_with_one_line_naming_the_file() {
         &[
             "config.json",
             "unknown model_type \"gpt2\"",
-            "mpnet, electra, albert",
+            "mpnet, electra, albert, deberta-v2",
+        ],
+    );
+
+    // DeBERTa-v2 with an attention type it does not know
+    let deb = d.path().join("deberta");
+    copy_dir(&fixture("arch/deberta-v2"), &deb);
+    edit_config(&deb, |v| {
+        v["pos_att_type"] = serde_json::json!(["c2p", "p2p"])
+    });
+    assert_user_error(
+        &run(&deb),
+        &[
+            "config.json",
+            "unknown pos_att_type \"p2p\" (supported: c2p, p2c)",
         ],
     );
 

@@ -1,13 +1,14 @@
 """Tiny random checkpoints of the encoder families beyond BERT, with transformers' hidden states.
 
     pip install torch transformers numpy sentencepiece protobuf safetensors
-    python bench/python/make_arch_fixtures.py [OUT_DIR]   # default tests/fixtures/arch
+    python bench/python/make_arch_fixtures.py [OUT_DIR [FAMILY ...]]
+    # default tests/fixtures/arch, every family
 
-For each family (mpnet, electra, albert) it builds a tiny model with AutoConfig +
+For each family (mpnet, electra, albert, deberta-v2) it builds a tiny model with AutoConfig +
 AutoModel.from_config (seeded; noise added to every parameter so that a wrong weight mapping
 cannot hide behind LayerNorm weights of exactly 1 and biases of 0), a tokenizer of the family's
 kind trained on a small corpus (WordPiece for MPNet/ELECTRA, a SentencePiece unigram model for
-ALBERT), saves both with save_pretrained into OUT_DIR/<family>/, and writes
+ALBERT and DeBERTa-v2), saves both with save_pretrained into OUT_DIR/<family>/, and writes
 OUT_DIR/<family>/reference.safetensors with, for two cases ("full": max_length 64, no
 truncation; "trunc": max_length 7, truncated), the padded token ids and lengths from the
 tokenizer, every hidden state that transformers returns with output_hidden_states=True
@@ -127,6 +128,27 @@ def build(family):
             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
             classifier_dropout_prob=0.0,
         )
+    elif family == "deberta-v2":
+        from transformers import DebertaV2Tokenizer
+
+        sentencepiece_model(
+            os.path.join(tmp, "spm.model"), 100, pad_id=0, pad_piece="[PAD]", bos_id=1,
+            bos_piece="[CLS]", eos_id=2, eos_piece="[SEP]", unk_id=3, unk_piece="[UNK]",
+            control_symbols=["[MASK]"],
+        )
+        tok = DebertaV2Tokenizer.from_pretrained(tmp)
+        # v3-shaped: shared key/query relative projections, log buckets (8, so that the
+        # sentences reach the logarithmic range), LayerNorm-ed relative embeddings, no absolute
+        # positions, no token types; plus an embedding projection and the convolution.
+        cfg = AutoConfig.for_model(
+            "deberta-v2", vocab_size=len(tok), embedding_size=16, hidden_size=32,
+            num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+            max_position_embeddings=64, relative_attention=True, pos_att_type="p2c|c2p",
+            position_buckets=8, max_relative_positions=32, share_att_key=True,
+            norm_rel_ebd="layer_norm", position_biased_input=False, type_vocab_size=0,
+            conv_kernel_size=3, conv_act="tanh", hidden_act="gelu", layer_norm_eps=1e-7,
+            hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pad_token_id=0,
+        )
     else:
         raise ValueError(family)
     model = AutoModel.from_config(cfg)
@@ -158,7 +180,8 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "sentences.txt"), "w") as f:
         f.write("\n".join(SENTENCES) + "\n")
-    for family in ["mpnet", "electra", "albert"]:
+    families = sys.argv[2:] or ["mpnet", "electra", "albert", "deberta-v2"]
+    for family in families:
         model, tok, tmp = build(family)
         d = os.path.join(OUT, family)
         os.makedirs(d, exist_ok=True)

@@ -108,6 +108,8 @@ pub enum Act {
     Relu,
     /// SiLU / swish.
     Silu,
+    /// tanh (DeBERTa's convolution).
+    Tanh,
 }
 
 impl Act {
@@ -118,6 +120,7 @@ impl Act {
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Act::GeluTanh,
             "relu" => Act::Relu,
             "silu" | "swish" => Act::Silu,
+            "tanh" => Act::Tanh,
             _ => return None,
         })
     }
@@ -129,6 +132,7 @@ impl Act {
             Act::GeluTanh => x.gelu(),
             Act::Relu => x.relu(),
             Act::Silu => x.silu(),
+            Act::Tanh => x.tanh(),
         }
     }
 }

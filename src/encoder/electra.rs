@@ -96,6 +96,32 @@ impl BertLayer {
         })
     }
 
+    /// The query projection.
+    pub fn q(&self) -> &Dense {
+        &self.q
+    }
+
+    /// The key projection.
+    pub fn k(&self) -> &Dense {
+        &self.k
+    }
+
+    /// The value projection.
+    pub fn v(&self) -> &Dense {
+        &self.v
+    }
+
+    /// The attention sub-layer's end: `LayerNorm(o(ctx) + x)`.
+    pub fn attn_out(&self, ctx: &Tensor, x: &Tensor) -> CResult<Tensor> {
+        self.ln_attn.forward(&(self.o.forward(ctx)? + x)?)
+    }
+
+    /// The feed-forward sub-layer: `LayerNorm(ff_out(act(ff_in(y))) + y)`.
+    pub fn ffn_out(&self, y: &Tensor, act: Act) -> CResult<Tensor> {
+        let ff = ffn(&self.ff_in, &self.ff_out, act, y)?;
+        self.ln_ff.forward(&(ff + y)?)
+    }
+
     /// One layer over `x` [b, s, h] with the additive score bias `bias` ([b or 1, heads or 1,
     /// s, s]: the key mask, plus a relative-position bias where the family has one).
     pub fn forward(&self, x: &Tensor, bias: &Tensor, heads: usize, act: Act) -> CResult<Tensor> {
@@ -106,9 +132,8 @@ impl BertLayer {
         let v = split_heads(&self.v.forward(x)?, heads)?;
         let sc = blocks::scores(&q, &k, scale)?.broadcast_add(bias)?;
         let ctx = blocks::attend(&sc, &v)?;
-        let y = self.ln_attn.forward(&(self.o.forward(&ctx)? + x)?)?;
-        let ff = ffn(&self.ff_in, &self.ff_out, act, &y)?;
-        self.ln_ff.forward(&(ff + &y)?)
+        let y = self.attn_out(&ctx, x)?;
+        self.ffn_out(&y, act)
     }
 }
 

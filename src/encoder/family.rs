@@ -2,8 +2,8 @@
 //! model type ([`AnyEncoder`]) the extraction code runs.
 //!
 //! BERT, RoBERTa, XLM-RoBERTa and DistilBERT ([`super::config::Arch`]) take the packed fast
-//! path of [`super::model`]. The families added since ([`Family`]: MPNet, ELECTRA, ALBERT) each
-//! have one file (`mpnet.rs`, `electra.rs`, `albert.rs`) built from the padded candle blocks of
+//! path of [`super::model`]. The families added since ([`Family`]: MPNet, ELECTRA, ALBERT,
+//! DeBERTa-v2/v3) each have one file (`mpnet.rs`, `electra.rs`, `albert.rs`, `deberta_v2.rs`) built from the padded candle blocks of
 //! [`super::blocks`] (why: see that module), all behind the [`PaddedEncoder`] trait.
 //!
 //! What "cls" pooling means per family ([`AnyEncoder::cls_is_last`]): the first token (`[CLS]`,
@@ -20,7 +20,8 @@ use serde_json::Value;
 use std::path::Path;
 
 /// Every `model_type` probecast can run, for error messages.
-pub const SUPPORTED: &str = "bert, roberta, xlm-roberta, distilbert, mpnet, electra, albert";
+pub const SUPPORTED: &str =
+    "bert, roberta, xlm-roberta, distilbert, mpnet, electra, albert, deberta-v2";
 
 /// The families beyond the BERT-shaped ones, each with its own module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -32,6 +33,8 @@ pub enum Family {
     Electra,
     /// ALBERT: factorised embeddings and shared layer groups.
     Albert,
+    /// DeBERTa-v2 and v3: disentangled attention with log-bucketed relative positions.
+    DebertaV2,
 }
 
 impl Family {
@@ -41,6 +44,7 @@ impl Family {
             Family::Mpnet => "mpnet",
             Family::Electra => "electra",
             Family::Albert => "albert",
+            Family::DebertaV2 => "deberta-v2",
         }
     }
 }
@@ -69,6 +73,7 @@ pub fn detect(path: &Path, v: &Value) -> Result<Kind, EncoderError> {
         "mpnet" => Some(Family::Mpnet),
         "electra" => Some(Family::Electra),
         "albert" => Some(Family::Albert),
+        "deberta-v2" => Some(Family::DebertaV2),
         _ => None,
     };
     if let Some(f) = fam(mt) {
@@ -88,6 +93,7 @@ pub fn detect(path: &Path, v: &Value) -> Result<Kind, EncoderError> {
         ("mpnet", Family::Mpnet),
         ("electra", Family::Electra),
         ("albert", Family::Albert),
+        ("debertav2", Family::DebertaV2),
     ] {
         if arch0.starts_with(prefix) {
             return Ok(Kind::Family(f));
@@ -264,6 +270,9 @@ pub fn max_input_tokens(dir: &Path) -> Result<usize, EncoderError> {
                     .map(|c| c.common.max_position_embeddings),
                 Family::Albert => super::albert::AlbertConfig::parse(&fl)
                     .map(|c| c.common.max_position_embeddings),
+                Family::DebertaV2 => {
+                    super::deberta_v2::DebertaV2Config::parse(&fl).map(|c| c.max_input_tokens())
+                }
             }
         }
     }
@@ -297,6 +306,14 @@ impl AnyEncoder {
                 (
                     c.common.pad_token_id,
                     Box::new(super::electra::Electra::load(c, w, hint)?),
+                )
+            }
+            Family::DebertaV2 => {
+                let c = super::deberta_v2::DebertaV2Config::parse(&fl)?;
+                let pad = c.common.pad_token_id;
+                (
+                    pad,
+                    Box::new(super::deberta_v2::DebertaV2::load(c, w, hint)?),
                 )
             }
             Family::Albert => {

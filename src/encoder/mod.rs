@@ -2,7 +2,7 @@
 //!
 //! - [`config`]: config.json -> architecture (BERT, RoBERTa, XLM-RoBERTa, DistilBERT);
 //! - [`family`]: architecture dispatch, and the newer families on the padded path
-//!   ([`blocks`]): [`mpnet`], [`electra`], [`albert`];
+//!   ([`blocks`]): [`mpnet`], [`electra`], [`albert`], [`deberta_v2`];
 //! - [`weights`]: safetensors / pickle-free `pytorch_model.bin` reading with shape checks;
 //! - [`tokenizer`]: tokenizer.json or vocab.txt;
 //! - [`model`]: the forward pass returning all `num_layers + 1` hidden states;
@@ -13,6 +13,7 @@ pub mod albert;
 pub mod attention;
 pub mod blocks;
 pub mod config;
+pub mod deberta_v2;
 pub mod electra;
 pub mod extract;
 pub mod family;
