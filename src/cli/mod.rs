@@ -43,7 +43,10 @@ pub enum Command {
 /// Encoder options shared by the commands that embed sentences (`embed`, `probe`).
 #[derive(Debug, clap::Args)]
 pub struct EncoderArgs {
-    /// Poolings, comma-separated: cls, mean.
+    /// Poolings, comma-separated: cls (the architecture's summary token: the first token,
+    /// [CLS] / <s>, for BERT, RoBERTa, XLM-R, DistilBERT, MPNet, ELECTRA and ALBERT), mean (over
+    /// the real tokens), first (the first real token for every architecture: the seed paper's
+    /// protocol).
     #[arg(long, default_value = "cls,mean", value_delimiter = ',')]
     pub pooling: Vec<crate::encoder::Pooling>,
     /// Sentences per forward pass.

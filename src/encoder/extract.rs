@@ -3,7 +3,8 @@
 //! up, in the `features` module.
 
 use super::config::EncoderConfig;
-use super::model::{Batch, Encoder};
+use super::family::AnyEncoder;
+use super::model::Batch;
 use super::tokenizer::TextTokenizer;
 use super::weights::{weights_file, Weights};
 use super::{EncoderError, PooledFeatures, Pooling};
@@ -15,8 +16,8 @@ use std::path::{Path, PathBuf};
 pub struct LoadedModel {
     /// Checkpoint directory.
     pub dir: PathBuf,
-    /// The encoder.
-    pub encoder: Encoder,
+    /// The encoder (any supported architecture).
+    pub encoder: AnyEncoder,
     /// Its tokenizer, truncating at the load-time maximum length.
     pub tokenizer: TextTokenizer,
 }
@@ -39,18 +40,26 @@ pub fn check_max_length(
     cfg: &EncoderConfig,
     max_length: usize,
 ) -> Result<(), EncoderError> {
+    check_max_length_limit(dir, cfg.max_input_tokens(), max_length)
+}
+
+/// Check `max_length` against a position limit of `limit` tokens.
+pub fn check_max_length_limit(
+    dir: &Path,
+    limit: usize,
+    max_length: usize,
+) -> Result<(), EncoderError> {
     if max_length < 2 {
         return Err(EncoderError::input(
             dir,
             format!("--max-length {max_length} is too small (at least 2: the special tokens)"),
         ));
     }
-    if max_length > cfg.max_input_tokens() {
+    if max_length > limit {
         return Err(EncoderError::input(
             dir,
             format!(
-                "--max-length {max_length} exceeds the model's position limit of {} tokens",
-                cfg.max_input_tokens()
+                "--max-length {max_length} exceeds the model's position limit of {limit} tokens"
             ),
         ));
     }
@@ -61,7 +70,13 @@ pub fn check_max_length(
 pub fn model_hash(dir: &Path) -> Result<String, EncoderError> {
     let mut parts = Vec::new();
     let mut files = vec![dir.join("config.json"), weights_file(dir)?];
-    for t in ["tokenizer.json", "vocab.txt", "tokenizer_config.json"] {
+    for t in [
+        "tokenizer.json",
+        "vocab.txt",
+        "tokenizer_config.json",
+        "spiece.model",
+        "spm.model",
+    ] {
         let p = dir.join(t);
         if p.is_file() {
             files.push(p);
@@ -88,11 +103,10 @@ pub fn sentences_hash(sentences: &[String]) -> String {
 impl LoadedModel {
     /// Load a checkpoint directory (config, weights with shape checks, tokenizer).
     pub fn load(dir: &Path, max_length: usize) -> Result<Self, EncoderError> {
-        let cfg = EncoderConfig::from_dir(dir)?;
-        check_max_length(dir, &cfg, max_length)?;
+        check_max_length_limit(dir, super::family::max_input_tokens(dir)?, max_length)?;
         let tokenizer = TextTokenizer::from_dir(dir, max_length)?;
         let w = Weights::load(&weights_file(dir)?)?;
-        let encoder = Encoder::load(cfg, w)?;
+        let encoder = AnyEncoder::load(dir, w)?;
         Ok(LoadedModel {
             dir: dir.to_path_buf(),
             encoder,
@@ -121,8 +135,17 @@ pub fn embed_sentences(
 ) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
     use rayon::prelude::*;
     let ids = model.tokenizer.encode_all(sentences)?;
+    let vocab = model.encoder.vocab_size();
+    if let Some(bad) = ids.iter().flatten().find(|&&i| i as usize >= vocab) {
+        return Err(EncoderError::input(
+            model.tokenizer.source(),
+            format!(
+                "the tokenizer produced token id {bad}, past the model's embedding table of {vocab} rows (vocab_size in config.json): tokenizer and weights do not match"
+            ),
+        ));
+    }
     let n = ids.len();
-    let dim = model.encoder.config.hidden_size;
+    let dim = model.encoder.hidden_size();
     let nl = model.encoder.num_hidden_states();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
@@ -135,10 +158,13 @@ pub fn embed_sentences(
         .progress_chars("=> "),
     );
     pb.set_message("embedding");
-    let pad = model.encoder.config.pad_token_id;
+    let pad = model.encoder.pad_token_id();
+    let cls_last = model.encoder.cls_is_last();
     let bs = batch_size.max(1);
-    // Only [CLS] wanted: the last layer can stop at the first token of each sentence.
-    let cls_only = poolings.iter().all(|&p| p == Pooling::Cls);
+    // Only the first token wanted: the last layer can stop at the first token of each sentence.
+    let cls_only = poolings
+        .iter()
+        .all(|&p| p == Pooling::First || (p == Pooling::Cls && !cls_last));
     let run_batch = |chunk: &[usize]| -> Result<BatchRows, EncoderError> {
         let seq = chunk.iter().map(|&i| ids[i].len()).max().unwrap_or(1);
         let mut batch = Batch {
@@ -162,7 +188,7 @@ pub fn embed_sentences(
                         let mut m = vec![0f32; chunk.len() * dim];
                         for (r, dst) in m.chunks_mut(dim).enumerate() {
                             let (lo, hi) = (packed.offsets[r], packed.offsets[r + 1]);
-                            pool_rows(p, &st[lo * dim..hi * dim], dim, dst);
+                            pool_rows(p, cls_last, &st[lo * dim..hi * dim], dim, dst);
                         }
                         m
                     })
@@ -195,10 +221,12 @@ pub fn embed_sentences(
     Ok((out, tokens))
 }
 
-/// Pool one sentence's packed rows (`tokens × dim`) into `dst`.
-fn pool_rows(p: Pooling, rows: &[f32], dim: usize, dst: &mut [f32]) {
+/// Pool one sentence's packed rows (`tokens × dim`) into `dst`; `cls_last`: the architecture's
+/// summary token is the last one (XLNet).
+fn pool_rows(p: Pooling, cls_last: bool, rows: &[f32], dim: usize, dst: &mut [f32]) {
     match p {
-        Pooling::Cls => dst.copy_from_slice(&rows[..dim]),
+        Pooling::Cls if cls_last => dst.copy_from_slice(&rows[rows.len() - dim..]),
+        Pooling::Cls | Pooling::First => dst.copy_from_slice(&rows[..dim]),
         Pooling::Mean => {
             let mut acc = vec![0f64; dim];
             for row in rows.chunks(dim) {

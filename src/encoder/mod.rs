@@ -1,6 +1,8 @@
 //! Encoder stage: checkpoint directory -> every layer's hidden states, pooled per sentence.
 //!
 //! - [`config`]: config.json -> architecture (BERT, RoBERTa, XLM-RoBERTa, DistilBERT);
+//! - [`family`]: architecture dispatch, and the newer families on the padded path
+//!   ([`blocks`]): [`mpnet`], [`electra`], [`albert`], [`deberta_v2`];
 //! - [`weights`]: safetensors / pickle-free `pytorch_model.bin` reading with shape checks;
 //! - [`tokenizer`]: tokenizer.json or vocab.txt;
 //! - [`model`]: the forward pass returning all `num_layers + 1` hidden states;
@@ -8,10 +10,16 @@
 //! - [`extract`]: sorting, batching and pooling (the cached entry point is a layer up, in `features`);
 //! - [`resolve`]: `--model` as a directory or a model id inside the local Hugging Face cache.
 
+pub mod albert;
 pub mod attention;
+pub mod blocks;
 pub mod config;
+pub mod deberta_v2;
+pub mod electra;
 pub mod extract;
+pub mod family;
 pub mod model;
+pub mod mpnet;
 pub mod resolve;
 pub mod tokenizer;
 pub mod trainable;
@@ -67,10 +75,14 @@ impl EncoderError {
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
-    /// The first token (`[CLS]` / `<s>`), as in the seed paper.
+    /// The architecture's summary token: the first token (`[CLS]` / `<s>`) for every family
+    /// except XLNet, whose `<cls>` is the last token.
     Cls,
     /// The mean over the sentence's real (unpadded) tokens.
     Mean,
+    /// The first real token whatever the architecture: the seed paper's protocol (its code took
+    /// position 0 for every model).
+    First,
 }
 
 impl Pooling {
@@ -79,6 +91,7 @@ impl Pooling {
         match self {
             Pooling::Cls => "cls",
             Pooling::Mean => "mean",
+            Pooling::First => "first",
         }
     }
 }
@@ -95,7 +108,10 @@ impl std::str::FromStr for Pooling {
         match s.trim() {
             "cls" => Ok(Pooling::Cls),
             "mean" => Ok(Pooling::Mean),
-            o => Err(format!("unknown pooling {o:?} (expected cls or mean)")),
+            "first" => Ok(Pooling::First),
+            o => Err(format!(
+                "unknown pooling {o:?} (expected cls, mean or first)"
+            )),
         }
     }
 }

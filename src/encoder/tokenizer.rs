@@ -17,6 +17,7 @@ pub type PairIds = (Vec<u32>, Vec<u32>);
 /// A tokenizer that truncates to a fixed number of tokens, special tokens included.
 pub struct TextTokenizer {
     inner: Tokenizer,
+    source: std::path::PathBuf,
 }
 
 fn lowercase_from_config(dir: &Path) -> bool {
@@ -32,11 +33,15 @@ impl TextTokenizer {
     pub fn from_dir(dir: &Path, max_length: usize) -> Result<Self, EncoderError> {
         let tj = dir.join("tokenizer.json");
         let vocab = dir.join("vocab.txt");
-        let mut inner = if tj.is_file() {
-            Tokenizer::from_file(&tj)
-                .map_err(|e| EncoderError::input(&tj, format!("cannot load tokenizer: {e}")))?
+        let (mut inner, source) = if tj.is_file() {
+            let t = Tokenizer::from_file(&tj)
+                .map_err(|e| EncoderError::input(&tj, format!("cannot load tokenizer: {e}")))?;
+            (t, tj)
         } else if vocab.is_file() {
-            Self::wordpiece_from_vocab(&vocab, lowercase_from_config(dir))?
+            (
+                Self::wordpiece_from_vocab(&vocab, lowercase_from_config(dir))?,
+                vocab,
+            )
         } else {
             return Err(EncoderError::input(
                 dir,
@@ -50,7 +55,12 @@ impl TextTokenizer {
                 ..Default::default()
             }))
             .map_err(|e| EncoderError::input(dir, format!("cannot set truncation: {e}")))?;
-        Ok(TextTokenizer { inner })
+        Ok(TextTokenizer { inner, source })
+    }
+
+    /// The file the tokenizer was built from (for messages).
+    pub fn source(&self) -> &Path {
+        &self.source
     }
 
     /// A BERT tokenizer from a WordPiece vocabulary: BERT normalizer, BERT pre-tokenizer,

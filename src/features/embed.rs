@@ -4,9 +4,8 @@
 
 use super::cache::{cache_key, FeatureCache};
 use crate::data::senteval::Dataset;
-use crate::encoder::config::EncoderConfig;
 use crate::encoder::extract::{
-    check_max_length, embed_sentences, model_hash, model_name, sentences_hash, LoadedModel,
+    check_max_length_limit, embed_sentences, model_hash, model_name, sentences_hash, LoadedModel,
 };
 use crate::encoder::{resolve, EncoderError, PooledFeatures, Pooling};
 use std::collections::BTreeMap;
@@ -99,8 +98,8 @@ impl Embedder {
     /// it and hash its files; nothing is loaded yet.
     pub fn new(model: &str, settings: &EmbedSettings) -> Result<Self, EncoderError> {
         let dir = resolve::resolve_model(model)?;
-        let cfg = EncoderConfig::from_dir(&dir)?;
-        check_max_length(&dir, &cfg, settings.max_length)?;
+        let limit = crate::encoder::family::max_input_tokens(&dir)?;
+        check_max_length_limit(&dir, limit, settings.max_length)?;
         let hash = model_hash(&dir)?;
         Ok(Embedder {
             spec: model.to_string(),

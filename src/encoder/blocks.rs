@@ -1,0 +1,237 @@
+//! Building blocks of the simple (padded, candle-tensor) forward pass that the architecture
+//! families beyond BERT share: dense layers, LayerNorm, activations, multi-head attention with
+//! an optional additive bias, and the conversion of padded hidden states to the packed layout
+//! the extraction code pools from.
+//!
+//! Why a second path beside [`super::model`]: the packed fast path fuses BERT's attention into
+//! one kernel that has no room for the relative-position terms of MPNet, DeBERTa and XLNet, the
+//! rotary positions and sliding windows of ModernBERT, or ALBERT's shared layers. These families
+//! run as plain candle tensor ops on a right-padded batch (padding keys masked with a large
+//! negative score, as transformers does), mirroring transformers' module tree one struct per
+//! module, so every weight name and every step can be read against the Python source. Rows
+//! beyond a sentence's length are computed and thrown away.
+
+use super::weights::Weights;
+use super::EncoderError;
+use candle_core::{DType, Device, Tensor, D};
+
+/// Result type of the tensor code.
+pub type CResult<T> = candle_core::Result<T>;
+
+/// A tensor error as an internal encoder error.
+pub fn cerr(e: candle_core::Error) -> EncoderError {
+    EncoderError::Internal(e.to_string())
+}
+
+/// A dense layer `y = x Wᵀ (+ b)`, W stored transposed ([in, out]) for the matmul.
+pub struct Dense {
+    wt: Tensor,
+    b: Option<Tensor>,
+}
+
+impl Dense {
+    /// Load `<name>.weight` [out, in] and `<name>.bias` [out] (required when `bias`).
+    pub fn load(
+        w: &Weights,
+        name: &str,
+        out: usize,
+        inp: usize,
+        bias: bool,
+    ) -> Result<Self, EncoderError> {
+        let wt = w
+            .get(&format!("{name}.weight"), &[out, inp])?
+            .t()
+            .and_then(|t| t.contiguous())
+            .map_err(cerr)?;
+        let b = if bias {
+            Some(w.get(&format!("{name}.bias"), &[out])?)
+        } else {
+            None
+        };
+        Ok(Dense { wt, b })
+    }
+
+    /// `x [.., in] -> [.., out]`.
+    pub fn forward(&self, x: &Tensor) -> CResult<Tensor> {
+        let y = x.broadcast_matmul(&self.wt)?;
+        match &self.b {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+/// LayerNorm over the last dimension (biased variance, as PyTorch); the bias is optional
+/// (ModernBERT has none).
+pub struct Norm {
+    w: Tensor,
+    b: Tensor,
+    eps: f32,
+}
+
+impl Norm {
+    /// Load `<name>.weight` (or `.gamma`) and, when `bias`, `<name>.bias` (or `.beta`).
+    pub fn load(
+        w: &Weights,
+        name: &str,
+        h: usize,
+        eps: f64,
+        bias: bool,
+    ) -> Result<Self, EncoderError> {
+        let g = w.get_any(&[format!("{name}.weight"), format!("{name}.gamma")], &[h])?;
+        let b = if bias {
+            w.get_any(&[format!("{name}.bias"), format!("{name}.beta")], &[h])?
+        } else {
+            Tensor::zeros(h, DType::F32, &Device::Cpu).map_err(cerr)?
+        };
+        Ok(Norm {
+            w: g,
+            b,
+            eps: eps as f32,
+        })
+    }
+
+    /// Normalise the last dimension of `x`.
+    pub fn forward(&self, x: &Tensor) -> CResult<Tensor> {
+        candle_nn::ops::layer_norm(&x.contiguous()?, &self.w, &self.b, self.eps)
+    }
+}
+
+/// Activation functions of the feed-forward blocks, by their transformers names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Act {
+    /// Exact GELU (`gelu`).
+    Gelu,
+    /// Tanh approximation (`gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`).
+    GeluTanh,
+    /// ReLU.
+    Relu,
+    /// SiLU / swish.
+    Silu,
+    /// tanh (DeBERTa's convolution).
+    Tanh,
+}
+
+impl Act {
+    /// Parse a `hidden_act` value.
+    pub fn parse(s: &str) -> Option<Act> {
+        Some(match s {
+            "gelu" => Act::Gelu,
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Act::GeluTanh,
+            "relu" => Act::Relu,
+            "silu" | "swish" => Act::Silu,
+            "tanh" => Act::Tanh,
+            _ => return None,
+        })
+    }
+
+    /// Apply element-wise.
+    pub fn apply(self, x: &Tensor) -> CResult<Tensor> {
+        match self {
+            Act::Gelu => x.gelu_erf(),
+            Act::GeluTanh => x.gelu(),
+            Act::Relu => x.relu(),
+            Act::Silu => x.silu(),
+            Act::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// The additive attention mask of a right-padded batch, [b, 1, 1, s]: 0 for real keys, a large
+/// negative for padding (`f32::MIN`, as transformers' extended attention mask).
+pub fn key_mask(lengths: &[usize], seq: usize) -> CResult<Tensor> {
+    let mut m = vec![0f32; lengths.len() * seq];
+    for (r, &l) in lengths.iter().enumerate() {
+        for v in &mut m[r * seq + l..(r + 1) * seq] {
+            *v = f32::MIN;
+        }
+    }
+    Tensor::from_vec(m, (lengths.len(), 1, 1, seq), &Device::Cpu)
+}
+
+/// `[b, s, heads·d] -> [b, heads, s, d]`.
+pub fn split_heads(x: &Tensor, heads: usize) -> CResult<Tensor> {
+    let (b, s, h) = x.dims3()?;
+    x.reshape((b, s, heads, h / heads))?
+        .transpose(1, 2)?
+        .contiguous()
+}
+
+/// `[b, heads, s, d] -> [b, s, heads·d]`.
+pub fn merge_heads(x: &Tensor) -> CResult<Tensor> {
+    let (b, nh, s, d) = x.dims4()?;
+    x.transpose(1, 2)?.contiguous()?.reshape((b, s, nh * d))
+}
+
+/// Softmax attention of `scores` [b, heads, s, s] (already scaled, biased and masked) over
+/// values `v` [b, heads, s, d]; returns the merged context [b, s, heads·d].
+pub fn attend(scores: &Tensor, v: &Tensor) -> CResult<Tensor> {
+    let p = candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?;
+    merge_heads(&p.matmul(v)?)
+}
+
+/// Scaled dot-product scores `q kᵀ · scale` of split heads.
+pub fn scores(q: &Tensor, k: &Tensor, scale: f64) -> CResult<Tensor> {
+    q.matmul(&k.t()?.contiguous()?)? * scale
+}
+
+/// Token ids of a batch as a [b, s] u32 tensor, checking every id against the vocabulary:
+/// an id past the embedding table means the tokenizer does not belong to the weights.
+pub fn ids_tensor(
+    ids: &[u32],
+    b: usize,
+    s: usize,
+    vocab: usize,
+    dir_hint: &str,
+) -> Result<Tensor, EncoderError> {
+    if let Some(&bad) = ids.iter().find(|&&i| i as usize >= vocab) {
+        return Err(EncoderError::Input {
+            path: dir_hint.to_string(),
+            msg: format!(
+                "the tokenizer produced token id {bad}, past the embedding table of {vocab} rows (vocab_size): the tokenizer files do not match the weights"
+            ),
+        });
+    }
+    Tensor::from_vec(ids.to_vec(), (b, s), &Device::Cpu).map_err(cerr)
+}
+
+/// Look up rows of an embedding table [rows, h] for ids [b, s] -> [b, s, h].
+pub fn embed(table: &Tensor, ids: &Tensor) -> CResult<Tensor> {
+    let (b, s) = ids.dims2()?;
+    let h = table.dim(D::Minus1)?;
+    table
+        .index_select(&ids.flatten_all()?, 0)?
+        .reshape((b, s, h))
+}
+
+/// The packed form of padded states: every `[b, s, h]` tensor reduced to its rows' first
+/// `lengths[r]` tokens, stacked, as [`super::model::PackedStates`].
+pub fn pack(
+    states: &[Tensor],
+    lengths: &[usize],
+) -> Result<super::model::PackedStates, EncoderError> {
+    let mut offsets = vec![0usize];
+    for &l in lengths {
+        offsets.push(offsets.last().unwrap() + l);
+    }
+    let mut out = Vec::with_capacity(states.len());
+    let mut hidden = 0;
+    for st in states {
+        let (b, s, h) = st.dims3().map_err(cerr)?;
+        hidden = h;
+        let v = st
+            .flatten_all()
+            .and_then(|t| t.to_vec1::<f32>())
+            .map_err(cerr)?;
+        let mut m = Vec::with_capacity(offsets[b] * h);
+        for (r, &l) in lengths.iter().enumerate() {
+            m.extend_from_slice(&v[r * s * h..(r * s + l) * h]);
+        }
+        out.push(m);
+    }
+    Ok(super::model::PackedStates {
+        states: out,
+        offsets,
+        hidden,
+    })
+}

@@ -1,0 +1,270 @@
+//! ELECTRA discriminators (`model_type: electra`), as transformers' `ElectraModel`.
+//!
+//! The BERT body (absolute positions, token types, post-norm layers) over embeddings of width
+//! `embedding_size`; when that differs from `hidden_size`, `embeddings_project` maps them up and
+//! the projected vectors are hidden state 0 (what transformers returns). Weights are read bare
+//! or under `electra.` (`ElectraForPreTraining` / `ElectraForSequenceClassification`); the
+//! discriminator head is ignored.
+//!
+//! Runs on the padded candle path ([`super::blocks`]) so that the projection and the BERT layer
+//! ([`BertLayer`], also used as the reference structure for the other families) stay simple;
+//! ELECTRA checkpoints with `embedding_size == hidden_size` could take the packed path later.
+
+use super::blocks::{self, key_mask, split_heads, Act, CResult, Dense, Norm};
+use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
+use super::model::Batch;
+use super::mpnet::ffn;
+use super::weights::Weights;
+use super::EncoderError;
+use candle_core::{Device, Tensor};
+
+/// ELECTRA hyperparameters.
+#[derive(Debug, Clone)]
+pub struct ElectraConfig {
+    /// The shared fields.
+    pub common: CommonConfig,
+    /// Width of the embeddings (before the projection).
+    pub embedding_size: usize,
+}
+
+impl ElectraConfig {
+    /// Read from config.json's fields.
+    pub fn parse(f: &Fields) -> Result<Self, EncoderError> {
+        let common = f.common(0, 1e-12)?;
+        let pet = f.str("position_embedding_type", "absolute");
+        if pet != "absolute" {
+            return Err(f.bad(format!(
+                "position_embedding_type {pet:?} is not supported (only absolute)"
+            )));
+        }
+        Ok(ElectraConfig {
+            embedding_size: f.usize("embedding_size", Some(common.hidden_size))?,
+            common,
+        })
+    }
+}
+
+/// BERT's post-norm layer with its weight names under `p` (`encoder.layer.<i>`).
+pub struct BertLayer {
+    q: Dense,
+    k: Dense,
+    v: Dense,
+    o: Dense,
+    ln_attn: Norm,
+    ff_in: Dense,
+    ff_out: Dense,
+    ln_ff: Norm,
+}
+
+impl BertLayer {
+    /// Load `<p>.attention.self.{query,key,value}`, `<p>.attention.output.{dense,LayerNorm}`,
+    /// `<p>.intermediate.dense`, `<p>.output.{dense,LayerNorm}`.
+    pub fn load(w: &Weights, p: &str, c: &CommonConfig) -> Result<Self, EncoderError> {
+        let names = [
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+            "attention.output.LayerNorm",
+            "intermediate.dense",
+            "output.dense",
+            "output.LayerNorm",
+        ];
+        Self::load_named(w, p, &names, c)
+    }
+
+    /// Load the same block under other names: `names` are, under `<p>.`, the query, key, value,
+    /// attention output, attention LayerNorm, feed-forward in, feed-forward out and final
+    /// LayerNorm.
+    pub fn load_named(
+        w: &Weights,
+        p: &str,
+        names: &[&str; 8],
+        c: &CommonConfig,
+    ) -> Result<Self, EncoderError> {
+        let (h, f, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
+        let n = |i: usize| format!("{p}.{}", names[i]);
+        Ok(BertLayer {
+            q: Dense::load(w, &n(0), h, h, true)?,
+            k: Dense::load(w, &n(1), h, h, true)?,
+            v: Dense::load(w, &n(2), h, h, true)?,
+            o: Dense::load(w, &n(3), h, h, true)?,
+            ln_attn: Norm::load(w, &n(4), h, eps, true)?,
+            ff_in: Dense::load(w, &n(5), f, h, true)?,
+            ff_out: Dense::load(w, &n(6), h, f, true)?,
+            ln_ff: Norm::load(w, &n(7), h, eps, true)?,
+        })
+    }
+
+    /// The query projection.
+    pub fn q(&self) -> &Dense {
+        &self.q
+    }
+
+    /// The key projection.
+    pub fn k(&self) -> &Dense {
+        &self.k
+    }
+
+    /// The value projection.
+    pub fn v(&self) -> &Dense {
+        &self.v
+    }
+
+    /// The attention sub-layer's end: `LayerNorm(o(ctx) + x)`.
+    pub fn attn_out(&self, ctx: &Tensor, x: &Tensor) -> CResult<Tensor> {
+        self.ln_attn.forward(&(self.o.forward(ctx)? + x)?)
+    }
+
+    /// The feed-forward sub-layer: `LayerNorm(ff_out(act(ff_in(y))) + y)`.
+    pub fn ffn_out(&self, y: &Tensor, act: Act) -> CResult<Tensor> {
+        let ff = ffn(&self.ff_in, &self.ff_out, act, y)?;
+        self.ln_ff.forward(&(ff + y)?)
+    }
+
+    /// One layer over `x` [b, s, h] with the additive score bias `bias` ([b or 1, heads or 1,
+    /// s, s]: the key mask, plus a relative-position bias where the family has one).
+    pub fn forward(&self, x: &Tensor, bias: &Tensor, heads: usize, act: Act) -> CResult<Tensor> {
+        let h = x.dims3()?.2;
+        let scale = 1.0 / ((h / heads) as f64).sqrt();
+        let q = split_heads(&self.q.forward(x)?, heads)?;
+        let k = split_heads(&self.k.forward(x)?, heads)?;
+        let v = split_heads(&self.v.forward(x)?, heads)?;
+        let sc = blocks::scores(&q, &k, scale)?.broadcast_add(bias)?;
+        let ctx = blocks::attend(&sc, &v)?;
+        let y = self.attn_out(&ctx, x)?;
+        self.ffn_out(&y, act)
+    }
+}
+
+/// BERT-style embeddings of width `e`: word + position (0..) + token type, LayerNorm.
+pub struct AbsEmbeddings {
+    word: Tensor,
+    pos: Tensor,
+    token_type: Option<Tensor>,
+    ln: Norm,
+    vocab: usize,
+    max_pos: usize,
+}
+
+impl AbsEmbeddings {
+    /// Load `embeddings.{word,position,token_type}_embeddings` and `embeddings.LayerNorm`.
+    pub fn load(w: &Weights, c: &CommonConfig, e: usize) -> Result<Self, EncoderError> {
+        Ok(AbsEmbeddings {
+            word: w.get("embeddings.word_embeddings.weight", &[c.vocab_size, e])?,
+            pos: w.get(
+                "embeddings.position_embeddings.weight",
+                &[c.max_position_embeddings, e],
+            )?,
+            token_type: if c.type_vocab_size > 0 {
+                Some(w.get(
+                    "embeddings.token_type_embeddings.weight",
+                    &[c.type_vocab_size, e],
+                )?)
+            } else {
+                None
+            },
+            ln: Norm::load(w, "embeddings.LayerNorm", e, c.layer_norm_eps, true)?,
+            vocab: c.vocab_size,
+            max_pos: c.max_position_embeddings,
+        })
+    }
+
+    /// Embeddings of a right-padded batch ([b, s, e]).
+    pub fn forward(&self, batch: &Batch, dir: &str) -> Result<Tensor, EncoderError> {
+        let (b, s) = check_batch(batch)?;
+        if s > self.max_pos {
+            return Err(EncoderError::Internal(format!(
+                "sequence of {s} tokens past the position table of {}",
+                self.max_pos
+            )));
+        }
+        let ids = blocks::ids_tensor(&batch.ids, b, s, self.vocab, dir)?;
+        ok((|| -> CResult<Tensor> {
+            let pos = Tensor::arange(0u32, s as u32, &Device::Cpu)?;
+            let mut x = blocks::embed(&self.word, &ids)?
+                .broadcast_add(&self.pos.index_select(&pos, 0)?.unsqueeze(0)?)?;
+            if let Some(tt) = &self.token_type {
+                let n = tt.dims2()?.0 as u32;
+                let ty: Vec<u32> = batch.type_ids.iter().map(|&t| t.min(n - 1)).collect();
+                let ty = Tensor::from_vec(ty, (b, s), &Device::Cpu)?;
+                x = (x + blocks::embed(tt, &ty)?)?;
+            }
+            self.ln.forward(&x)
+        })())
+    }
+}
+
+/// A loaded ELECTRA discriminator body.
+pub struct Electra {
+    cfg: ElectraConfig,
+    emb: AbsEmbeddings,
+    project: Option<Dense>,
+    layers: Vec<BertLayer>,
+    dir: String,
+}
+
+impl Electra {
+    /// Build from weights, checking shapes.
+    pub fn load(cfg: ElectraConfig, mut w: Weights, dir: String) -> Result<Self, EncoderError> {
+        let c = &cfg.common;
+        w.select_prefix(
+            "embeddings.word_embeddings.weight",
+            &["", "electra.", "model."],
+        )?;
+        let e = cfg.embedding_size;
+        let project = if e != c.hidden_size {
+            Some(Dense::load(
+                &w,
+                "embeddings_project",
+                c.hidden_size,
+                e,
+                true,
+            )?)
+        } else {
+            None
+        };
+        let layers = (0..c.num_layers)
+            .map(|i| BertLayer::load(&w, &format!("encoder.layer.{i}"), c))
+            .collect::<Result<_, _>>()?;
+        Ok(Electra {
+            emb: AbsEmbeddings::load(&w, c, e)?,
+            project,
+            layers,
+            cfg,
+            dir,
+        })
+    }
+}
+
+impl PaddedEncoder for Electra {
+    fn hidden_size(&self) -> usize {
+        self.cfg.common.hidden_size
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.cfg.common.vocab_size
+    }
+
+    fn num_hidden_states(&self) -> usize {
+        self.layers.len() + 1
+    }
+
+    fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
+        let x = self.emb.forward(batch, &self.dir)?;
+        let c = &self.cfg.common;
+        ok((|| -> CResult<Vec<Tensor>> {
+            let mut x = match &self.project {
+                Some(p) => p.forward(&x)?,
+                None => x,
+            };
+            let mask = key_mask(&batch.lengths, batch.seq)?;
+            let mut out = vec![x.clone()];
+            for l in &self.layers {
+                x = l.forward(&x, &mask, c.num_heads, c.act)?;
+                out.push(x.clone());
+            }
+            Ok(out)
+        })())
+    }
+}
