@@ -319,7 +319,7 @@ fn sequential_and_parallel_forward_passes_and_thread_counts_give_identical_featu
         let s = tiny_sentences();
         let ids = m.tokenizer.encode_all(&s).unwrap();
         let seq = ids.iter().map(Vec::len).max().unwrap();
-        let pad = m.encoder.config.pad_token_id;
+        let pad = m.encoder.pad_token_id();
         let mut batch = Batch {
             ids: vec![pad; ids.len() * seq],
             type_ids: vec![0; ids.len() * seq],
