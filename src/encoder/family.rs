@@ -243,7 +243,7 @@ pub trait PaddedEncoder: Send + Sync {
 /// A loaded encoder of any supported architecture.
 pub enum AnyEncoder {
     /// BERT-shaped, packed fast path.
-    Classic(Encoder),
+    Classic(Box<Encoder>),
     /// One of the newer families.
     Padded {
         /// Which family.
@@ -284,10 +284,10 @@ impl AnyEncoder {
         let (path, v) = read_config(dir)?;
         let family = match detect(&path, &v)? {
             Kind::Classic => {
-                return Ok(AnyEncoder::Classic(Encoder::load(
+                return Ok(AnyEncoder::Classic(Box::new(Encoder::load(
                     EncoderConfig::from_dir(dir)?,
                     w,
-                )?))
+                )?)))
             }
             Kind::Family(f) => f,
         };
