@@ -6,6 +6,8 @@
 //! - [`cache`]: content-addressed feature cache;
 //! - [`data`]: readers and writers of the datasets (SentEval probing files, GLUE TSV);
 //! - [`probe`]: probing classifiers and the probing protocol;
+//! - [`transfer`]: transferability estimators (LogME, H-score, kNN, target-task probe) and
+//!   `probecast rank`;
 //! - [`predict`]: predictors from probing features to fine-tuning scores, with honest validation;
 //! - [`zoo`]: checkpoint variants and the masked-LM trainer;
 //! - [`demo`]: `probecast demo`, the whole loop on built-in data;
@@ -21,5 +23,6 @@ pub mod encoder;
 pub mod finetune;
 pub mod predict;
 pub mod probe;
+pub mod transfer;
 pub mod util;
 pub mod zoo;

@@ -31,9 +31,16 @@ pub struct ProbeArgs {
     /// Probe families, comma-separated: logreg, mlp.
     #[arg(long, default_value = "logreg", value_delimiter = ',')]
     pub probe: Vec<String>,
-    /// Metrics, comma-separated: acc, selectivity, mdl (acc is always computed).
+    /// Metrics, comma-separated: acc, selectivity, mdl (acc is always computed); with
+    /// --target-task also the transferability estimators logme, hscore, knn, probe.
     #[arg(long, default_value = "acc,selectivity,mdl", value_delimiter = ',')]
     pub metrics: Vec<String>,
+    /// GLUE task directory whose training sample the transferability metrics score.
+    #[arg(long)]
+    pub target_task: Option<PathBuf>,
+    /// Stratified sample size of the target task.
+    #[arg(long, default_value_t = 1000)]
+    pub target_max_examples: usize,
     /// Hidden states to probe, comma-separated (0 = embeddings); default: all.
     #[arg(long, value_delimiter = ',')]
     pub layers: Option<Vec<usize>>,
@@ -70,9 +77,10 @@ fn settings(a: &ProbeArgs) -> Result<ProbeSettings, CliError> {
             "acc" => {}
             "selectivity" | "sel" => sel = true,
             "mdl" => mdl = true,
+            t if crate::transfer::Estimator::parse(t).is_some() => {}
             other => {
                 return Err(CliError(format!(
-                    "--metrics: unknown metric {other:?} (expected acc, selectivity, mdl)"
+                    "--metrics: unknown metric {other:?} (expected acc, selectivity, mdl, logme, hscore, knn, probe)"
                 )))
             }
         }
@@ -125,6 +133,13 @@ pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
     for t in &tasks {
         protocol::class_sizes(t, s.train_per_class, s.allow_fewer)?;
     }
+    let target = crate::transfer::columns::TargetFeatures::prepare(
+        a.target_task.as_deref(),
+        &a.metrics,
+        Some(a.target_max_examples),
+        0,
+    )
+    .map_err(CliError)?;
     util::ensure_writable_dir(&a.out).map_err(CliError)?;
     let embed = a.encoder.settings();
     let poolings = embed.poolings.clone();
@@ -160,6 +175,12 @@ pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
                 }
                 names_seen.push(label.clone());
                 rows.extend(run.records.into_iter().map(|r| (label.clone(), r)));
+                if let Some(t) = &target {
+                    let recs = t
+                        .records(spec, &embed, a.layers.as_deref())
+                        .map_err(CliError)?;
+                    rows.extend(recs.into_iter().map(|r| (label.clone(), r)));
+                }
                 model_info.push(serde_json::json!({
                     "model": label, "spec": spec, "model_dir": run.dir, "model_hash": run.hash,
                     "embed_seconds": run.embed_seconds,

@@ -122,6 +122,19 @@ pub fn model_hash(dir: &Path) -> Result<String, EncoderError> {
     Ok(util::sha256_hex(parts.join("\n").as_bytes()))
 }
 
+/// Content hash of a list of sentence pairs (order-sensitive; never equal to a
+/// [`sentences_hash`], so pairs and sentences keep apart in the cache).
+pub fn pairs_hash(pairs: &[(String, String)]) -> String {
+    let mut s = String::from("sentence pairs\n");
+    for (a, b) in pairs {
+        s.push_str(a);
+        s.push('\t');
+        s.push_str(b);
+        s.push('\n');
+    }
+    util::sha256_hex(s.as_bytes())
+}
+
 /// Content hash of a list of sentences (order-sensitive).
 pub fn sentences_hash(sentences: &[String]) -> String {
     let mut s = String::new();
@@ -181,8 +194,43 @@ pub fn embed_sentences_bar(
     batch_size: usize,
     pb: &indicatif::ProgressBar,
 ) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
-    use rayon::prelude::*;
     let ids = model.tokenizer.encode_all(sentences)?;
+    embed_ids_bar(model, &ids, None, poolings, batch_size, pb)
+}
+
+/// [`embed_sentences_bar`] for sentence pairs: each pair is encoded with the tokenizer's own
+/// pair template ([`TextTokenizer::encode_pairs`]: `[CLS] a [SEP] b [SEP]` for BERT,
+/// `<s> a </s></s> b </s>` for RoBERTa) and its token type ids (zeros when the model has at
+/// most one token type, as fine-tuning does). Rows in input order.
+pub fn embed_pairs_bar(
+    model: &LoadedModel,
+    pairs: &[(String, String)],
+    poolings: &[Pooling],
+    batch_size: usize,
+    pb: &indicatif::ProgressBar,
+) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
+    let enc = model.tokenizer.encode_pairs(pairs)?;
+    let zero_types = model.encoder.config.type_vocab_size <= 1;
+    let (ids, types): (Vec<Vec<u32>>, Vec<Vec<u32>>) = enc
+        .into_iter()
+        .map(|(i, t)| {
+            let t = if zero_types { vec![0; t.len()] } else { t };
+            (i, t)
+        })
+        .unzip();
+    embed_ids_bar(model, &ids, Some(&types), poolings, batch_size, pb)
+}
+
+/// Embed already tokenised rows (`type_ids`: per row, or all zeros when `None`).
+fn embed_ids_bar(
+    model: &LoadedModel,
+    ids: &[Vec<u32>],
+    type_ids: Option<&[Vec<u32>]>,
+    poolings: &[Pooling],
+    batch_size: usize,
+    pb: &indicatif::ProgressBar,
+) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
+    use rayon::prelude::*;
     let n = ids.len();
     let dim = model.encoder.config.hidden_size;
     let nl = model.encoder.num_hidden_states();
@@ -211,6 +259,9 @@ pub fn embed_sentences_bar(
         };
         for (r, &i) in chunk.iter().enumerate() {
             batch.ids[r * seq..r * seq + ids[i].len()].copy_from_slice(&ids[i]);
+            if let Some(t) = type_ids {
+                batch.type_ids[r * seq..r * seq + t[i].len()].copy_from_slice(&t[i]);
+            }
             batch.lengths.push(ids[i].len());
         }
         let packed = model.encoder.forward_packed_with(&batch, cls_only, false)?;
@@ -365,16 +416,52 @@ impl Embedder {
         data: &Dataset,
         pb: &indicatif::ProgressBar,
     ) -> Result<(EmbedOutput, Vec<Pooling>), EncoderError> {
-        let settings = &self.settings;
         let sentences: Vec<String> = data.examples.iter().map(|e| e.sentence.clone()).collect();
-        let dhash = sentences_hash(&sentences);
+        let bs = self.settings.batch_size;
+        self.embed_cached(
+            sentences_hash(&sentences),
+            sentences.len(),
+            |lm, missing| embed_sentences_bar(lm, &sentences, missing, bs, pb),
+        )
+    }
+
+    /// Features of sentence pairs (see [`embed_pairs_bar`]) for every pooling of the settings,
+    /// through the feature cache as [`Embedder::embed`] does for sentences (the cache key hashes
+    /// the pairs, see [`pairs_hash`]).
+    pub fn embed_pairs(
+        &self,
+        pairs: &[(String, String)],
+        pb: &indicatif::ProgressBar,
+    ) -> Result<EmbedOutput, EncoderError> {
+        let bs = self.settings.batch_size;
+        let (out, computed) =
+            self.embed_cached(pairs_hash(pairs), pairs.len(), |lm, missing| {
+                embed_pairs_bar(lm, pairs, missing, bs, pb)
+            })?;
+        self.store(&out, &computed)?;
+        Ok(out)
+    }
+
+    /// Read the cached poolings of the data hashed `dhash` (`n` rows); compute the others with
+    /// `compute` (given the loaded model and the missing poolings).
+    fn embed_cached(
+        &self,
+        dhash: String,
+        n: usize,
+        compute: impl FnOnce(
+            &LoadedModel,
+            &[Pooling],
+        )
+            -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError>,
+    ) -> Result<(EmbedOutput, Vec<Pooling>), EncoderError> {
+        let settings = &self.settings;
         let cache = FeatureCache::new(&settings.cache_dir);
         let mut features = BTreeMap::new();
         let mut missing = Vec::new();
         for &p in &settings.poolings {
             let key = cache_key(&self.hash, &dhash, p, settings.max_length);
             match cache.get(&key) {
-                Some(f) if f.n == sentences.len() => {
+                Some(f) if f.n == n => {
                     features.insert(p, f);
                 }
                 _ => missing.push(p),
@@ -385,8 +472,7 @@ impl Embedder {
         if !missing.is_empty() {
             let lm = self.loaded()?;
             let t0 = std::time::Instant::now();
-            let (computed, tk) =
-                embed_sentences_bar(lm, &sentences, &missing, settings.batch_size, pb)?;
+            let (computed, tk) = compute(lm, &missing)?;
             seconds = t0.elapsed().as_secs_f64();
             tokens = tk;
             features.extend(computed);

@@ -84,6 +84,8 @@ pub fn feature_column(task: &str, layer: usize, pooling: &str, metric: &str) -> 
         "test_acc" => "",
         "selectivity" => "__sel",
         "mdl_compression" => "__mdl",
+        // transferability scores: the estimator is in the task name (crate::transfer::columns)
+        "transfer" => "",
         _ => return None,
     };
     let pool = if pooling == "cls" {
@@ -108,7 +110,7 @@ pub fn features_table(rows: &[(String, Record)]) -> (Vec<String>, Vec<Vec<String
         if !models.contains(m) {
             models.push(m.clone());
         }
-        if r.seed != "mean" || (has_best && r.probe != "best") {
+        if r.seed != "mean" || (has_best && r.probe != "best" && r.metric != "transfer") {
             continue;
         }
         let Some(name) = feature_column(&r.task, r.layer, &r.pooling, &r.metric) else {
@@ -122,7 +124,8 @@ pub fn features_table(rows: &[(String, Record)]) -> (Vec<String>, Vec<Vec<String
         let metric_rank = match r.metric.as_str() {
             "test_acc" => 0,
             "selectivity" => 1,
-            _ => 2,
+            "mdl_compression" => 2,
+            _ => 3,
         };
         cols.insert((pool_rank, r.pooling.clone(), metric_rank, t, r.layer));
         values.insert((m.clone(), name), r.value);
@@ -130,7 +133,8 @@ pub fn features_table(rows: &[(String, Record)]) -> (Vec<String>, Vec<Vec<String
     let metric_name = |rank: u8| match rank {
         0 => "test_acc",
         1 => "selectivity",
-        _ => "mdl_compression",
+        2 => "mdl_compression",
+        _ => "transfer",
     };
     let names: Vec<String> = cols
         .iter()
