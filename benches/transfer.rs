@@ -6,7 +6,8 @@
 //!
 //! `TRANSFER_BENCH_JSON=1` skips criterion and prints one JSON line per estimator (the median
 //! of `TRANSFER_BENCH_REPEATS`, default 3, runs over all layers); the Python script uses that
-//! to put numpy / scikit-learn and probecast side by side in one run.
+//! to put numpy / scikit-learn and probecast side by side in one run; `TRANSFER_BENCH_FILTER`
+//! keeps the estimators whose name contains it.
 
 use criterion::Criterion;
 use probecast::encoder::PooledFeatures;
@@ -57,7 +58,10 @@ fn load() -> (PooledFeatures, Vec<u32>) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
     let y: Vec<u32> = (0..n).map(|i| (i % 3) as u32).collect();
     let means: Vec<f32> = (0..3 * d)
-        .map(|_| 0.2 * StandardNormal.sample(&mut rng) as f32)
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            0.2 * z as f32
+        })
         .collect();
     let layers = (0..l)
         .map(|_| {
@@ -90,7 +94,11 @@ fn main() {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(3);
-        for e in ests {
+        let filter = std::env::var("TRANSFER_BENCH_FILTER").unwrap_or_default();
+        for e in ests
+            .into_iter()
+            .filter(|e| e.name().contains(filter.as_str()))
+        {
             let mut times: Vec<f64> = (0..reps)
                 .map(|_| {
                     let t0 = Instant::now();

@@ -129,10 +129,12 @@ impl TargetFeatures {
                     estimators[0].name()
                 ))
             }
-            (Some(d), true) => return Err(format!(
+            (Some(d), true) => {
+                return Err(format!(
                 "--target-task {}: name the estimators in --metrics (logme, hscore, knn, probe)",
                 d.display()
-            )),
+            ))
+            }
             (Some(d), false) => d,
         };
         let task = TargetTask::load(dir, None, max_examples, seed).map_err(|e| e.to_string())?;

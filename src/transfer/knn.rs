@@ -67,33 +67,49 @@ pub fn neighbours(x: MatRef, k: usize, threads: usize) -> Vec<usize> {
         1.0f32,
         super::par(threads),
     );
+    // Mirror the lower triangle into the upper one in 64 × 64 tiles, so that column i holds
+    // every x_i · x_j contiguously.
+    const T: usize = 64;
+    for jb in (0..n).step_by(T) {
+        for ib in (jb..n).step_by(T) {
+            for j in jb..(jb + T).min(n) {
+                for i in ib.max(j + 1)..(ib + T).min(n) {
+                    g[(j, i)] = g[(i, j)];
+                }
+            }
+        }
+    }
     let sq: Vec<f64> = (0..n)
         .map(|i| x.row(i).iter().map(|&v| v as f64 * v as f64).sum())
         .collect();
     let norm: Vec<f64> = sq.iter().map(|s| s.sqrt()).collect();
     let u = f32::EPSILON as f64 / 2.0;
     let gamma = d as f64 * u / (1.0 - d as f64 * u);
-    let dot = |i: usize, j: usize| -> f64 {
-        if i >= j {
-            g[(i, j)] as f64
-        } else {
-            g[(j, i)] as f64
-        }
-    };
+    let g = &g;
     let row = |i: usize| -> Vec<usize> {
-        let mut approx = Vec::with_capacity(n - 1);
-        let mut upper = Vec::with_capacity(n - 1);
-        for j in (0..n).filter(|&j| j != i) {
-            let a = sq[i] + sq[j] - 2.0 * dot(i, j);
-            let b = 2.0 * gamma * norm[i] * norm[j] + 4.0 * f64::EPSILON * (sq[i] + sq[j]);
-            approx.push((j, a, b));
-            upper.push(a + b);
+        let dots = g.col(i).try_as_col_major().unwrap().as_slice();
+        let bound =
+            |j: usize| 2.0 * gamma * norm[i] * norm[j] + 4.0 * f64::EPSILON * (sq[i] + sq[j]);
+        // pass 1: the k smallest upper bounds (insertion into a sorted list of k)
+        let mut top = vec![f64::INFINITY; k];
+        let mut upper = vec![0f64; n];
+        for j in 0..n {
+            let ub = sq[i] + sq[j] - 2.0 * dots[j] as f64 + bound(j);
+            upper[j] = ub;
+            if j != i && ub < top[k - 1] {
+                let mut p = k - 1;
+                while p > 0 && top[p - 1] > ub {
+                    top[p] = top[p - 1];
+                    p -= 1;
+                }
+                top[p] = ub;
+            }
         }
-        let (_, &mut ub, _) = upper.select_nth_unstable_by(k - 1, |p, q| p.total_cmp(q));
-        let mut cand: Vec<(f64, usize)> = approx
-            .iter()
-            .filter(|(_, a, b)| a - b <= ub)
-            .map(|&(j, _, _)| (dist2(x.row(i), x.row(j)), j))
+        let ub = top[k - 1];
+        // pass 2: candidates whose lower bound is within it, re-ranked exactly
+        let mut cand: Vec<(f64, usize)> = (0..n)
+            .filter(|&j| j != i && upper[j] - 2.0 * bound(j) <= ub)
+            .map(|j| (dist2(x.row(i), x.row(j)), j))
             .collect();
         cand.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
         cand.iter().take(k).map(|&(_, j)| j).collect()
