@@ -9,7 +9,8 @@
 //! 5. the stages, each with a `run` entry point that takes checked settings and writes its
 //!    outputs and manifest: [`probe`] (probing classifiers and protocol), [`finetune`]
 //!    (ground-truth fine-tuning), [`zoo`] (checkpoint variants and masked-LM training),
-//!    [`predict`] (predictors with honest validation; knows no tensors);
+//!    [`predict`] (predictors with honest validation; knows no tensors), [`transfer`]
+//!    (transferability estimators: LogME, H-score, kNN, target-task probe; `probecast rank`);
 //! 4. [`features`]: the content-addressed feature cache and the cached embedding calls;
 //! 3. [`encoder`]: checkpoint directory -> model (inference forward pass, trainable body,
 //!    tokenizers, the one Hugging Face directory writer);
@@ -34,5 +35,6 @@ pub mod nn;
 pub mod predict;
 pub mod probe;
 pub mod stats;
+pub mod transfer;
 pub mod util;
 pub mod zoo;

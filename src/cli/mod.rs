@@ -8,6 +8,7 @@ pub mod finetune;
 pub mod fit;
 pub mod predict;
 pub mod probe;
+pub mod rank;
 pub mod tasks;
 pub mod variants;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Embed(embed::EmbedArgs),
     /// Train probing classifiers per (task, layer, pooling) and write the features table.
     Probe(probe::ProbeArgs),
+    /// Rank checkpoints on a labelled GLUE task with a transferability estimator.
+    Rank(rank::RankArgs),
     /// Fine-tune checkpoints on GLUE tasks for ground-truth scores.
     Finetune(finetune::FinetuneArgs),
     /// Fit a predictor from probing features to fine-tuning scores, with honest validation.
@@ -104,6 +107,7 @@ pub fn main() -> i32 {
     let res = match cli.command {
         Command::Embed(a) => embed::run(a, &argv),
         Command::Probe(a) => probe::run(a, &argv),
+        Command::Rank(a) => rank::run(a, &argv),
         Command::Finetune(a) => finetune::run(a, &argv),
         Command::Fit(a) => fit::run(a, &argv),
         Command::Predict(a) => predict::run(a, &argv),

@@ -4,6 +4,8 @@
 use super::CliError;
 use crate::probe::protocol::ProbeSettings;
 use crate::probe::run;
+use crate::transfer::columns::TargetFeatures;
+use crate::transfer::Estimator;
 use std::path::PathBuf;
 
 /// Arguments of `probecast probe`.
@@ -28,9 +30,16 @@ pub struct ProbeArgs {
     /// Probe families, comma-separated: logreg, mlp.
     #[arg(long, default_value = "logreg", value_delimiter = ',')]
     pub probe: Vec<String>,
-    /// Metrics, comma-separated: acc, selectivity, mdl (acc is always computed).
+    /// Metrics, comma-separated: acc, selectivity, mdl (acc is always computed); with
+    /// --target-task also the transferability estimators logme, hscore, knn, probe.
     #[arg(long, default_value = "acc,selectivity,mdl", value_delimiter = ',')]
     pub metrics: Vec<String>,
+    /// GLUE task directory whose training sample the transferability metrics score.
+    #[arg(long)]
+    pub target_task: Option<PathBuf>,
+    /// Stratified sample size of the target task.
+    #[arg(long, default_value_t = 1000)]
+    pub target_max_examples: usize,
     /// Hidden states to probe, comma-separated (0 = embeddings); default: all.
     #[arg(long, value_delimiter = ',')]
     pub layers: Option<Vec<usize>>,
@@ -58,7 +67,14 @@ fn settings(a: &ProbeArgs) -> Result<ProbeSettings, CliError> {
         ..Default::default()
     };
     s.set_probes(&a.probe)?;
-    s.set_metrics(&a.metrics)?;
+    // the transferability estimators' names go to the transfer stage, the rest to probing
+    let probing: Vec<String> = a
+        .metrics
+        .iter()
+        .filter(|m| Estimator::parse(m.trim()).is_none())
+        .cloned()
+        .collect();
+    s.set_metrics(&probing)?;
     s.set_c_grid(&a.c_grid);
     Ok(s)
 }
@@ -66,15 +82,20 @@ fn settings(a: &ProbeArgs) -> Result<ProbeSettings, CliError> {
 /// Run the command.
 pub fn run(a: ProbeArgs, argv: &[String]) -> Result<(), CliError> {
     let s = settings(&a)?;
-    let r = run::probe_to_dir(
-        &a.model,
-        &a.tasks,
-        &a.out,
-        &s,
-        &a.encoder.settings(),
-        a.layers.as_deref(),
-        argv,
-    )?;
+    let embed = a.encoder.settings();
+    let target = TargetFeatures::prepare(
+        a.target_task.as_deref(),
+        &a.metrics,
+        Some(a.target_max_examples),
+        0,
+    )
+    .map_err(CliError)?;
+    let layers = a.layers.as_deref();
+    let extra = target.as_ref().map(|t| run::ExtraColumns {
+        settings: t.settings_json(),
+        rows: Box::new(|spec: &str| t.records(spec, &embed, layers)),
+    });
+    let r = run::probe_to_dir(&a.model, &a.tasks, &a.out, &s, &embed, layers, argv, extra)?;
     println!(
         "probed {} model(s) x {} task(s) in {:.1} s -> {}",
         r.models.len(),

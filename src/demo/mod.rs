@@ -47,7 +47,7 @@ pub enum DemoError {
     Probe(#[from] crate::probe::ProtocolError),
     /// Writing probing results.
     #[error(transparent)]
-    ProbeResults(#[from] crate::probe::results::ResultsError),
+    ProbeResults(#[from] crate::features::table::ResultsError),
     /// Reading the probing suite.
     #[error(transparent)]
     ProbeRun(#[from] crate::probe::run::ProbeRunError),

@@ -1,17 +1,18 @@
 //! The demo's probing stage: every checkpoint embeds the probing sentences once (all tasks
 //! together, mean pooling, every hidden state), then `probe::protocol::probe_task` runs per task;
 //! each checkpoint's tidy rows are saved (`rows/<id>.csv`, read back with
-//! `probe::results::read_probes_csv`) so an interrupted stage resumes, and
-//! `probes.csv` + `features.csv` are written by `probe::results`.
+//! `features::table::read_probes_csv`) so an interrupted stage resumes, and
+//! `probes.csv` + `features.csv` are written by `features::table`.
 
 use super::zoo::ZooEntry;
 use super::{stage, DemoError, DemoSettings};
 use crate::data::senteval::Dataset;
 use crate::encoder::extract::{embed_sentences, LoadedModel};
 use crate::encoder::Pooling;
+use crate::features::table as results;
 use crate::probe::protocol::{self, ProbeKind, ProbeSettings, Record, TaskData};
 use crate::probe::run::load_suite;
-use crate::probe::{results, MatRef};
+use crate::probe::MatRef;
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -90,6 +90,19 @@ pub fn model_hash(dir: &Path) -> Result<String, EncoderError> {
     Ok(util::sha256_hex(parts.join("\n").as_bytes()))
 }
 
+/// Content hash of a list of sentence pairs (order-sensitive; never equal to a
+/// [`sentences_hash`], so pairs and sentences keep apart in the cache).
+pub fn pairs_hash(pairs: &[(String, String)]) -> String {
+    let mut s = String::from("sentence pairs\n");
+    for (a, b) in pairs {
+        s.push_str(a);
+        s.push('\t');
+        s.push_str(b);
+        s.push('\n');
+    }
+    util::sha256_hex(s.as_bytes())
+}
+
 /// Content hash of a list of sentences (order-sensitive).
 pub fn sentences_hash(sentences: &[String]) -> String {
     let mut s = String::new();
@@ -133,8 +146,43 @@ pub fn embed_sentences(
     batch_size: usize,
     pb: &indicatif::ProgressBar,
 ) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
-    use rayon::prelude::*;
     let ids = model.tokenizer.encode_all(sentences)?;
+    embed_ids(model, &ids, None, poolings, batch_size, pb)
+}
+
+/// [`embed_sentences`] for sentence pairs: each pair is encoded with the tokenizer's own
+/// pair template ([`TextTokenizer::encode_pairs`]: `[CLS] a [SEP] b [SEP]` for BERT,
+/// `<s> a </s></s> b </s>` for RoBERTa) and its token type ids (zeros when the model has at
+/// most one token type, as fine-tuning does). Rows in input order.
+pub fn embed_pairs(
+    model: &LoadedModel,
+    pairs: &[(String, String)],
+    poolings: &[Pooling],
+    batch_size: usize,
+    pb: &indicatif::ProgressBar,
+) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
+    let enc = model.tokenizer.encode_pairs(pairs)?;
+    let zero_types = !model.encoder.uses_token_types();
+    let (ids, types): (Vec<Vec<u32>>, Vec<Vec<u32>>) = enc
+        .into_iter()
+        .map(|(i, t)| {
+            let t = if zero_types { vec![0; t.len()] } else { t };
+            (i, t)
+        })
+        .unzip();
+    embed_ids(model, &ids, Some(&types), poolings, batch_size, pb)
+}
+
+/// Embed already tokenised rows (`type_ids`: per row, or all zeros when `None`).
+fn embed_ids(
+    model: &LoadedModel,
+    ids: &[Vec<u32>],
+    type_ids: Option<&[Vec<u32>]>,
+    poolings: &[Pooling],
+    batch_size: usize,
+    pb: &indicatif::ProgressBar,
+) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
+    use rayon::prelude::*;
     let vocab = model.encoder.vocab_size();
     if let Some(bad) = ids.iter().flatten().find(|&&i| i as usize >= vocab) {
         return Err(EncoderError::input(
@@ -175,6 +223,9 @@ pub fn embed_sentences(
         };
         for (r, &i) in chunk.iter().enumerate() {
             batch.ids[r * seq..r * seq + ids[i].len()].copy_from_slice(&ids[i]);
+            if let Some(t) = type_ids {
+                batch.type_ids[r * seq..r * seq + t[i].len()].copy_from_slice(&t[i]);
+            }
             batch.lengths.push(ids[i].len());
         }
         let packed = model.encoder.forward_packed_with(&batch, cls_only, false)?;

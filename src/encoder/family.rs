@@ -355,6 +355,17 @@ impl AnyEncoder {
         }
     }
 
+    /// Whether the token type ids of a sentence pair reach the model (BERT-shaped models with
+    /// more than one token type; the newer families take them as transformers does, clamped to
+    /// their table or ignored when they have none). When false, pairs get type ids 0, as
+    /// fine-tuning gives them.
+    pub fn uses_token_types(&self) -> bool {
+        match self {
+            AnyEncoder::Classic(e) => e.config.type_vocab_size > 1,
+            AnyEncoder::Padded { .. } => true,
+        }
+    }
+
     /// The id batches are padded with.
     pub fn pad_token_id(&self) -> u32 {
         match self {

@@ -5,7 +5,8 @@
 use super::cache::{cache_key, FeatureCache};
 use crate::data::senteval::Dataset;
 use crate::encoder::extract::{
-    check_max_length_limit, embed_sentences, model_hash, model_name, sentences_hash, LoadedModel,
+    check_max_length_limit, embed_pairs, embed_sentences, model_hash, model_name, pairs_hash,
+    sentences_hash, LoadedModel,
 };
 use crate::encoder::{resolve, EncoderError, PooledFeatures, Pooling};
 use std::collections::BTreeMap;
@@ -148,16 +149,52 @@ impl Embedder {
         data: &Dataset,
         pb: &indicatif::ProgressBar,
     ) -> Result<(EmbedOutput, Vec<Pooling>), EncoderError> {
-        let settings = &self.settings;
         let sentences: Vec<String> = data.examples.iter().map(|e| e.sentence.clone()).collect();
-        let dhash = sentences_hash(&sentences);
+        let bs = self.settings.batch_size;
+        self.embed_cached(
+            sentences_hash(&sentences),
+            sentences.len(),
+            |lm, missing| embed_sentences(lm, &sentences, missing, bs, pb),
+        )
+    }
+
+    /// Features of sentence pairs (see [`crate::encoder::extract::embed_pairs`]) for every
+    /// pooling of the settings, through the feature cache as [`Embedder::embed`] does for
+    /// sentences (the cache key hashes the pairs, see [`pairs_hash`]).
+    pub fn embed_pairs(
+        &self,
+        pairs: &[(String, String)],
+        pb: &indicatif::ProgressBar,
+    ) -> Result<EmbedOutput, EncoderError> {
+        let bs = self.settings.batch_size;
+        let (out, computed) =
+            self.embed_cached(pairs_hash(pairs), pairs.len(), |lm, missing| {
+                embed_pairs(lm, pairs, missing, bs, pb)
+            })?;
+        self.store(&out, &computed)?;
+        Ok(out)
+    }
+
+    /// Read the cached poolings of the data hashed `dhash` (`n` rows); compute the others with
+    /// `compute` (given the loaded model and the missing poolings).
+    fn embed_cached(
+        &self,
+        dhash: String,
+        n: usize,
+        compute: impl FnOnce(
+            &LoadedModel,
+            &[Pooling],
+        )
+            -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError>,
+    ) -> Result<(EmbedOutput, Vec<Pooling>), EncoderError> {
+        let settings = &self.settings;
         let cache = FeatureCache::new(&settings.cache_dir);
         let mut features = BTreeMap::new();
         let mut missing = Vec::new();
         for &p in &settings.poolings {
             let key = cache_key(&self.hash, &dhash, p, settings.max_length);
             match cache.get(&key) {
-                Some(f) if f.n == sentences.len() => {
+                Some(f) if f.n == n => {
                     features.insert(p, f);
                 }
                 _ => missing.push(p),
@@ -168,8 +205,7 @@ impl Embedder {
         if !missing.is_empty() {
             let lm = self.loaded()?;
             let t0 = std::time::Instant::now();
-            let (computed, tk) =
-                embed_sentences(lm, &sentences, &missing, settings.batch_size, pb)?;
+            let (computed, tk) = compute(lm, &missing)?;
             seconds = t0.elapsed().as_secs_f64();
             tokens = tk;
             features.extend(computed);

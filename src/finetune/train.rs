@@ -4,6 +4,7 @@
 use super::metrics::task_metrics;
 use super::model::SeqClassifier;
 pub use super::FinetuneError;
+pub use crate::data::glue::stratified_subsample;
 use crate::data::glue::{GlueExample, GlueSplit, TaskKind};
 use crate::encoder::config::EncoderConfig;
 use crate::encoder::extract::check_max_length;
@@ -162,41 +163,6 @@ fn encode(
             target: e.target,
         })
         .collect())
-}
-
-/// Stratified subsample of `n` example indices (per class in proportion, at least one per
-/// class), or a plain random sample for regression; sorted back to file order.
-pub fn stratified_subsample(
-    ex: &[GlueExample],
-    kind: TaskKind,
-    n: usize,
-    rng: &mut ChaCha8Rng,
-) -> Vec<usize> {
-    if n >= ex.len() {
-        return (0..ex.len()).collect();
-    }
-    let mut out = Vec::new();
-    if kind == TaskKind::Regression {
-        let mut idx: Vec<usize> = (0..ex.len()).collect();
-        idx.shuffle(rng);
-        out.extend_from_slice(&idx[..n]);
-    } else {
-        let k = ex.iter().map(|e| e.target as usize).max().unwrap_or(0) + 1;
-        for c in 0..k {
-            let mut idx: Vec<usize> = (0..ex.len())
-                .filter(|&i| ex[i].target as usize == c)
-                .collect();
-            if idx.is_empty() {
-                continue;
-            }
-            idx.shuffle(rng);
-            let take = ((idx.len() as f64 * n as f64 / ex.len() as f64).round() as usize)
-                .clamp(1, idx.len());
-            out.extend_from_slice(&idx[..take]);
-        }
-    }
-    out.sort_unstable();
-    out
 }
 
 fn pad_batch(items: &[&Encoded], pad: u32) -> (Vec<u32>, Vec<u32>, Vec<usize>, usize) {

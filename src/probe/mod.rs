@@ -10,7 +10,7 @@
 //!   [`protocol::probe_task`], the entry point the CLI calls per (task, pooling);
 //! - [`pipeline`]: one checkpoint over a suite, embedding the next task while probing this one
 //!   ([`pipeline::embed_and_probe`], what `probecast probe` runs per checkpoint);
-//! - [`results`]: `probes.csv` and `features.csv`;
+//! - the `probes.csv` / `features.csv` tables live a layer down, in `features::table`;
 //! - [`npy`]: `.npy` exchange with Python.
 
 pub mod mdl;
@@ -18,7 +18,6 @@ pub mod mlp;
 pub mod npy;
 pub mod pipeline;
 pub mod protocol;
-pub mod results;
 pub mod run;
 
 pub use crate::learn::MatRef;

@@ -7,6 +7,7 @@
 use super::mdl::{self, Mdl};
 use super::mlp::{self, Mlp, MlpSettings};
 use crate::data::senteval::{Dataset, Split};
+pub use crate::features::table::Record;
 use crate::learn::linalg::{column_stats, standardize, MatRef};
 use crate::learn::logreg::{self, LogReg, LogRegSettings};
 use crate::util::{at_least_one, SettingsError};
@@ -378,25 +379,6 @@ impl Default for ProbeSettings {
             allow_fewer: false,
         }
     }
-}
-
-/// One value of the long results table (without the model column).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    /// Task name.
-    pub task: String,
-    /// Layer index (0 = embedding output).
-    pub layer: usize,
-    /// Pooling name (`cls`, `mean`).
-    pub pooling: String,
-    /// Probe: `logreg`, `mlp` or `best`.
-    pub probe: String,
-    /// Seed, or `mean` / `std` for the aggregate over seeds.
-    pub seed: String,
-    /// Metric name (see docs/probe.md).
-    pub metric: String,
-    /// Value.
-    pub value: f64,
 }
 
 /// `(probe, metric, value)` rows of one (layer, seed).

@@ -7,8 +7,8 @@
 
 use super::pipeline::{embed_and_probe, PipelineError};
 use super::protocol::{self, ProbeSettings, ProtocolError, Record, TaskData};
-use super::results::{self, ResultsError};
 use crate::data::senteval::{self, Dataset, SentEvalError};
+use crate::features::table::{self as results, ResultsError};
 use crate::features::EmbedSettings;
 use crate::manifest::Manifest;
 use crate::util::SettingsError;
@@ -84,9 +84,22 @@ pub struct ProbeRun {
     pub seconds: f64,
 }
 
+/// More columns for the features table from another stage (the transferability estimators of
+/// `probecast probe --target-task`): rows per checkpoint, computed after its probing, plus the
+/// settings that made them (recorded in the manifest). The probing stage knows nothing else of
+/// them.
+pub struct ExtraColumns<'a> {
+    /// What made the rows, for the manifest's settings (`extra`).
+    pub settings: serde_json::Value,
+    /// The rows of one checkpoint (`--model` as given); an error stops the run.
+    pub rows: Box<dyn Fn(&str) -> Result<Vec<Record>, String> + 'a>,
+}
+
 /// Probe `models` on the suite `task_paths` and write `probes.csv`, `features.csv` and
 /// `manifest.json` into `out`. Settings and every task are checked before any model is loaded.
-/// `layers` restricts the probed hidden states (all when `None`).
+/// `layers` restricts the probed hidden states (all when `None`); `extra` adds rows of another
+/// stage to each checkpoint's.
+#[allow(clippy::too_many_arguments)]
 pub fn probe_to_dir(
     models: &[String],
     task_paths: &[PathBuf],
@@ -95,6 +108,7 @@ pub fn probe_to_dir(
     embed: &EmbedSettings,
     layers: Option<&[usize]>,
     command_line: &[String],
+    extra: Option<ExtraColumns>,
 ) -> Result<ProbeRun, ProbeRunError> {
     s.check()?;
     embed.check()?;
@@ -134,6 +148,10 @@ pub fn probe_to_dir(
                     i += 1;
                 }
                 rows.extend(run.records.into_iter().map(|r| (label.clone(), r)));
+                if let Some(x) = &extra {
+                    let more = (x.rows)(spec).map_err(ProbeRunError::Fatal)?;
+                    rows.extend(more.into_iter().map(|r| (label.clone(), r)));
+                }
                 manifest.input("model", &run.dir, Some(run.hash.clone()));
                 model_info.push(serde_json::json!({
                     "model": label, "spec": spec, "model_dir": run.dir,
@@ -187,6 +205,7 @@ pub fn probe_to_dir(
         "max_length": embed.max_length,
         "cache_dir": embed.cache_dir,
         "standardize": "per draw, training mean and standard deviation",
+        "extra": extra.as_ref().map(|x| x.settings.clone()),
     }));
     manifest.outputs = vec!["probes.csv".into(), "features.csv".into()];
     manifest.set_section(serde_json::json!({

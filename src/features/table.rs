@@ -1,9 +1,29 @@
-//! Output tables of the probing stage: `probes.csv` (tidy, one value a row) and `features.csv`
-//! (wide, one row per model: the input of `probecast fit`).
+//! The features tables, the contract between the stages that measure checkpoints (probing, the
+//! transferability estimators) and the predictor: `probes.csv` (tidy, one [`Record`] a row) and
+//! `features.csv` (wide, one row per model: the input of `probecast fit`). Both stages produce
+//! records; this layer writes and reads the tables.
 
-use super::protocol::Record;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+
+/// One value of the long results table (without the model column).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Task name.
+    pub task: String,
+    /// Layer index (0 = embedding output).
+    pub layer: usize,
+    /// Pooling name (`cls`, `mean`).
+    pub pooling: String,
+    /// Probe: `logreg`, `mlp` or `best`.
+    pub probe: String,
+    /// Seed, or `mean` / `std` for the aggregate over seeds.
+    pub seed: String,
+    /// Metric name (see docs/probe.md).
+    pub metric: String,
+    /// Value.
+    pub value: f64,
+}
 
 /// Errors writing result tables.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +159,8 @@ pub fn feature_column(task: &str, layer: usize, pooling: &str, metric: &str) -> 
         "test_acc" => "",
         "selectivity" => "__sel",
         "mdl_compression" => "__mdl",
+        // transferability scores: the estimator is in the task name (the transfer stage's columns)
+        "transfer" => "",
         _ => return None,
     };
     let pool = if pooling == "cls" {
@@ -163,7 +185,7 @@ pub fn features_table(rows: &[(String, Record)]) -> (Vec<String>, Vec<Vec<String
         if !models.contains(m) {
             models.push(m.clone());
         }
-        if r.seed != "mean" || (has_best && r.probe != "best") {
+        if r.seed != "mean" || (has_best && r.probe != "best" && r.metric != "transfer") {
             continue;
         }
         let Some(name) = feature_column(&r.task, r.layer, &r.pooling, &r.metric) else {
@@ -177,7 +199,8 @@ pub fn features_table(rows: &[(String, Record)]) -> (Vec<String>, Vec<Vec<String
         let metric_rank = match r.metric.as_str() {
             "test_acc" => 0,
             "selectivity" => 1,
-            _ => 2,
+            "mdl_compression" => 2,
+            _ => 3,
         };
         cols.insert((pool_rank, r.pooling.clone(), metric_rank, t, r.layer));
         values.insert((m.clone(), name), r.value);
@@ -185,7 +208,8 @@ pub fn features_table(rows: &[(String, Record)]) -> (Vec<String>, Vec<Vec<String
     let metric_name = |rank: u8| match rank {
         0 => "test_acc",
         1 => "selectivity",
-        _ => "mdl_compression",
+        2 => "mdl_compression",
+        _ => "transfer",
     };
     let names: Vec<String> = cols
         .iter()
