@@ -9,6 +9,7 @@
 //! - [`predict`]: predictors from probing features to fine-tuning scores, with honest validation;
 //! - [`zoo`]: checkpoint variants and the masked-LM trainer;
 //! - [`demo`]: `probecast demo`, the whole loop on built-in data;
+//! - [`report`]: the HTML report with SVG figures from the stages' output files;
 //! - [`dense`]: matrix products on row-major slices (the `gemm` crate);
 //! - [`cli`]: the command line, wiring only.
 
@@ -21,5 +22,6 @@ pub mod encoder;
 pub mod finetune;
 pub mod predict;
 pub mod probe;
+pub mod report;
 pub mod util;
 pub mod zoo;

@@ -22,7 +22,7 @@ pub struct DemoArgs {
 }
 
 /// Run the command.
-pub fn run(a: DemoArgs, _argv: &[String]) -> Result<(), CliError> {
+pub fn run(a: DemoArgs, argv: &[String]) -> Result<(), CliError> {
     let s = DemoSettings::new(a.seed, a.quick);
     crate::util::ensure_writable_dir(&a.out).map_err(CliError)?;
     let t0 = std::time::Instant::now();
@@ -34,5 +34,8 @@ pub fn run(a: DemoArgs, _argv: &[String]) -> Result<(), CliError> {
         t0.elapsed().as_secs_f64(),
         a.out.display()
     );
+    let html = a.out.join("report.html");
+    crate::report::run(&[a.out.clone()], &html, None, argv)?;
+    println!("report: {}", html.display());
     Ok(())
 }

@@ -288,3 +288,31 @@ pub fn build(
     }
     Ok(entries)
 }
+
+/// Read the `(model, family)` pairs of the zoo stage's `checkpoints.csv`
+/// (`model,family,kind,dir`, written by [`super::run`]).
+pub fn read_checkpoints_csv(path: &Path) -> Result<Vec<(String, String)>, DemoError> {
+    let bad = |msg: String| DemoError::Io(format!("{}: {msg}", path.display()));
+    let mut rd = csv::Reader::from_path(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let h: Vec<String> = rd
+        .headers()
+        .map_err(|e| bad(format!("bad CSV header: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let col = |n: &str| {
+        h.iter()
+            .position(|x| x == n)
+            .ok_or_else(|| bad(format!("missing column '{n}'")))
+    };
+    let (m, f) = (col("model")?, col("family")?);
+    let mut out = Vec::new();
+    for r in rd.records() {
+        let r = r.map_err(|e| bad(format!("bad CSV: {e}")))?;
+        out.push((
+            r.get(m).unwrap_or("").to_string(),
+            r.get(f).unwrap_or("").to_string(),
+        ));
+    }
+    Ok(out)
+}

@@ -7,5 +7,6 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod results;
 pub mod save;
 pub mod train;

@@ -14,6 +14,14 @@ pub enum ResultsError {
         path: String,
         source: std::io::Error,
     },
+    /// A results table cannot be read back (unreadable, missing column, bad cell).
+    #[error("{path}: {msg}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        msg: String,
+    },
 }
 
 /// Format a value for CSV: shortest representation that reads back to the same `f64`.
@@ -160,6 +168,67 @@ pub fn write_features_csv(path: &Path, rows: &[(String, Record)]) -> Result<(), 
     write(path, &csv_bytes(&h, &b))
 }
 
+/// The columns of `probes.csv`, in order.
+pub const PROBES_COLUMNS: [&str; 8] = [
+    "model", "task", "layer", "pooling", "probe", "seed", "metric", "value",
+];
+
+/// Read a `probes.csv` written by [`write_probes_csv`] (columns found by name, so extra
+/// columns are ignored). A missing column, a non-integer layer or a non-numeric value is an
+/// error naming the file and the line.
+pub fn read_probes_csv(path: &Path) -> Result<Vec<(String, Record)>, ResultsError> {
+    let bad = |msg: String| ResultsError::Read {
+        path: path.display().to_string(),
+        msg,
+    };
+    let mut rd = csv::Reader::from_path(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let header: Vec<String> = rd
+        .headers()
+        .map_err(|e| bad(format!("bad CSV header: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut idx = [0usize; 8];
+    for (k, name) in PROBES_COLUMNS.iter().enumerate() {
+        idx[k] = header.iter().position(|h| h == name).ok_or_else(|| {
+            bad(format!(
+                "missing column '{name}' (a probes.csv has {})",
+                PROBES_COLUMNS.join(",")
+            ))
+        })?;
+    }
+    let mut out = Vec::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| bad(format!("bad CSV: {e}")))?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let f = |k: usize| rec.get(idx[k]).unwrap_or("");
+        let layer = f(2)
+            .parse()
+            .map_err(|_| bad(format!("line {line}: layer '{}' is not an integer", f(2))))?;
+        let value = match f(7) {
+            "NaN" => f64::NAN,
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            v => v
+                .parse()
+                .map_err(|_| bad(format!("line {line}: value '{v}' is not a number")))?,
+        };
+        out.push((
+            f(0).to_string(),
+            Record {
+                task: f(1).to_string(),
+                layer,
+                pooling: f(3).to_string(),
+                probe: f(4).to_string(),
+                seed: f(5).to_string(),
+                metric: f(6).to_string(),
+                value,
+            },
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +299,32 @@ mod tests {
         );
         assert_eq!(b[0], vec!["m1", "0.5", "0.75", "0.25", "1.5", "0.625"]);
         assert_eq!(b[1], vec!["m2", "0.125", "", "", "", ""]);
+    }
+
+    #[test]
+    fn probes_csv_reads_back_what_was_written_and_names_a_missing_column() {
+        let rows = vec![
+            (
+                "m1".to_string(),
+                rec("bs", 2, "cls", "logreg", "0", "test_acc", 0.625),
+            ),
+            (
+                "m,2".to_string(),
+                rec("bs", 0, "mean", "best", "mean", "selectivity", f64::NAN),
+            ),
+        ];
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("probes.csv");
+        write_probes_csv(&p, &rows).unwrap();
+        let back = read_probes_csv(&p).unwrap();
+        assert_eq!(back[0], rows[0]);
+        assert_eq!(back[1].0, "m,2");
+        assert!(back[1].1.value.is_nan());
+        std::fs::write(&p, "model,task,pooling,probe,seed,metric,value\n").unwrap();
+        let e = read_probes_csv(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("probes.csv") && e.contains("missing column 'layer'"),
+            "{e}"
+        );
     }
 }
