@@ -673,8 +673,8 @@ mod tests {
         );
         let svg = c.svg().unwrap();
         // tick labels from the narrow range, none at 0 or 1
-        assert!(svg.contains(">0.510\n"), "no 0.510 tick");
-        assert!(!svg.contains(">1.000\n") && !svg.contains(">0.000\n"));
+        assert!(svg.contains(">\n0.510\n"), "no 0.510 tick");
+        assert!(!svg.contains(">\n1.000\n") && !svg.contains(">\n0.000\n"));
     }
 
     #[test]
