@@ -293,3 +293,53 @@ fn bad_inputs_exit_2_with_one_line_naming_the_file() {
     common::assert_user_error(&e, &["missing", "does not exist"]);
     assert!(!out.exists());
 }
+
+#[test]
+fn a_predictor_shrunk_to_the_mean_gets_a_note_in_the_fit_table_and_the_report() {
+    // a feature that is constant up to 1e-9: ridge predicts (nearly) the training mean, whose
+    // leave-one-out ranking of the held-out rows is backwards by construction
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d.csv");
+    let rows = [
+        ("m0", 0.1344, 847),
+        ("m1", 0.7638, 255),
+        ("m2", 0.4954, 449),
+        ("m3", 0.6516, 789),
+        ("m4", 0.0939, 28),
+        ("m5", 0.8358, 433),
+        ("m6", 0.7623, 2),
+        ("m7", 0.4454, 722),
+        ("m8", 0.2288, 945),
+        ("m9", 0.9014, 31),
+        ("m10", 0.0254, 541),
+        ("m11", 0.9391, 381),
+    ];
+    let mut csv = String::from("model,t,a\n");
+    for (m, t, a) in rows {
+        csv.push_str(&format!("{m},{t},1.000000000{a:03}\n"));
+    }
+    std::fs::write(&data, csv).unwrap();
+    let out = tmp.path().join("fit");
+    let (code, stdout, err) = common::run(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--targets",
+        "t",
+        "--permutations",
+        "0",
+        "--noise-draws",
+        "0",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let note = stdout
+        .lines()
+        .find(|l| l.starts_with("note: t: tau "))
+        .unwrap_or_else(|| panic!("no note in\n{stdout}"));
+    assert!(note.contains("shrunk to the training mean"), "{note}");
+    assert!(note.contains("tau -1.00 by construction"), "{note}");
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(page.contains("Reading aid") && page.contains("shrunk to the training mean"));
+}

@@ -35,7 +35,7 @@ pub fn run(a: DemoArgs, argv: &[String]) -> Result<(), CliError> {
         a.out.display()
     );
     let html = a.out.join("report.html");
-    crate::report::run(&[a.out.clone()], &html, None, argv)?;
+    crate::report::run(std::slice::from_ref(&a.out), &html, None, argv)?;
     println!("report: {}", html.display());
     Ok(())
 }

@@ -8,6 +8,9 @@ use super::ReportError;
 use maud::{html, Markup};
 use std::collections::{BTreeMap, BTreeSet};
 
+/// `(epoch, value, error)` of a line.
+type Point = (f64, f64, f64);
+
 /// The primary metric of each task: the first metric other than `train_loss` in file order.
 pub fn primary_metrics(epochs: &[crate::finetune::results::EpochMetric]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
@@ -33,7 +36,7 @@ pub fn section(inp: &Inputs, figs: &mut Vec<Figure>) -> Result<Markup, ReportErr
     for (k, f) in inp.finetune.iter().enumerate() {
         let mut mine = Vec::new();
         for (task, metric) in primary_metrics(&f.epochs) {
-            let mut series: BTreeMap<(String, u64), Vec<(f64, f64, f64)>> = BTreeMap::new();
+            let mut series: BTreeMap<(String, u64), Vec<Point>> = BTreeMap::new();
             for e in f
                 .epochs
                 .iter()
