@@ -6,6 +6,7 @@
 //!
 //! 9. [`cli`]: the command line, wiring only (parse, call one library function, print);
 //! 8. [`demo`]: `probecast demo`, the whole loop on built-in data;
+//! 6. [`report`]: the HTML report with SVG figures, from the stages' output files;
 //! 5. the stages, each with a `run` entry point that takes checked settings and writes its
 //!    outputs and manifest: [`probe`] (probing classifiers and protocol), [`finetune`]
 //!    (ground-truth fine-tuning), [`zoo`] (checkpoint variants and masked-LM training),
@@ -34,6 +35,7 @@ pub mod manifest;
 pub mod nn;
 pub mod predict;
 pub mod probe;
+pub mod report;
 pub mod stats;
 pub mod transfer;
 pub mod util;

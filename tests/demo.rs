@@ -203,6 +203,21 @@ fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
         );
     }
     assert!(stdout.contains("beat the mean baseline out-of-sample"));
+    // the report is written at the end and its path printed
+    assert!(
+        stdout.contains(&format!("report: {o}/report.html")),
+        "{stdout}"
+    );
+    let page = std::fs::read_to_string(out.join("report.html")).unwrap();
+    for h in [
+        "Probing",
+        "Fine-tuning",
+        "Prediction",
+        "Ranking",
+        "Provenance",
+    ] {
+        assert!(page.contains(&format!("<h2>{h}</h2>")), "report lacks {h}");
+    }
 
     // a held-out checkpoint's out-of-fold prediction, recomputed by a fit without it
     let (fh, frows) = read_csv(&out.join("probe/features.csv"));
@@ -426,9 +441,10 @@ fn quick_demo_killed_mid_stage_resumes_reusing_finished_units_and_matches_an_uni
     for (k, v) in &want {
         assert!(got[k] == *v, "{k} differs from the uninterrupted run's");
     }
+    // (the report line names each run's own directory)
     let table = |s: &str| {
         s.lines()
-            .filter(|l| !l.contains("total"))
+            .filter(|l| !l.contains("total") && !l.starts_with("report: "))
             .collect::<Vec<_>>()
             .join("\n")
     };

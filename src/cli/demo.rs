@@ -34,5 +34,8 @@ pub fn run(a: DemoArgs, argv: &[String]) -> Result<(), CliError> {
         t0.elapsed().as_secs_f64(),
         a.out.display()
     );
+    let html = a.out.join("report.html");
+    crate::report::run(std::slice::from_ref(&a.out), &html, None, argv)?;
+    println!("report: {}", html.display());
     Ok(())
 }

@@ -120,5 +120,14 @@ pub fn run(args: FitArgs, argv: &[String]) -> Result<(), CliError> {
             );
         }
     }
+    if let Some(out) = &args.out {
+        let html = out.join("report.html");
+        crate::report::run(std::slice::from_ref(out), &html, None, argv)?;
+        if args.json {
+            eprintln!("report: {}", html.display());
+        } else {
+            println!("report: {}", html.display());
+        }
+    }
     Ok(())
 }

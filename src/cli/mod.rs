@@ -9,6 +9,7 @@ pub mod fit;
 pub mod predict;
 pub mod probe;
 pub mod rank;
+pub mod report;
 pub mod tasks;
 pub mod variants;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Tasks(tasks::TasksArgs),
     /// The whole loop on built-in data: grammar, model zoo, probing, fine-tuning, fit, table.
     Demo(demo::DemoArgs),
+    /// Write a self-contained HTML report (and SVG figures) from output directories.
+    Report(report::ReportArgs),
 }
 
 /// Encoder options shared by the commands that embed sentences (`embed`, `probe`).
@@ -114,6 +117,7 @@ pub fn main() -> i32 {
         Command::Variants(a) => variants::run(a, &argv),
         Command::Tasks(a) => tasks::run(a, &argv),
         Command::Demo(a) => demo::run(a, &argv),
+        Command::Report(a) => report::run(a, &argv),
     };
     match res {
         Ok(()) => 0,

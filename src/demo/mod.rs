@@ -279,12 +279,16 @@ pub fn run(
                     .map(str::to_string)
                     .collect();
                 let entries = zoo::build(s, dir, &corpus_path, &corpus, log)?;
-                let list: String =
-                    std::iter::once("model,family,kind,dir\n".to_string())
-                        .chain(entries.iter().map(|e| {
-                            format!("{},{},{},{}\n", e.id, e.family, e.kind, e.dir.display())
-                        }))
-                        .collect();
+                let listed: Vec<crate::zoo::listing::Listed> = entries
+                    .iter()
+                    .map(|e| crate::zoo::listing::Listed {
+                        model: &e.id,
+                        family: &e.family,
+                        kind: &e.kind,
+                        dir: &e.dir,
+                    })
+                    .collect();
+                let list = crate::zoo::listing::checkpoints_csv(&listed);
                 stage::write(&dir.join("checkpoints.csv"), &list)?;
                 let mut outs = vec!["checkpoints.csv".to_string()];
                 outs.extend(entries.iter().map(|e| {

@@ -12,7 +12,7 @@ use crate::predict::cv::CvScheme;
 use crate::predict::model::Method;
 use crate::predict::pipeline::{self, FitOutcome, FitSettings, Protocol, TargetResult};
 use crate::predict::table::{self, Dataset, TableSettings};
-use crate::predict::{persist, report};
+use crate::predict::{persist, report, shrinkage};
 use crate::stats::kendall_tau;
 use std::path::Path;
 
@@ -148,7 +148,20 @@ pub fn run(
         csv.push('\n');
     }
     stage::write(&out.join("results.csv"), &csv)?;
-    let text = table_text(&ds, &rows);
+    let mut text = table_text(&ds, &rows);
+    // reading aid: a leave-one-out tau of a predictor shrunk to the training mean
+    for (t, name) in ds.target_names.iter().enumerate() {
+        for (label, o) in &honest {
+            if let TargetResult::Honest(h) = &o.results[t].1 {
+                if let Some(c) = shrinkage::check_result(h).filter(|c| c.shrunk) {
+                    text.push_str(&format!(
+                        "note ({label}): {}\n",
+                        shrinkage::note(name, h.scores.kendall_tau, &c)
+                    ));
+                }
+            }
+        }
+    }
     stage::write(&out.join("table.txt"), &text)?;
     Ok(text)
 }

@@ -34,12 +34,12 @@ pub enum ResultsError {
         path: String,
         source: std::io::Error,
     },
-    /// A probes.csv that cannot be read back (names the file and line).
+    /// A results table cannot be read back (unreadable, missing column, bad cell).
     #[error("{path}: {msg}")]
-    Parse {
+    Read {
         /// The file.
         path: String,
-        /// What is wrong, with the line.
+        /// What is wrong.
         msg: String,
     },
 }
@@ -73,61 +73,9 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ResultsError> {
     })
 }
 
-/// Read a tidy table written by [`write_probes_csv`] (`model,task,layer,pooling,probe,seed,
-/// metric,value`) back into rows.
-pub fn read_probes_csv(path: &Path) -> Result<Vec<(String, Record)>, ResultsError> {
-    let err = |msg: String| ResultsError::Parse {
-        path: path.display().to_string(),
-        msg,
-    };
-    let mut rd = csv::Reader::from_path(path).map_err(|e| err(format!("cannot read: {e}")))?;
-    let header: Vec<String> = rd
-        .headers()
-        .map_err(|e| err(e.to_string()))?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    if header != PROBES_HEADER {
-        return Err(err(format!(
-            "header is {:?}, expected {:?}",
-            header.join(","),
-            PROBES_HEADER.join(",")
-        )));
-    }
-    let mut out = Vec::new();
-    for (i, r) in rd.records().enumerate() {
-        let line = i + 2;
-        let r = r.map_err(|e| err(format!("line {line}: {e}")))?;
-        let num = |k: usize| -> Result<f64, ResultsError> {
-            r[k].parse()
-                .map_err(|_| err(format!("line {line}: {:?} is not a number", &r[k])))
-        };
-        out.push((
-            r[0].to_string(),
-            Record {
-                task: r[1].to_string(),
-                layer: r[2]
-                    .parse()
-                    .map_err(|_| err(format!("line {line}: layer {:?} is not an index", &r[2])))?,
-                pooling: r[3].to_string(),
-                probe: r[4].to_string(),
-                seed: r[5].to_string(),
-                metric: r[6].to_string(),
-                value: num(7)?,
-            },
-        ));
-    }
-    Ok(out)
-}
-
-/// The columns of probes.csv.
-pub const PROBES_HEADER: [&str; 8] = [
-    "model", "task", "layer", "pooling", "probe", "seed", "metric", "value",
-];
-
 /// The tidy table: `model,task,layer,pooling,probe,seed,metric,value`.
 pub fn probes_csv(rows: &[(String, Record)]) -> Vec<u8> {
-    let header: Vec<String> = PROBES_HEADER.iter().map(|s| s.to_string()).collect();
+    let header: Vec<String> = PROBES_COLUMNS.iter().map(|s| s.to_string()).collect();
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|(m, r)| {
@@ -239,6 +187,67 @@ pub fn write_features_csv(path: &Path, rows: &[(String, Record)]) -> Result<(), 
     write(path, &csv_bytes(&h, &b))
 }
 
+/// The columns of `probes.csv`, in order.
+pub const PROBES_COLUMNS: [&str; 8] = [
+    "model", "task", "layer", "pooling", "probe", "seed", "metric", "value",
+];
+
+/// Read a `probes.csv` written by [`write_probes_csv`] (columns found by name, so extra
+/// columns are ignored). A missing column, a non-integer layer or a non-numeric value is an
+/// error naming the file and the line.
+pub fn read_probes_csv(path: &Path) -> Result<Vec<(String, Record)>, ResultsError> {
+    let bad = |msg: String| ResultsError::Read {
+        path: path.display().to_string(),
+        msg,
+    };
+    let mut rd = csv::Reader::from_path(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let header: Vec<String> = rd
+        .headers()
+        .map_err(|e| bad(format!("bad CSV header: {e}")))?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut idx = [0usize; 8];
+    for (k, name) in PROBES_COLUMNS.iter().enumerate() {
+        idx[k] = header.iter().position(|h| h == name).ok_or_else(|| {
+            bad(format!(
+                "missing column '{name}' (a probes.csv has {})",
+                PROBES_COLUMNS.join(",")
+            ))
+        })?;
+    }
+    let mut out = Vec::new();
+    for rec in rd.records() {
+        let rec = rec.map_err(|e| bad(format!("bad CSV: {e}")))?;
+        let line = rec.position().map_or(0, |p| p.line());
+        let f = |k: usize| rec.get(idx[k]).unwrap_or("");
+        let layer = f(2)
+            .parse()
+            .map_err(|_| bad(format!("line {line}: layer '{}' is not an integer", f(2))))?;
+        let value = match f(7) {
+            "NaN" => f64::NAN,
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            v => v
+                .parse()
+                .map_err(|_| bad(format!("line {line}: value '{v}' is not a number")))?,
+        };
+        out.push((
+            f(0).to_string(),
+            Record {
+                task: f(1).to_string(),
+                layer,
+                pooling: f(3).to_string(),
+                probe: f(4).to_string(),
+                seed: f(5).to_string(),
+                metric: f(6).to_string(),
+                value,
+            },
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,15 +321,15 @@ mod tests {
     }
 
     #[test]
-    fn probes_csv_reads_back_what_it_wrote_and_names_a_bad_line() {
+    fn probes_csv_reads_back_what_was_written_and_names_a_missing_column() {
         let rows = vec![
             (
-                "m,1".to_string(),
-                rec("bs", 2, "cls", "logreg", "0", "test_acc", 0.1 + 0.2),
+                "m1".to_string(),
+                rec("bs", 2, "cls", "logreg", "0", "test_acc", 0.625),
             ),
             (
-                "m2".to_string(),
-                rec("bs", 0, "mean", "best", "std", "val_acc", f64::NAN),
+                "m,2".to_string(),
+                rec("bs", 0, "mean", "best", "mean", "selectivity", f64::NAN),
             ),
         ];
         let d = tempfile::tempdir().unwrap();
@@ -328,15 +337,12 @@ mod tests {
         write_probes_csv(&p, &rows).unwrap();
         let back = read_probes_csv(&p).unwrap();
         assert_eq!(back[0], rows[0]);
-        assert_eq!(back[1].0, "m2");
+        assert_eq!(back[1].0, "m,2");
         assert!(back[1].1.value.is_nan());
-        let text = std::fs::read_to_string(&p)
-            .unwrap()
-            .replace("0.30000000000000004", "x");
-        std::fs::write(&p, text).unwrap();
+        std::fs::write(&p, "model,task,pooling,probe,seed,metric,value\n").unwrap();
         let e = read_probes_csv(&p).unwrap_err().to_string();
         assert!(
-            e.contains("probes.csv: line 2: \"x\" is not a number"),
+            e.contains("probes.csv") && e.contains("missing column 'layer'"),
             "{e}"
         );
     }

@@ -191,6 +191,16 @@ pub fn table_text(ds: &Dataset, cfg: &FitSettings, out: &FitOutcome) -> String {
                 cfg.permutations,
                 cfg.coverage * 100.0
             );
+            for (name, r) in &out.results {
+                if let TargetResult::Honest(h) = r {
+                    if let Some(c) = super::shrinkage::check_result(h).filter(|c| c.shrunk) {
+                        s += &format!(
+                            "note: {}\n",
+                            super::shrinkage::note(name, h.scores.kendall_tau, &c)
+                        );
+                    }
+                }
+            }
         }
     }
     s

@@ -13,6 +13,7 @@
 
 pub mod checkpoint;
 pub mod corrupt;
+pub mod listing;
 pub mod masking;
 pub mod mlm;
 pub mod noise;
