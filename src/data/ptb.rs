@@ -30,6 +30,9 @@ pub enum PtbError {
     /// A `(` that is never closed.
     #[error("line {line}: unbalanced brackets: '(' opened here is never closed")]
     Unclosed { line: usize },
+    /// A whole-tree wrapper opened inside another tree (a missing `)` balanced by an extra one).
+    #[error("line {line}: unbalanced brackets: a tree wrapper opens here inside the tree opened on line {outer}, so a ')' is missing before it (or there is an extra '(')")]
+    NestedTree { line: usize, outer: usize },
     /// A `)` with no `(` to close.
     #[error("line {line}: unbalanced brackets: ')' without a matching '('")]
     UnexpectedClose { line: usize },
@@ -271,6 +274,16 @@ pub fn parse_trees(text: &str) -> Result<Vec<Tree>, PtbError> {
             },
             Tok::Close => {
                 let open = stack.pop().ok_or(PtbError::UnexpectedClose { line })?;
+                // A whole-tree wrapper (unlabelled, ROOT, TOP) never sits inside another tree:
+                // a missing ')' here and an extra one later would otherwise merge two sentences.
+                if let Some(outer) = stack.first() {
+                    if matches!(open.label, None | Some("ROOT") | Some("TOP")) {
+                        return Err(PtbError::NestedTree {
+                            line: open.line,
+                            outer: outer.line,
+                        });
+                    }
+                }
                 let node = finish(open)?;
                 match stack.last_mut() {
                     Some(parent) => {

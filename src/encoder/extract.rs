@@ -75,6 +75,34 @@ pub fn model_hash(dir: &Path) -> Result<String, EncoderError> {
     Ok(util::sha256_hex(parts.join("\n").as_bytes()))
 }
 
+/// Refuse token ids past the embedding table (a tokenizer that does not belong to the weights),
+/// naming the tokenizer file and config.json's `vocab_size`.
+pub fn check_token_ids<'a>(
+    dir: &Path,
+    cfg: &EncoderConfig,
+    ids: impl IntoIterator<Item = &'a [u32]>,
+) -> Result<(), EncoderError> {
+    let max = ids.into_iter().flatten().copied().max();
+    match max {
+        Some(id) if id as usize >= cfg.vocab_size => {
+            let tj = dir.join("tokenizer.json");
+            let file = if tj.is_file() {
+                tj
+            } else {
+                dir.join("vocab.txt")
+            };
+            Err(EncoderError::input(
+                &file,
+                format!(
+                    "the tokenizer produced token id {id}, past the embedding table of {} rows (vocab_size in config.json): the tokenizer or vocabulary does not belong to these weights",
+                    cfg.vocab_size
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Content hash of a list of sentences (order-sensitive).
 pub fn sentences_hash(sentences: &[String]) -> String {
     let mut s = String::new();
@@ -121,6 +149,11 @@ pub fn embed_sentences(
 ) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
     use rayon::prelude::*;
     let ids = model.tokenizer.encode_all(sentences)?;
+    check_token_ids(
+        &model.dir,
+        &model.encoder.config,
+        ids.iter().map(Vec::as_slice),
+    )?;
     let n = ids.len();
     let dim = model.encoder.config.hidden_size;
     let nl = model.encoder.num_hidden_states();

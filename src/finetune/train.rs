@@ -315,6 +315,11 @@ pub fn finetune(
     }
     let tr = encode(&tok, &train_ex, zero_types)?;
     let dv = encode(&tok, &dev_ex, zero_types)?;
+    crate::encoder::extract::check_token_ids(
+        dir,
+        &cfg,
+        tr.iter().chain(&dv).map(|e| e.ids.as_slice()),
+    )?;
     let gold: Vec<f64> = dv.iter().map(|e| e.target as f64).collect();
     let steps_per_epoch = tr.len().div_ceil(s.batch_size);
     let total = steps_per_epoch * s.epochs;
