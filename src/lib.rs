@@ -16,7 +16,8 @@
 //! 2. [`nn`]: what training shares (parameters, fused ops with backward, optimiser, schedule);
 //! 1. [`data`]: datasets (SentEval, GLUE, treebanks, task builders, the built-in grammar);
 //! 0. [`kernels`] (GEMM and activation kernels), [`util`] (atomic writes, hashing, settings
-//!    errors, progress bars, the safetensors serialiser), [`stats`] (the one statistics
+//!    errors, progress bars, the safetensors serialiser), [`outdir`] (output directories
+//!    replaced only by a complete set), [`stats`] (the one statistics
 //!    module), [`manifest`] (the one `manifest.json` type).
 
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod finetune;
 pub mod kernels;
 pub mod manifest;
 pub mod nn;
+pub mod outdir;
 pub mod predict;
 pub mod probe;
 pub mod stats;
