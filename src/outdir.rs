@@ -155,18 +155,18 @@ impl OutputTx {
             .collect();
         names.sort();
         // The journal lists what is about to move in: if this process dies mid-commit, the next
-        // run's cleanup removes those files again (see `remove_stale_temp`). It is written after
-        // the old manifest is gone and removed after the new one is in, so a journal beside a
-        // manifest means the commit finished.
-        let manifest = self.out.join("manifest.json");
-        if manifest.exists() {
-            std::fs::remove_file(&manifest).map_err(|e| fail(&manifest, e))?;
-        }
+        // run's cleanup removes those files again (see `remove_stale_temp`). It is written before
+        // the old manifest is removed and removed after the new one is in, so a journal beside a
+        // manifest means either nothing moved yet or the commit finished: no file to take back.
         let journal = self
             .out
             .join(format!("{JOURNAL_PREFIX}{}-commit.tmp", std::process::id()));
         crate::util::write_atomic_str(&journal, &names.join("\n"))
             .map_err(|e| fail(&journal, e))?;
+        let manifest = self.out.join("manifest.json");
+        if manifest.exists() {
+            std::fs::remove_file(&manifest).map_err(|e| fail(&manifest, e))?;
+        }
         for n in &names {
             let (from, to) = (staging.join(n), self.out.join(n));
             if to.is_dir() && from.is_dir() {
