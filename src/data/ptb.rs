@@ -277,7 +277,11 @@ pub fn parse_trees(text: &str) -> Result<Vec<Tree>, PtbError> {
                 // A whole-tree wrapper (unlabelled, ROOT, TOP) never sits inside another tree:
                 // a missing ')' here and an extra one later would otherwise merge two sentences.
                 if let Some(outer) = stack.first() {
-                    if matches!(open.label, None | Some("ROOT") | Some("TOP")) {
+                    let wrapper = match open.label {
+                        None => !open.children.is_empty(),
+                        Some(l) => l == "ROOT" || l == "TOP",
+                    };
+                    if wrapper {
                         return Err(PtbError::NestedTree {
                             line: open.line,
                             outer: outer.line,
@@ -382,6 +386,14 @@ mod tests {
         assert_eq!(s[0].words(), vec!["(", "The", "Rock"]);
         assert_eq!(s[0].label, "3");
         assert_eq!(s[0].depth(), 4);
+    }
+
+    #[test]
+    fn a_tree_wrapper_inside_an_unclosed_tree_is_refused_with_both_lines() {
+        // One ')' missing on line 1, an extra one on line 2: balanced overall, but two sentences
+        // would silently merge.
+        let e = parse_trees("( (S (NN a))\n( (S (NN b))) )\n").unwrap_err();
+        assert_eq!(e, PtbError::NestedTree { line: 2, outer: 1 });
     }
 
     #[test]
