@@ -20,7 +20,8 @@
 //!    shared by the probing stage and the transferability estimators;
 //! 1. [`data`]: datasets (SentEval, GLUE, treebanks, task builders, the built-in grammar);
 //! 0. [`kernels`] (GEMM and activation kernels), [`util`] (atomic writes, hashing, settings
-//!    errors, progress bars, the safetensors serialiser), [`stats`] (the one statistics
+//!    errors, progress bars, the safetensors serialiser), [`outdir`] (output directories
+//!    replaced only by a complete set), [`stats`] (the one statistics
 //!    module), [`manifest`] (the one `manifest.json` type).
 
 pub mod cli;
@@ -33,6 +34,7 @@ pub mod kernels;
 pub mod learn;
 pub mod manifest;
 pub mod nn;
+pub mod outdir;
 pub mod predict;
 pub mod probe;
 pub mod report;

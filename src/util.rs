@@ -12,8 +12,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // The pid in the name lets a later run tell a killed writer's leftover from a live one
+    // (`outdir::remove_stale_temp`).
+    let prefix = format!(".probecast-{}-", std::process::id());
     let mut tmp = tempfile::Builder::new()
-        .prefix(".probecast-")
+        .prefix(&prefix)
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;

@@ -321,9 +321,6 @@ fn bad_checkpoints_of_new_families_exit_2_with_one_line_naming_the_file() {
     edit_config(&small, |v| v["vocab_size"] = 5.into());
     assert_user_error(
         &run(&small),
-        &[
-            "tokenizer.json",
-            "past the model's embedding table of 5 rows",
-        ],
+        &["tokenizer.json", "past the embedding table of 5 rows"],
     );
 }

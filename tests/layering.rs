@@ -15,6 +15,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("util", 0),
     ("stats", 0),
     ("manifest", 0),
+    ("outdir", 0),
     // 1: datasets
     ("data", 1),
     // 2: what training shares

@@ -442,7 +442,11 @@ fn rank_bad_input_exits_2_with_one_line_naming_the_flag_or_file() {
     let nan = nan_checkpoint(d.path());
     assert_user_error(
         &run(&ok, &nan, &[]),
-        &["nan-bert", "not finite", "hidden state 0"],
+        &[
+            "nan-bert",
+            "non-finite value(s)",
+            "the checkpoint is corrupt",
+        ],
     );
     assert!(!out.join("ranking.csv").exists());
 }

@@ -202,6 +202,15 @@ pub fn read_split(spec: &'static TaskSpec, file: &Path) -> Result<GlueSplit, Glu
         )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    if text.trim().is_empty() {
+        return Err(bad(
+            file,
+            format!(
+                "empty file ({} bytes, no header and no examples)",
+                text.len()
+            ),
+        ));
+    }
     let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
     let col = |header: &[&str], name: &str| -> Result<usize, GlueError> {
         if spec.header {

@@ -30,6 +30,9 @@ pub enum PtbError {
     /// A `(` that is never closed.
     #[error("line {line}: unbalanced brackets: '(' opened here is never closed")]
     Unclosed { line: usize },
+    /// A whole-tree wrapper opened inside another tree (a missing `)` balanced by an extra one).
+    #[error("line {line}: unbalanced brackets: a tree wrapper opens here inside the tree opened on line {outer}, so a ')' is missing before it (or there is an extra '(')")]
+    NestedTree { line: usize, outer: usize },
     /// A `)` with no `(` to close.
     #[error("line {line}: unbalanced brackets: ')' without a matching '('")]
     UnexpectedClose { line: usize },
@@ -271,6 +274,20 @@ pub fn parse_trees(text: &str) -> Result<Vec<Tree>, PtbError> {
             },
             Tok::Close => {
                 let open = stack.pop().ok_or(PtbError::UnexpectedClose { line })?;
+                // A whole-tree wrapper (unlabelled, ROOT, TOP) never sits inside another tree:
+                // a missing ')' here and an extra one later would otherwise merge two sentences.
+                if let Some(outer) = stack.first() {
+                    let wrapper = match open.label {
+                        None => !open.children.is_empty(),
+                        Some(l) => l == "ROOT" || l == "TOP",
+                    };
+                    if wrapper {
+                        return Err(PtbError::NestedTree {
+                            line: open.line,
+                            outer: outer.line,
+                        });
+                    }
+                }
                 let node = finish(open)?;
                 match stack.last_mut() {
                     Some(parent) => {
@@ -369,6 +386,14 @@ mod tests {
         assert_eq!(s[0].words(), vec!["(", "The", "Rock"]);
         assert_eq!(s[0].label, "3");
         assert_eq!(s[0].depth(), 4);
+    }
+
+    #[test]
+    fn a_tree_wrapper_inside_an_unclosed_tree_is_refused_with_both_lines() {
+        // One ')' missing on line 1, an extra one on line 2: balanced overall, but two sentences
+        // would silently merge.
+        let e = parse_trees("( (S (NN a))\n( (S (NN b))) )\n").unwrap_err();
+        assert_eq!(e, PtbError::NestedTree { line: 2, outer: 1 });
     }
 
     #[test]

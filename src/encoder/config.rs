@@ -189,9 +189,12 @@ impl EncoderConfig {
             _ => 0,
         };
         let pad_token_id = usize_of(&["pad_token_id"], Some(default_pad))? as u32;
-        let layer_norm_eps = get(&["layer_norm_eps"])
-            .and_then(Value::as_f64)
-            .unwrap_or(1e-12);
+        let layer_norm_eps = match get(&["layer_norm_eps"]) {
+            None | Some(Value::Null) => 1e-12,
+            Some(x) => x
+                .as_f64()
+                .ok_or_else(|| bad(format!("layer_norm_eps must be a number, got {x}")))?,
+        };
         let act = get(&["hidden_act", "activation"])
             .and_then(Value::as_str)
             .unwrap_or("gelu");
@@ -211,6 +214,23 @@ impl EncoderConfig {
                 "layer count, vocabulary and intermediate size must be positive".into(),
             ));
         }
+        check_limits(
+            path,
+            &[
+                ("layer count", num_layers, MAX_LAYERS),
+                ("hidden size", hidden_size, MAX_WIDTH),
+                ("intermediate size", intermediate_size, MAX_WIDTH * 8),
+                ("vocab_size", vocab_size, MAX_VOCAB),
+                (
+                    "max_position_embeddings",
+                    max_position_embeddings,
+                    MAX_POSITIONS,
+                ),
+                ("type_vocab_size", type_vocab_size, MAX_TYPES),
+                ("pad_token_id", pad_token_id as usize, MAX_VOCAB),
+            ],
+            layer_norm_eps,
+        )?;
         let pet = get(&["position_embedding_type"])
             .and_then(Value::as_str)
             .unwrap_or("absolute");
@@ -238,6 +258,43 @@ impl EncoderConfig {
             raw: v.clone(),
         })
     }
+}
+
+/// The largest layer count accepted (the deepest public encoders have 48).
+pub const MAX_LAYERS: usize = 1024;
+/// The largest hidden size accepted (the widest public encoders have 4096).
+pub const MAX_WIDTH: usize = 65_536;
+/// The largest vocabulary accepted (the largest public vocabularies hold about 250 000 tokens).
+pub const MAX_VOCAB: usize = 1 << 24;
+/// The largest position table accepted.
+pub const MAX_POSITIONS: usize = 1 << 20;
+/// The largest token type table accepted.
+pub const MAX_TYPES: usize = 1 << 16;
+
+/// Refuse sizes past sane limits before anything is allocated from them (an absurd layer count
+/// would otherwise abort the process on a failed allocation), and a LayerNorm epsilon that is not
+/// a positive finite number (a negative one makes every hidden state NaN). The sizes are checked
+/// against the weights' shapes when the tensors are fetched.
+fn check_limits(
+    path: &Path,
+    sizes: &[(&str, usize, usize)],
+    layer_norm_eps: f64,
+) -> Result<(), EncoderError> {
+    for &(what, v, max) in sizes {
+        if v > max {
+            return Err(EncoderError::input(
+                path,
+                format!("{what} {v} is past the sane limit of {max}; is config.json corrupt?"),
+            ));
+        }
+    }
+    if !(layer_norm_eps.is_finite() && layer_norm_eps > 0.0 && layer_norm_eps < 1.0) {
+        return Err(EncoderError::input(
+            path,
+            format!("layer_norm_eps {layer_norm_eps:e} must be a positive number below 1"),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -103,6 +103,24 @@ pub fn pairs_hash(pairs: &[(String, String)]) -> String {
     util::sha256_hex(s.as_bytes())
 }
 
+/// Refuse token ids past the embedding table of `vocab_size` rows (a tokenizer that does not
+/// belong to the weights), naming the tokenizer file it came from and config.json's `vocab_size`.
+pub fn check_token_ids<'a>(
+    tokenizer_file: &Path,
+    vocab_size: usize,
+    ids: impl IntoIterator<Item = &'a [u32]>,
+) -> Result<(), EncoderError> {
+    match ids.into_iter().flatten().copied().max() {
+        Some(id) if id as usize >= vocab_size => Err(EncoderError::input(
+            tokenizer_file,
+            format!(
+                "the tokenizer produced token id {id}, past the embedding table of {vocab_size} rows (vocab_size in config.json): the tokenizer or vocabulary does not belong to these weights"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Content hash of a list of sentences (order-sensitive).
 pub fn sentences_hash(sentences: &[String]) -> String {
     let mut s = String::new();
@@ -183,15 +201,11 @@ fn embed_ids(
     pb: &indicatif::ProgressBar,
 ) -> Result<(BTreeMap<Pooling, PooledFeatures>, usize), EncoderError> {
     use rayon::prelude::*;
-    let vocab = model.encoder.vocab_size();
-    if let Some(bad) = ids.iter().flatten().find(|&&i| i as usize >= vocab) {
-        return Err(EncoderError::input(
-            model.tokenizer.source(),
-            format!(
-                "the tokenizer produced token id {bad}, past the model's embedding table of {vocab} rows (vocab_size in config.json): tokenizer and weights do not match"
-            ),
-        ));
-    }
+    check_token_ids(
+        model.tokenizer.source(),
+        model.encoder.vocab_size(),
+        ids.iter().map(Vec::as_slice),
+    )?;
     let n = ids.len();
     let dim = model.encoder.hidden_size();
     let nl = model.encoder.num_hidden_states();

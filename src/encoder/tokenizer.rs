@@ -28,15 +28,31 @@ fn lowercase_from_config(dir: &Path) -> bool {
         .unwrap_or(true)
 }
 
+/// Load a tokenizer.json. The tokenizers crate panics (an `expect` inside its decoder
+/// deserialiser) on some malformed files, found by `tests/fuzz.rs`: the panic is caught, kept
+/// off stderr, and reported as a clean error naming the file.
+fn tokenizer_json(tj: &Path) -> Result<Tokenizer, EncoderError> {
+    let quiet = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = std::panic::catch_unwind(|| Tokenizer::from_file(tj));
+    std::panic::set_hook(quiet);
+    match r {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(e)) => Err(EncoderError::input(tj, format!("cannot load tokenizer: {e}"))),
+        Err(_) => Err(EncoderError::input(
+            tj,
+            "cannot load tokenizer: malformed tokenizer.json (the tokenizers library rejected a section of it)",
+        )),
+    }
+}
+
 impl TextTokenizer {
     /// Load the tokenizer of a checkpoint directory and set truncation to `max_length` tokens.
     pub fn from_dir(dir: &Path, max_length: usize) -> Result<Self, EncoderError> {
         let tj = dir.join("tokenizer.json");
         let vocab = dir.join("vocab.txt");
         let (mut inner, source) = if tj.is_file() {
-            let t = Tokenizer::from_file(&tj)
-                .map_err(|e| EncoderError::input(&tj, format!("cannot load tokenizer: {e}")))?;
-            (t, tj)
+            (tokenizer_json(&tj)?, tj)
         } else if vocab.is_file() {
             (
                 Self::wordpiece_from_vocab(&vocab, lowercase_from_config(dir))?,

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 /// All tensors of a checkpoint, by name, as f32 on the CPU.
 pub struct Weights {
     tensors: HashMap<String, Tensor>,
+    /// Tensors stored with an integer dtype (buffers such as `position_ids` are legitimate;
+    /// fetching one as a float weight is refused).
+    integer: HashMap<String, DType>,
     path: PathBuf,
     prefix: String,
 }
@@ -63,17 +66,26 @@ impl Weights {
             ));
         }
         let mut tensors = HashMap::with_capacity(raw.len());
+        let mut integer = HashMap::new();
         for (name, t) in raw {
-            let t = if t.dtype() == DType::F32 {
+            let from = t.dtype();
+            if from.is_int() {
+                integer.insert(name.clone(), from);
+            }
+            let t = if from == DType::F32 {
                 t
             } else {
                 t.to_dtype(DType::F32)
                     .map_err(|e| EncoderError::input(path, format!("tensor {name}: {e}")))?
             };
+            if from.is_float() {
+                check_finite(path, &name, &t)?;
+            }
             tensors.insert(name, t);
         }
         Ok(Weights {
             tensors,
+            integer,
             path: path.to_path_buf(),
             prefix: String::new(),
         })
@@ -105,6 +117,12 @@ impl Weights {
             .tensors
             .get(&full)
             .ok_or_else(|| EncoderError::input(&self.path, format!("missing weight {full}")))?;
+        if let Some(dt) = self.integer.get(&full) {
+            return Err(EncoderError::input(
+                &self.path,
+                format!("weight {full} is stored as {dt:?} integers; a float weight belongs there"),
+            ));
+        }
         if t.dims() != shape {
             return Err(EncoderError::input(
                 &self.path,
@@ -128,6 +146,25 @@ impl Weights {
         }
         self.get(&names[0], shape)
     }
+}
+
+/// Refuse a float tensor holding NaN or infinity, naming it: such a checkpoint would embed to
+/// NaN features and probe at chance without a word.
+fn check_finite(path: &Path, name: &str, t: &Tensor) -> Result<(), EncoderError> {
+    let v: Vec<f32> = t
+        .flatten_all()
+        .and_then(|f| f.to_vec1())
+        .map_err(|e| EncoderError::input(path, format!("tensor {name}: {e}")))?;
+    if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        let bad = v.iter().filter(|x| !x.is_finite()).count();
+        return Err(EncoderError::input(
+            path,
+            format!(
+                "tensor {name} holds {bad} non-finite value(s) (first: {x} at flat index {i}); the checkpoint is corrupt"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The checkpoint as the training layer's parameter source; its errors keep the file name.

@@ -263,7 +263,10 @@ pub fn embed_to_dir(
 ) -> Result<EmbedRun, EmbedError> {
     settings.check()?;
     let data = crate::data::senteval::read(data_path)?;
-    crate::util::ensure_writable_dir(out).map_err(EmbedError::Output)?;
+    crate::outdir::remove_stale_temp_tree(&settings.cache_dir);
+    let tx = crate::outdir::OutputTx::begin(out).map_err(EmbedError::Output)?;
+    let final_out = out;
+    let out = tx.dir();
     let t0 = std::time::Instant::now();
     let res = embed_dataset(model, &data, settings, pb)?;
     let mut outputs = Vec::new();
@@ -309,6 +312,8 @@ pub fn embed_to_dir(
     }));
     m.set_elapsed(t0);
     m.write(out).map_err(EmbedError::Output)?;
+    tx.commit()
+        .map_err(|e| EmbedError::Output(format!("{}: {e}", final_out.display())))?;
     Ok(EmbedRun {
         output: res,
         seconds: t0.elapsed().as_secs_f64(),

@@ -74,11 +74,17 @@ pub fn finetune_to_dir(
         .iter()
         .map(|t| glue::read_task(t, job.task_type.as_deref()))
         .collect::<Result<_, _>>()?;
+    for (_, dev) in &tasks {
+        if let Some(w) = constant_regression_gold(dev) {
+            eprintln!("warning: {w}");
+        }
+    }
     let mut models = Vec::new();
     for m in &job.models {
         models.push((model_name(m), resolve_model(m)?));
     }
-    util::ensure_writable_dir(out).map_err(FinetuneError::Settings)?;
+    let tx = crate::outdir::OutputTx::begin(out).map_err(FinetuneError::Settings)?;
+    let out = tx.dir();
     let t0 = std::time::Instant::now();
     let mut runs: Vec<FinishedRun> = Vec::new();
     for (name, dir) in &models {
@@ -144,5 +150,21 @@ pub fn finetune_to_dir(
     }));
     m.set_elapsed(t0);
     m.write(out).map_err(FinetuneError::Settings)?;
+    tx.commit().map_err(FinetuneError::Settings)?;
     Ok(runs)
+}
+
+/// A regression dev set whose gold scores are all equal (legal, but every correlation on it is
+/// undefined and reported as NaN): the warning to print, if so.
+pub fn constant_regression_gold(dev: &GlueSplit) -> Option<String> {
+    if dev.spec.kind != crate::data::glue::TaskKind::Regression {
+        return None;
+    }
+    let first = dev.examples.first()?.target;
+    dev.examples.iter().all(|e| e.target == first).then(|| {
+        format!(
+            "{}: every dev score is {first}: the correlations are undefined (reported as NaN)",
+            dev.path.display()
+        )
+    })
 }

@@ -281,6 +281,11 @@ pub fn finetune(
     }
     let tr = encode(&tok, &train_ex, zero_types)?;
     let dv = encode(&tok, &dev_ex, zero_types)?;
+    crate::encoder::extract::check_token_ids(
+        tok.source(),
+        cfg.vocab_size,
+        tr.iter().chain(&dv).map(|e| e.ids.as_slice()),
+    )?;
     let gold: Vec<f64> = dv.iter().map(|e| e.target as f64).collect();
     let steps_per_epoch = tr.len().div_ceil(s.batch_size);
     let total = steps_per_epoch * s.epochs;
@@ -332,10 +337,19 @@ pub fn finetune(
     if let Some(out) = save_to {
         super::save::save_model(dir, out, &model, train.spec)?;
     }
-    let (best_epoch, best) = epochs
-        .iter()
-        .map(|e| (e.epoch, e.metrics[0].1))
-        .fold((1, f64::NEG_INFINITY), |a, b| if b.1 > a.1 { b } else { a });
+    // The best defined value; when every epoch's metric is undefined (NaN: a constant STS-B dev
+    // set), the best is undefined too, never -inf.
+    let (best_epoch, best) =
+        epochs
+            .iter()
+            .map(|e| (e.epoch, e.metrics[0].1))
+            .fold((1, f64::NAN), |a, b| {
+                if b.1 > a.1 || (a.1.is_nan() && !b.1.is_nan()) {
+                    b
+                } else {
+                    a
+                }
+            });
     Ok(RunResult {
         primary: epochs[0].metrics[0].0.clone(),
         epochs,

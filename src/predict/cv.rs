@@ -22,6 +22,12 @@ pub enum CvError {
         /// Folds requested.
         folds: usize,
     },
+    /// Leave-one-out over too few rows to train on the rest.
+    #[error("--cv loo needs at least 3 rows (each fold trains on all rows but one, and a fit needs 2), got {rows}")]
+    TooFewRows {
+        /// Rows available.
+        rows: usize,
+    },
     /// Grouped CV without a family column.
     #[error("--cv group needs families: give --family-column NAME or --family-regex REGEX (or a 'family' column)")]
     NoFamilies,
@@ -110,11 +116,7 @@ pub fn folds(
     match scheme {
         CvScheme::Loo => {
             if n < 3 {
-                return Err(CvError::FoldCount {
-                    scheme: "loo".into(),
-                    rows: n,
-                    folds: n,
-                });
+                return Err(CvError::TooFewRows { rows: n });
             }
             Ok((0..n)
                 .map(|i| Fold {

@@ -148,8 +148,41 @@ pub fn load(path: &Path) -> Result<PredictorFile, PersistError> {
                 t.target
             )));
         }
+        check_target_numbers(t).map_err(|m| bad(format!("target '{}': {m}", t.target)))?;
     }
     Ok(p)
+}
+
+/// Refuse numbers a fitted predictor never holds (a hand-edited file): a zero, negative or
+/// non-finite scale would predict inf, a negative half-width gives lower > upper.
+fn check_target_numbers(t: &TargetPredictor) -> Result<(), String> {
+    let finite = |what: &str, v: &[f64]| match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => Err(format!("{what}[{i}] is {} (must be finite)", v[i])),
+        None => Ok(()),
+    };
+    finite("means", &t.means)?;
+    finite("coefficients", &t.coefficients)?;
+    finite("intercept", &[t.intercept])?;
+    if let Some(i) = t.scales.iter().position(|x| !(x.is_finite() && *x > 0.0)) {
+        return Err(format!(
+            "scales[{i}] is {} (must be a positive finite number)",
+            t.scales[i]
+        ));
+    }
+    if let Some(w) = t.interval_half_width {
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(format!(
+                "interval_half_width is {w} (must be a non-negative finite number or null)"
+            ));
+        }
+    }
+    if !(t.coverage > 0.0 && t.coverage < 1.0) {
+        return Err(format!(
+            "coverage is {} (must lie strictly between 0 and 1)",
+            t.coverage
+        ));
+    }
+    Ok(())
 }
 
 /// One prediction for one checkpoint and target.

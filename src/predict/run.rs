@@ -85,17 +85,19 @@ pub fn fit_to_dir(
     command_line: &[String],
 ) -> Result<FitRun, RunError> {
     let started = std::time::Instant::now();
-    if let Some(out) = out {
-        util::ensure_writable_dir(out).map_err(RunError::Output)?;
-    }
+    let tx = out
+        .map(crate::outdir::OutputTx::begin)
+        .transpose()
+        .map_err(RunError::Output)?;
     let ds = table::load(data, opts)?;
     let outcome = pipeline::run(&ds, cfg)?;
     let summary = report::summary_json(&ds, cfg, &outcome);
     let mut written = Vec::new();
-    if let Some(out) = out {
+    if let (Some(out), Some(tx)) = (out, tx) {
+        let stage = tx.dir().to_path_buf();
         let mut w = |name: &str, bytes: &[u8]| -> Result<(), RunError> {
             let p = out.join(name);
-            util::write_atomic(&p, bytes)
+            util::write_atomic(&stage.join(name), bytes)
                 .map_err(|e| RunError::Output(format!("{}: {e}", p.display())))?;
             written.push(p);
             Ok(())
@@ -130,7 +132,8 @@ pub fn fit_to_dir(
             "folds": outcome.n_folds,
         }));
         m.set_elapsed(started);
-        m.write(out).map_err(RunError::Output)?;
+        m.write(&stage).map_err(RunError::Output)?;
+        tx.commit().map_err(RunError::Output)?;
         written.push(out.join(crate::manifest::FILE));
     }
     Ok(FitRun {

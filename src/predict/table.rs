@@ -201,9 +201,11 @@ fn read_raw(path: &Path) -> Result<Raw, TableError> {
     }
     let mut rows = Vec::new();
     let mut lines = Vec::new();
+    // Line numbers come from byte offsets: the csv crate's own count is one too low on CRLF files.
+    let bytes = std::fs::read(path).unwrap_or_default();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| err(format!("bad CSV: {e}")))?;
-        let line = rec.position().map_or(0, |p| p.line());
+        let rec = rec.map_err(|e| err(csv_error_message(&e, &bytes)))?;
+        let line = rec.position().map_or(0, |p| line_at(&bytes, p.byte()));
         rows.push(rec.iter().map(|s| s.to_string()).collect());
         lines.push(line);
     }
@@ -523,6 +525,41 @@ pub fn read_columns(
         }
     }
     Ok((ids, x))
+}
+
+/// The 1-based line of the record starting at byte `pos`: line ends before it are counted after
+/// skipping the `\r`/`\n` the parser may place at a record's start (LF, CRLF or CR files alike).
+pub fn line_at(bytes: &[u8], pos: u64) -> u64 {
+    let mut p = (pos as usize).min(bytes.len());
+    while p < bytes.len() && (bytes[p] == b'\n' || bytes[p] == b'\r') {
+        p += 1;
+    }
+    let before = &bytes[..p];
+    let lf = before.iter().filter(|&&b| b == b'\n').count();
+    let lone_cr = before
+        .windows(2)
+        .filter(|w| w[0] == b'\r' && w[1] != b'\n')
+        .count()
+        + usize::from(before.last() == Some(&b'\r'));
+    (lf + lone_cr) as u64 + 1
+}
+
+/// A CSV parse error with the line computed by [`line_at`].
+fn csv_error_message(e: &csv::Error, bytes: &[u8]) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths {
+            pos: Some(p),
+            expected_len,
+            len,
+        } => format!(
+            "line {}: {len} fields where the header has {expected_len}",
+            line_at(bytes, p.byte())
+        ),
+        csv::ErrorKind::Utf8 { pos: Some(p), .. } => {
+            format!("line {}: not valid UTF-8", line_at(bytes, p.byte()))
+        }
+        _ => format!("bad CSV: {e}"),
+    }
 }
 
 #[cfg(test)]

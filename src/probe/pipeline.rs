@@ -76,6 +76,23 @@ pub fn embed_and_probe(
                     return;
                 }
             };
+            // Non-finite features (a checkpoint that overflows in the forward pass, a damaged
+            // cache entry) would probe at chance without a word: refuse the model, naming it.
+            if let Some((p, k)) = out.features.iter().find_map(|(p, f)| {
+                f.layers
+                    .iter()
+                    .position(|l| l.iter().any(|x| !x.is_finite()))
+                    .map(|k| (*p, k))
+            }) {
+                stop = Some(PipelineError::Model(EncoderError::input(
+                    &out.model_dir,
+                    format!(
+                        "the {p} features of hidden state {k} on {} hold NaN or infinite values; refusing to probe them",
+                        d.path.display()
+                    ),
+                )));
+                return;
+            }
             // The cache write runs beside the probing and the next embedding.
             let out = std::sync::Arc::new(out);
             let (o2, emb, sf) = (out.clone(), &embedder, &store_failed);

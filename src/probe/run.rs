@@ -116,7 +116,10 @@ pub fn probe_to_dir(
     for t in &suite.tasks {
         protocol::class_sizes(t, s.train_per_class, s.allow_fewer)?;
     }
-    crate::util::ensure_writable_dir(out).map_err(ProbeRunError::Fatal)?;
+    crate::outdir::remove_stale_temp_tree(&embed.cache_dir);
+    let tx = crate::outdir::OutputTx::begin(out).map_err(ProbeRunError::Fatal)?;
+    let final_out = out;
+    let out = tx.dir();
     let t0 = std::time::Instant::now();
     let mut rows: Vec<(String, Record)> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
@@ -170,7 +173,7 @@ pub fn probe_to_dir(
         let list: Vec<String> = failed.iter().map(|(m, w)| format!("{m} ({w})")).collect();
         return Err(ProbeRunError::Fatal(format!(
             "every model failed, nothing written to {}: {}",
-            out.display(),
+            final_out.display(),
             list.join("; ")
         )));
     }
@@ -215,6 +218,7 @@ pub fn probe_to_dir(
     }));
     manifest.set_elapsed(t0);
     manifest.write(out).map_err(ProbeRunError::Fatal)?;
+    tx.commit().map_err(ProbeRunError::Fatal)?;
     Ok(ProbeRun {
         models: probed,
         failed,

@@ -468,6 +468,11 @@ pub fn train_mlm_with_progress(
         .into_iter()
         .filter(|r| r.iter().any(|id| spec.special.binary_search(id).is_err()))
         .collect();
+    crate::encoder::extract::check_token_ids(
+        tok.source(),
+        model.config.vocab_size,
+        rows.iter().map(Vec::as_slice),
+    )?;
     if rows.is_empty() {
         return Err(ZooError::option(
             "corpus",

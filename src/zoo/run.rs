@@ -160,8 +160,10 @@ fn fingerprint(spec: &VariantsSettings, base_hash: &str, corpus_hash: &Option<St
 }
 
 /// Refuse an output directory holding something other than this same run, unless `force`
-/// (then the variant directories of the old run are removed). Returns the old run's variants.
+/// (then the old run's variant directories are replaced when the new set is committed).
 fn guard_out(out: &Path, fp: &str, force: bool) -> Result<(), ZooError> {
+    // A killed run's leftovers are not "something else" in the directory.
+    crate::outdir::remove_stale_temp(out);
     let Ok(entries) = std::fs::read_dir(out) else {
         return Ok(());
     };
@@ -192,23 +194,8 @@ fn guard_out(out: &Path, fp: &str, force: bool) -> Result<(), ZooError> {
             ),
         ));
     }
-    let old: Vec<String> = manifest
-        .as_ref()
-        .and_then(|m| m.get("variants"))
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|r| r.get("variant").and_then(|x| x.as_str()).map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
-    for id in old {
-        let d = out.join(&id);
-        if !id.contains('/') && !id.starts_with('.') && d.join("config.json").is_file() {
-            std::fs::remove_dir_all(&d)
-                .map_err(|e| ZooError::input(&d, format!("cannot remove: {e}")))?;
-        }
-    }
+    // The old run's variant directories are removed only once the new set is complete
+    // (`outdir::OutputTx::commit`), so a run that fails part-way leaves the old one whole.
     Ok(())
 }
 
@@ -238,7 +225,8 @@ pub fn run_variants(
         .map(|p| util::sha256_file(p).unwrap_or_default());
     let fp = fingerprint(&spec, &ck.hash, &corpus_hash);
     guard_out(&spec.out, &fp, spec.force)?;
-    util::ensure_writable_dir(&spec.out).map_err(|m| ZooError::option("--out", m))?;
+    let tx = crate::outdir::OutputTx::begin(&spec.out).map_err(|m| ZooError::option("--out", m))?;
+    let out_dir = tx.dir().to_path_buf();
     let safe = spec.family.replace(['/', '\\'], "--");
     let mut rows = Vec::new();
     let mut emit = |op: &str, tag: String, params: String, v: &Checkpoint, measured| {
@@ -249,7 +237,7 @@ pub fn run_variants(
             .iter()
             .map(|t| (t.name.clone(), t.tensor.clone()))
             .collect();
-        write_hf_dir(&spec.out.join(&id), &v.config_json, &tensors, &ck.dir)?;
+        write_hf_dir(&out_dir.join(&id), &v.config_json, &tensors, &ck.dir)?;
         rows.push(VariantRow {
             variant: id,
             family: spec.family.clone(),
@@ -308,7 +296,7 @@ pub fn run_variants(
         s.save_at = spec.corrupt_steps.clone();
         s.seed = spec.seed;
         let report = {
-            let out = &spec.out;
+            let out = &out_dir;
             let rows = &mut rows;
             let (family, hash, seed) = (&spec.family, &ck.hash, spec.seed);
             let corpus_name = spec.corpus.as_ref().map(|p| p.display().to_string());
@@ -354,7 +342,7 @@ pub fn run_variants(
     let csv = w
         .into_inner()
         .map_err(|e| ZooError::option("variants.csv", e.to_string()))?;
-    let csv_path = spec.out.join("variants.csv");
+    let csv_path = out_dir.join("variants.csv");
     util::write_atomic(&csv_path, &csv)
         .map_err(|e| ZooError::input(&csv_path, format!("cannot write: {e}")))?;
     let mut m = Manifest::new("variants", argv);
@@ -376,7 +364,8 @@ pub fn run_variants(
         "mlm": mlm_report,
     }));
     m.set_elapsed(t0);
-    m.write(&spec.out)
+    m.write(&out_dir)
         .map_err(|e| ZooError::option("--out", e))?;
+    tx.commit().map_err(|e| ZooError::option("--out", e))?;
     Ok(rows)
 }

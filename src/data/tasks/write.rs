@@ -147,9 +147,14 @@ pub fn write_suite_with(
 ) -> Result<Vec<PathBuf>, TasksError> {
     let fp = fingerprint(suite);
     prepare(out, &fp, opts.force)?;
-    util::ensure_writable_dir(out).map_err(|m| TasksError::Output {
-        path: out.display().to_string(),
-        msg: m,
+    // ensure_writable_dir's message already starts with the path: print it once.
+    util::ensure_writable_dir(out).map_err(|m| {
+        let path = out.display().to_string();
+        let msg = m
+            .strip_prefix(&format!("{path}: "))
+            .map(str::to_string)
+            .unwrap_or(m);
+        TasksError::Output { path, msg }
     })?;
     let mut written = Vec::new();
     let mut names = Vec::new();
