@@ -84,6 +84,9 @@ pub struct ProbeRun {
     pub seconds: f64,
 }
 
+/// The rows another stage adds for one checkpoint (`--model` as given).
+pub type RowsOf<'a> = dyn Fn(&str) -> Result<Vec<Record>, String> + 'a;
+
 /// More columns for the features table from another stage (the transferability estimators of
 /// `probecast probe --target-task`): rows per checkpoint, computed after its probing, plus the
 /// settings that made them (recorded in the manifest). The probing stage knows nothing else of
@@ -92,7 +95,7 @@ pub struct ExtraColumns<'a> {
     /// What made the rows, for the manifest's settings (`extra`).
     pub settings: serde_json::Value,
     /// The rows of one checkpoint (`--model` as given); an error stops the run.
-    pub rows: Box<dyn Fn(&str) -> Result<Vec<Record>, String> + 'a>,
+    pub rows: Box<RowsOf<'a>>,
 }
 
 /// Probe `models` on the suite `task_paths` and write `probes.csv`, `features.csv` and
