@@ -126,16 +126,8 @@ impl Albert {
 }
 
 impl PaddedEncoder for Albert {
-    fn hidden_size(&self) -> usize {
-        self.cfg.common.hidden_size
-    }
-
-    fn vocab_size(&self) -> usize {
-        self.cfg.common.vocab_size
-    }
-
-    fn num_hidden_states(&self) -> usize {
-        self.cfg.common.num_layers + 1
+    fn common(&self) -> &CommonConfig {
+        &self.cfg.common
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {

@@ -238,16 +238,8 @@ impl Electra {
 }
 
 impl PaddedEncoder for Electra {
-    fn hidden_size(&self) -> usize {
-        self.cfg.common.hidden_size
-    }
-
-    fn vocab_size(&self) -> usize {
-        self.cfg.common.vocab_size
-    }
-
-    fn num_hidden_states(&self) -> usize {
-        self.layers.len() + 1
+    fn common(&self) -> &CommonConfig {
+        &self.cfg.common
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {

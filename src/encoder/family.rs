@@ -230,12 +230,20 @@ impl Fields<'_> {
 /// A family model run on padded batches: `num_layers + 1` hidden states, each [b, s, hidden],
 /// exactly what transformers returns with `output_hidden_states=True` at the real positions.
 pub trait PaddedEncoder: Send + Sync {
+    /// The fields every family's config has.
+    fn common(&self) -> &CommonConfig;
     /// Width of the hidden states.
-    fn hidden_size(&self) -> usize;
-    /// Number of hidden states (embedding output + layers).
-    fn num_hidden_states(&self) -> usize;
+    fn hidden_size(&self) -> usize {
+        self.common().hidden_size
+    }
+    /// Number of hidden states (embedding output + one per layer application).
+    fn num_hidden_states(&self) -> usize {
+        self.common().num_layers + 1
+    }
     /// Rows of the word embedding table.
-    fn vocab_size(&self) -> usize;
+    fn vocab_size(&self) -> usize {
+        self.common().vocab_size
+    }
     /// Every hidden state of a right-padded batch.
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError>;
 }
