@@ -5,8 +5,8 @@
 //! or in the feature cache. Add a row whenever someone finds a new bad input.
 
 mod common;
+use common::snapshot;
 use common::*;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A scratch directory with good inputs that a case then spoils.
@@ -104,25 +104,6 @@ fn rte_rows() -> String {
         ));
     }
     s
-}
-
-/// Every file under `dir` (relative path -> bytes).
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out
 }
 
 /// Paths of `.probecast-*` leftovers (temp files, staging directories) anywhere under `dir`.

@@ -6,6 +6,7 @@
 //! missing files). Tiny fixtures keep the whole file to seconds.
 
 mod common;
+use common::snapshot;
 use common::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,24 +15,6 @@ use std::time::{Duration, Instant};
 
 /// Kill moments per command.
 const SEEDS: u64 = 4;
-
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    fn walk(base: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    walk(dir, dir, &mut out);
-    out
-}
 
 /// The outputs minus what legitimately differs between two runs: the manifest's times and the
 /// cache-hit flag (compared through its `outputs` list instead), and timing columns.

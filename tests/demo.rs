@@ -5,6 +5,7 @@
 //! check runs when python3 with transformers is installed).
 
 mod common;
+use common::read_csv;
 
 use probecast::encoder::extract::{embed_sentences, LoadedModel};
 use probecast::encoder::tokenizer::TextTokenizer;
@@ -12,16 +13,6 @@ use probecast::encoder::Pooling;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut rd = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let h = rd.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = rd
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_string).collect())
-        .collect();
-    (h, rows)
-}
 
 fn write_csv(path: &Path, h: &[String], rows: &[&Vec<String>]) {
     let mut s = h.join(",") + "\n";

@@ -1,6 +1,7 @@
 //! End-to-end tests of `probecast predict` through the built binary.
 
 mod common;
+use common::read_csv;
 use common::run;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -31,16 +32,6 @@ fn fit(dir: &Path, extra: &[&str]) -> PathBuf {
     let (code, _, err) = run(&args);
     assert_eq!(code, 0, "{err}");
     dir.join("predictor.json")
-}
-
-fn read_csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let text = std::fs::read_to_string(p).unwrap();
-    let mut lines = text.lines();
-    let header = lines.next().unwrap().split(',').map(String::from).collect();
-    let rows = lines
-        .map(|l| l.split(',').map(String::from).collect())
-        .collect();
-    (header, rows)
 }
 
 #[test]

@@ -338,6 +338,7 @@ fn protocol_reports_seeds_mean_and_std_for_every_probe_and_metric() {
 // `probecast probe` end to end
 
 mod common;
+use common::read_csv;
 use common::{assert_user_error, fixture, minilm_dir, probecast, shared_data, skip};
 
 /// A two-class SentEval task whose label is which word list the sentence is drawn from.
@@ -354,16 +355,6 @@ fn word_task(tr_per_class: usize, te_per_class: usize) -> String {
         }
     }
     s
-}
-
-fn read_csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut r = csv::Reader::from_path(p).unwrap();
-    let h = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|x| x.unwrap().iter().map(String::from).collect())
-        .collect();
-    (h, rows)
 }
 
 #[test]

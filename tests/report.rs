@@ -5,6 +5,7 @@
 //! writes a report; bad inputs exit 2 with one line.
 
 mod common;
+use common::read_csv;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,16 +13,6 @@ use std::process::Command;
 
 fn demo_fixture() -> PathBuf {
     common::fixture("report/demo")
-}
-
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut rd = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let h = rd.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = rd
-        .records()
-        .map(|r| r.unwrap().iter().map(str::to_string).collect())
-        .collect();
-    (h, rows)
 }
 
 /// The Chromium binary, if one is installed.

@@ -3,6 +3,7 @@
 //! real all-MiniLM-L6-v2, the estimator columns of `probecast probe`, and bad input.
 
 mod common;
+use common::read_csv;
 
 use common::{assert_user_error, fixture, minilm_dir, probecast, shared_data, skip};
 use probecast::learn::MatRef;
@@ -140,16 +141,6 @@ fn toy_stsb(dir: &Path, n: usize) -> PathBuf {
     }
     std::fs::write(t.join("train.tsv"), &s).unwrap();
     t
-}
-
-fn read_csv(p: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut r = csv::Reader::from_path(p).unwrap();
-    let h = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|x| x.unwrap().iter().map(String::from).collect())
-        .collect();
-    (h, rows)
 }
 
 fn s(p: &Path) -> &str {
