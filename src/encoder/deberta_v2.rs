@@ -344,13 +344,8 @@ impl PaddedEncoder for DebertaV2 {
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
-        let (b, s) = check_batch(batch)?;
+        let (b, s) = check_batch(batch, self.cfg.max_input_tokens())?;
         let c = &self.cfg.common;
-        if s > self.cfg.max_input_tokens() {
-            return Err(EncoderError::Internal(format!(
-                "sequence of {s} tokens past the position table"
-            )));
-        }
         let ids = blocks::ids_tensor(&batch.ids, b, s, c.vocab_size, &self.dir)?;
         let heads = c.num_heads;
         let d = c.hidden_size / heads;

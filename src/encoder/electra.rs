@@ -172,13 +172,7 @@ impl AbsEmbeddings {
 
     /// Embeddings of a right-padded batch ([b, s, e]).
     pub fn forward(&self, batch: &Batch, dir: &str) -> Result<Tensor, EncoderError> {
-        let (b, s) = check_batch(batch)?;
-        if s > self.max_pos {
-            return Err(EncoderError::Internal(format!(
-                "sequence of {s} tokens past the position table of {}",
-                self.max_pos
-            )));
-        }
+        let (b, s) = check_batch(batch, self.max_pos)?;
         let ids = blocks::ids_tensor(&batch.ids, b, s, self.vocab, dir)?;
         ok((|| -> CResult<Tensor> {
             let pos = Tensor::arange(0u32, s as u32, &Device::Cpu)?;
