@@ -5,9 +5,8 @@
 //! or in the feature cache. Add a row whenever someone finds a new bad input.
 
 mod common;
-use common::snapshot;
 use common::*;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// A scratch directory with good inputs that a case then spoils.
 struct Env {
@@ -104,25 +103,6 @@ fn rte_rows() -> String {
         ));
     }
     s
-}
-
-/// Paths of `.probecast-*` leftovers (temp files, staging directories) anywhere under `dir`.
-fn leftovers(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    fn walk(d: &Path, found: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_name().to_string_lossy().starts_with(".probecast-") {
-                found.push(p.clone());
-            }
-            if p.is_dir() {
-                walk(&p, found);
-            }
-        }
-    }
-    walk(dir, &mut found);
-    found
 }
 
 /// What `--out` must look like after the failing run.

@@ -6,10 +6,9 @@
 //! missing files). Tiny fixtures keep the whole file to seconds.
 
 mod common;
-use common::snapshot;
 use common::*;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -37,24 +36,6 @@ fn comparable(dir: &Path) -> BTreeMap<String, String> {
             (k, v)
         })
         .collect()
-}
-
-fn leftovers(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    fn walk(d: &Path, found: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(d) else { return };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_name().to_string_lossy().starts_with(".probecast-") {
-                found.push(p.clone());
-            }
-            if p.is_dir() {
-                walk(&p, found);
-            }
-        }
-    }
-    walk(dir, &mut found);
-    found
 }
 
 /// After a kill: either no manifest, or one whose every listed output exists.

@@ -426,24 +426,13 @@ impl AnyEncoder {
 /// Check a batch's shape, and its length against the position table of `max_tokens`, before a
 /// padded forward pass.
 pub fn check_batch(batch: &Batch, max_tokens: usize) -> Result<(usize, usize), EncoderError> {
-    let (b, s) = (batch.lengths.len(), batch.seq);
+    let s = batch.seq;
     if s > max_tokens {
         return Err(EncoderError::Internal(format!(
             "sequence of {s} tokens past the position table of {max_tokens}"
         )));
     }
-    if batch.ids.len() != b * s
-        || batch.type_ids.len() != b * s
-        || batch.lengths.iter().any(|&l| l > s || l == 0)
-    {
-        return Err(EncoderError::Internal(format!(
-            "malformed batch: {} ids, {} type ids, lengths {:?}, seq {s}",
-            batch.ids.len(),
-            batch.type_ids.len(),
-            batch.lengths
-        )));
-    }
-    Ok((b, s))
+    batch.check_shape()
 }
 
 /// `t` as an internal-error result (for the `?` in family code).

@@ -261,6 +261,26 @@ pub struct Batch {
     pub seq: usize,
 }
 
+impl Batch {
+    /// `(rows, seq)` after checking that the ids, type ids and lengths agree with the padded
+    /// shape (every row has 1..=seq real tokens).
+    pub fn check_shape(&self) -> Result<(usize, usize), EncoderError> {
+        let (b, s) = (self.lengths.len(), self.seq);
+        if self.ids.len() != b * s
+            || self.type_ids.len() != b * s
+            || self.lengths.iter().any(|&l| l > s || l == 0)
+        {
+            return Err(EncoderError::Internal(format!(
+                "malformed batch: {} ids, {} type ids, lengths {:?}, seq {s}",
+                self.ids.len(),
+                self.type_ids.len(),
+                self.lengths
+            )));
+        }
+        Ok((b, s))
+    }
+}
+
 /// Hidden states of a batch with its real tokens packed: sentence `r` owns rows
 /// `offsets[r]..offsets[r + 1]` of every `[tokens, hidden]` matrix in `states`.
 pub struct PackedStates {
@@ -380,19 +400,7 @@ impl Encoder {
         last_cls_only: bool,
         parallel: bool,
     ) -> Result<PackedStates, EncoderError> {
-        let b = batch.lengths.len();
-        let s = batch.seq;
-        if batch.ids.len() != b * s
-            || batch.type_ids.len() != b * s
-            || batch.lengths.iter().any(|&l| l > s || l == 0)
-        {
-            return Err(EncoderError::Internal(format!(
-                "malformed batch: {} ids, {} type ids, lengths {:?}, seq {s}",
-                batch.ids.len(),
-                batch.type_ids.len(),
-                batch.lengths
-            )));
-        }
+        let (b, s) = batch.check_shape()?;
         let h = self.config.hidden_size;
         let heads = self.config.num_heads;
         let mut offsets = Vec::with_capacity(b + 1);

@@ -154,3 +154,22 @@ pub fn snapshot(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     walk(dir, dir, &mut out);
     out
 }
+
+/// Paths of `.probecast-*` leftovers (temp files, staging directories) anywhere under `dir`.
+pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    fn walk(d: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_name().to_string_lossy().starts_with(".probecast-") {
+                found.push(p.clone());
+            }
+            if p.is_dir() {
+                walk(&p, found);
+            }
+        }
+    }
+    walk(dir, &mut found);
+    found
+}
