@@ -20,7 +20,7 @@ for round in 1 2 3; do
   rm -rf "$W/cache" "$W/out"
   ./target/release/probecast embed --model "$MODEL" --data "$W/s2000.txt" --out "$W/out" \
     --cache-dir "$W/cache" --batch-size "$BS" >/dev/null
-  python3 -c "import json;m=json.load(open('$W/out/manifest.json'));t=m['timing'];print(json.dumps({'engine':'probecast','round':$round,'tokens':t['tokens'],'seconds':t['forward_seconds'],'tokens_per_second':t['tokens_per_second']}))"
+  python3 -c "import json;m=json.load(open('$W/out/manifest.json'));t=m['embed'];print(json.dumps({'engine':'probecast','round':$round,'tokens':t['tokens'],'seconds':t['forward_seconds'],'tokens_per_second':t['tokens_per_second']}))"
   python3 bench/python/embed_hf.py --model "$MODEL" --data "$W/s2000.txt" --batch-size "$BS"
 done
 python3 bench/python/embed_hf.py --model "$MODEL" --data "$W/s2000.txt" --batch-size "$BS" --sort
