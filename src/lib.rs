@@ -6,6 +6,8 @@
 //!
 //! 9. [`cli`]: the command line, wiring only (parse, call one library function, print);
 //! 8. [`demo`]: `probecast demo`, the whole loop on built-in data;
+//! 7. [`study`]: `probecast study`, the whole loop from a study file as resumable,
+//!    content-addressed units, sharded or over Slurm job arrays;
 //! 6. [`report`]: the HTML report with SVG figures, from the stages' output files;
 //! 5. the stages, each with a `run` entry point that takes checked settings and writes its
 //!    outputs and manifest: [`probe`] (probing classifiers and protocol), [`finetune`]
@@ -39,6 +41,7 @@ pub mod predict;
 pub mod probe;
 pub mod report;
 pub mod stats;
+pub mod study;
 pub mod transfer;
 pub mod util;
 pub mod zoo;

@@ -10,6 +10,7 @@ pub mod predict;
 pub mod probe;
 pub mod rank;
 pub mod report;
+pub mod study;
 pub mod tasks;
 pub mod variants;
 
@@ -44,6 +45,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Write a self-contained HTML report (and SVG figures) from output directories.
     Report(report::ReportArgs),
+    /// Run a study file: variants, probing, fine-tuning, fit and predict as resumable units.
+    Study(study::StudyArgs),
 }
 
 /// Encoder options shared by the commands that embed sentences (`embed`, `probe`).
@@ -118,6 +121,7 @@ pub fn main() -> i32 {
         Command::Tasks(a) => tasks::run(a, &argv),
         Command::Demo(a) => demo::run(a, &argv),
         Command::Report(a) => report::run(a, &argv),
+        Command::Study(a) => study::run(a, &argv),
     };
     match res {
         Ok(()) => 0,

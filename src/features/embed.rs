@@ -12,8 +12,10 @@ use crate::encoder::{resolve, EncoderError, PooledFeatures, Pooling};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Settings of an extraction run.
-#[derive(Debug, Clone)]
+/// Settings of an extraction run (also a study file's `[probe.embed]` table: every field
+/// optional, with the defaults below; the cache directory is the study's own).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EmbedSettings {
     /// Poolings to compute.
     pub poolings: Vec<Pooling>,
@@ -22,6 +24,7 @@ pub struct EmbedSettings {
     /// Truncation length in tokens, special tokens included.
     pub max_length: usize,
     /// Root of the feature cache.
+    #[serde(skip)]
     pub cache_dir: PathBuf,
 }
 

@@ -19,8 +19,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
-/// Training settings.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Training settings (also a study file's `[finetune.train]` table: every field optional, with
+/// the defaults below).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainSettings {
     /// Passes over the training set.
     pub epochs: usize,

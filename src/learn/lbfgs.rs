@@ -2,7 +2,8 @@
 //! line search. Small and dependency-free; used by the logistic-regression probe.
 
 /// Stopping rules and memory of [`minimize`].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LbfgsSettings {
     /// Maximum number of iterations.
     pub max_iter: usize,

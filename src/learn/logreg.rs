@@ -25,7 +25,8 @@ pub enum LogRegError {
 }
 
 /// Settings of one fit.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogRegSettings {
     /// Inverse regularisation strength (scikit-learn's `C`).
     pub c: f64,

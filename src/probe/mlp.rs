@@ -19,7 +19,8 @@ pub enum MlpError {
 }
 
 /// Training settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MlpSettings {
     /// Hidden units.
     pub hidden: usize,

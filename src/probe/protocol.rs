@@ -238,7 +238,10 @@ pub fn draw(
 }
 
 /// A probe family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum ProbeKind {
     /// L2 logistic regression, penalty chosen from [`ProbeSettings::c_grid`].
     LogReg,
@@ -265,8 +268,10 @@ impl ProbeKind {
     }
 }
 
-/// Settings of the protocol.
-#[derive(Debug, Clone)]
+/// Settings of the protocol (a study file's `[probe.settings]` table: serde, every field
+/// optional with the defaults below).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ProbeSettings {
     /// Training examples per class (validation: a quarter of it).
     pub train_per_class: usize,

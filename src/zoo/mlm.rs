@@ -30,8 +30,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 
-/// Settings of a masked-LM training run.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Settings of a masked-LM training run (also a study file's `[variants.mlm]` table: every field
+/// optional, with the defaults below).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct MlmSettings {
     /// Optimizer steps.
     pub steps: usize,

@@ -1,0 +1,246 @@
+//! The fit stage: merge the finished units into tables under `results/`, fit and validate the
+//! predictor once per fold scheme (`probecast fit`'s library call), and predict the checkpoints
+//! that were not fine-tuned with the first scheme's predictor (`probecast predict`'s).
+//!
+//! Files: `checkpoints.csv` (name, family, operation, fine-tuned, groups), `probes.csv` and
+//! `features.csv` (every checkpoint, rows relabelled with the study's names), `finetune.csv`
+//! (tidy, every run) and `targets.csv` (fine-tuned checkpoints: each task's best-epoch dev score,
+//! mean over seeds), `table-<scheme>.csv` (the fit's input: id, grouping column, features),
+//! `fit-<scheme>/`, `predict-table.csv` and `predictions.csv`, and last `fit.json` (the
+//! fingerprint of every unit and setting that made them: the stage is done when it matches).
+
+use super::file::Study;
+use super::plan::{Plan, Stage, UnitKind};
+use super::StudyError;
+use crate::features::table::{read_probes_csv, write_features_csv, write_probes_csv};
+use crate::finetune::results::{read_finetune_csv, read_targets_csv, FINETUNE_HEADER};
+use crate::predict::table::TableSettings;
+use crate::util;
+use std::path::{Path, PathBuf};
+
+/// The fit stage's marker file.
+pub const FIT_MARKER: &str = "fit.json";
+
+/// What the fit stage did.
+#[derive(Debug, Clone)]
+pub struct FitReport {
+    /// The results directory.
+    pub dir: PathBuf,
+    /// Per fold scheme: its label and the fit's text table.
+    pub fits: Vec<(String, String)>,
+    /// Checkpoints predicted (not fine-tuned).
+    pub predicted: usize,
+}
+
+/// The fit settings and checkpoint labels the fit depends on (beyond the units).
+pub fn fit_identity(study: &Study) -> serde_json::Value {
+    serde_json::json!({
+        "fit": serde_json::to_value(&study.spec.fit).unwrap_or_default(),
+        "checkpoints": study.checkpoints.iter().map(|c| serde_json::json!({
+            "name": c.name, "family": c.family, "operation": c.operation, "groups": c.groups,
+            "finetuned": c.finetuned, "seeds": c.seeds,
+        })).collect::<Vec<_>>(),
+        "tasks": study.tasks.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// Whether the fit stage is done: `fit.json` records the current fingerprint.
+pub fn fit_done(study: &Study, plan: &Plan) -> bool {
+    let p = plan.results_dir().join(FIT_MARKER);
+    let want = plan.fingerprint(&fit_identity(study));
+    std::fs::read_to_string(p)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("fingerprint").and_then(|f| f.as_str()).map(String::from))
+        .is_some_and(|f| f == want)
+}
+
+fn csv_text(header: &[String], rows: &[Vec<String>]) -> Result<Vec<u8>, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(|e| e.to_string())?;
+    for r in rows {
+        w.write_record(r).map_err(|e| e.to_string())?;
+    }
+    w.into_inner().map_err(|e| e.to_string())
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
+    util::write_atomic(path, bytes)
+        .map_err(|e| StudyError::input(path, format!("cannot write: {e}")))
+}
+
+/// Merge, fit, predict. Every probing and fine-tuning unit must be done.
+pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, StudyError> {
+    let res = plan.results_dir();
+    std::fs::create_dir_all(&res).map_err(|e| StudyError::input(&res, e.to_string()))?;
+    let err = |p: &Path, e: String| StudyError::input(p, e);
+    // probing rows, relabelled
+    let mut rows = Vec::new();
+    for u in plan.stage(Stage::Probe) {
+        let UnitKind::Probe(i) = u.kind else {
+            continue;
+        };
+        let p = u.dir.join("probes.csv");
+        let name = &study.checkpoints[i].name;
+        let r = read_probes_csv(&p).map_err(|e| err(&p, e.to_string()))?;
+        rows.extend(r.into_iter().map(|(_, rec)| (name.clone(), rec)));
+    }
+    write_probes_csv(&res.join("probes.csv"), &rows).map_err(|e| err(&res, e.to_string()))?;
+    write_features_csv(&res.join("features.csv"), &rows).map_err(|e| err(&res, e.to_string()))?;
+    let (fh, fb) = crate::features::table::features_table(&rows);
+    // fine-tuning: tidy rows and the per-seed targets, relabelled
+    let mut tidy = format!("{FINETUNE_HEADER}\n");
+    let ntask = study.tasks.len();
+    let mut sums = vec![vec![(0.0f64, 0usize); ntask]; study.checkpoints.len()];
+    for u in plan.stage(Stage::Finetune) {
+        let UnitKind::Finetune { ckpt, task, .. } = u.kind else {
+            continue;
+        };
+        let name = &study.checkpoints[ckpt].name;
+        let p = u.dir.join("finetune.csv");
+        for m in read_finetune_csv(&p).map_err(|e| err(&p, e.to_string()))? {
+            tidy.push_str(&format!(
+                "{name},{},{},{},{},{}\n",
+                m.task, m.seed, m.epoch, m.metric, m.value
+            ));
+        }
+        let p = u.dir.join("targets.csv");
+        let t = read_targets_csv(&p).map_err(|e| err(&p, e.to_string()))?;
+        let v = t.values.first().and_then(|r| r.first()).copied();
+        let v = v.ok_or_else(|| err(&p, "no target value".into()))?;
+        let s = &mut sums[ckpt][task];
+        s.0 += v;
+        s.1 += 1;
+    }
+    write(&res.join("finetune.csv"), tidy.as_bytes())?;
+    let mut th = vec!["model".to_string()];
+    th.extend(study.tasks.iter().map(|t| t.name.clone()));
+    let mut tb = Vec::new();
+    for (i, c) in study.checkpoints.iter().enumerate() {
+        if !c.finetuned {
+            continue;
+        }
+        let mut r = vec![c.name.clone()];
+        r.extend(
+            sums[i]
+                .iter()
+                .map(|(s, n)| format!("{}", s / *n as f64)),
+        );
+        tb.push(r);
+    }
+    let targets = res.join("targets.csv");
+    write(&targets, &csv_text(&th, &tb).map_err(|e| err(&targets, e))?)?;
+    // checkpoints.csv
+    let group_names: std::collections::BTreeSet<String> = study
+        .checkpoints
+        .iter()
+        .flat_map(|c| c.groups.keys().cloned())
+        .collect();
+    let mut ch: Vec<String> = ["model", "family", "operation", "finetuned", "seeds"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    ch.extend(group_names.iter().cloned());
+    let cb: Vec<Vec<String>> = study
+        .checkpoints
+        .iter()
+        .map(|c| {
+            let seeds: Vec<String> = c.seeds.iter().map(|s| s.to_string()).collect();
+            let mut r = vec![
+                c.name.clone(),
+                c.family.clone(),
+                c.operation.clone(),
+                c.finetuned.to_string(),
+                seeds.join(" "),
+            ];
+            r.extend(
+                group_names
+                    .iter()
+                    .map(|g| c.groups.get(g).cloned().unwrap_or_default()),
+            );
+            r
+        })
+        .collect();
+    let cp = res.join("checkpoints.csv");
+    write(&cp, &csv_text(&ch, &cb).map_err(|e| err(&cp, e))?)?;
+    // one table and one fit per fold scheme
+    let by_name = |n: &str| study.checkpoints.iter().find(|c| c.name == n);
+    let features = study
+        .spec
+        .fit
+        .features
+        .as_deref()
+        .map(|r| crate::predict::run::compile_regex("fit.features", r))
+        .transpose()
+        .map_err(|e| err(&study.file, e))?;
+    let mut fits = Vec::new();
+    for f in &study.folds {
+        let mut h = vec!["model".to_string()];
+        if let Some(c) = &f.column {
+            h.push(c.clone());
+        }
+        h.extend(fh[1..].iter().cloned());
+        let mut b = Vec::new();
+        for r in &fb {
+            let Some(c) = by_name(&r[0]).filter(|c| c.finetuned) else {
+                continue;
+            };
+            let mut row = vec![r[0].clone()];
+            if let Some(col) = &f.column {
+                row.push(c.group(col).unwrap_or_default().to_string());
+            }
+            row.extend(r[1..].iter().cloned());
+            b.push(row);
+        }
+        let table = res.join(format!("table-{}.csv", &f.label["fit-".len()..]));
+        write(&table, &csv_text(&h, &b).map_err(|e| err(&table, e))?)?;
+        let opts = TableSettings {
+            id_column: "model".into(),
+            targets: Vec::new(),
+            targets_file: Some(targets.clone()),
+            family_column: f.column.clone(),
+            family_regex: None,
+            features: features.clone(),
+            impute_mean: study.spec.fit.impute,
+        };
+        let mut cfg = study.fit.clone();
+        cfg.cv = f.cv.clone();
+        let dir = res.join(&f.label);
+        let r = crate::predict::run::fit_to_dir(&table, &opts, &cfg, Some(&dir), argv)
+            .map_err(|e| err(&table, format!("fit ({}): {e}", f.spec)))?;
+        fits.push((
+            f.spec.clone(),
+            crate::predict::report::table_text(&r.ds, &cfg, &r.outcome),
+        ));
+    }
+    // predictions for the checkpoints that were not fine-tuned
+    let pb: Vec<Vec<String>> = fb
+        .iter()
+        .filter(|r| by_name(&r[0]).is_some_and(|c| !c.finetuned))
+        .cloned()
+        .collect();
+    if !pb.is_empty() {
+        let table = res.join("predict-table.csv");
+        write(&table, &csv_text(&fh, &pb).map_err(|e| err(&table, e))?)?;
+        let predictor = res.join(&study.folds[0].label).join("predictor.json");
+        crate::predict::run::predict_to_file(
+            &predictor,
+            &table,
+            None,
+            study.spec.fit.impute,
+            Some(&res.join("predictions.csv")),
+            argv,
+        )
+        .map_err(|e| err(&table, format!("predict: {e}")))?;
+    }
+    let marker = serde_json::json!({
+        "study": study.spec.name,
+        "fingerprint": plan.fingerprint(&fit_identity(study)),
+    });
+    util::write_json(&res.join(FIT_MARKER), &marker).map_err(|e| err(&res, e))?;
+    Ok(FitReport {
+        dir: res,
+        fits,
+        predicted: pb.len(),
+    })
+}
