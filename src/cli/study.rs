@@ -138,7 +138,11 @@ fn run_cmd(r: RunArgs, argv: &[String]) -> Result<(), CliError> {
         println!("fit: not run: {why}");
     }
     if !rep.failed.is_empty() {
-        let list: Vec<String> = rep.failed.iter().map(|(k, e)| format!("{k} ({e})")).collect();
+        let list: Vec<String> = rep
+            .failed
+            .iter()
+            .map(|(k, e)| format!("{k} ({e})"))
+            .collect();
         return Err(CliError(format!(
             "{} unit(s) failed: {}",
             rep.failed.len(),
@@ -164,7 +168,10 @@ fn status_cmd(s: StatusArgs) -> Result<(), CliError> {
     }
     let (study, plan) = study::open(&s.path.study, &out, s.path.force)?;
     let (counts, fit_done) = study::status(&study, &plan);
-    println!("{:<9} {:>5} {:>8} {:>7} {:>11}", "stage", "done", "pending", "failed", "not needed");
+    println!(
+        "{:<9} {:>5} {:>8} {:>7} {:>11}",
+        "stage", "done", "pending", "failed", "not needed"
+    );
     for (st, c) in &counts {
         let nn = if *st == Stage::Variants {
             c.not_needed.to_string()
@@ -203,10 +210,8 @@ fn slurm_cmd(s: SlurmArgs) -> Result<(), CliError> {
         gpus_per_task: s.gpus_per_task,
         array_limit: s.array_limit,
     };
-    let text = study::slurm::script(&study.spec.name, &exe, &file, &out, &plan, &settings);
     let path = s.script.unwrap_or_else(|| out.join("study.sbatch"));
-    crate::util::write_atomic_str(&path, &text)
-        .map_err(|e| CliError(format!("{}: {e}", path.display())))?;
+    study::slurm::write(&path, &study.spec.name, &exe, &file, &out, &plan, &settings)?;
     let n = |st| plan.stage(st).len();
     println!(
         "wrote {} ({} variant, {} probing, {} fine-tuning unit(s), then fit): submit with `sbatch {}`",

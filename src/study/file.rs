@@ -568,15 +568,13 @@ impl Study {
         probe.tasks = probe.tasks.iter().map(|p| rel(p)).collect();
         for p in &probe.tasks {
             if !p.exists() {
-                return Err(bad(format!(
-                    "probe.tasks: {} does not exist",
-                    p.display()
-                )));
+                return Err(bad(format!("probe.tasks: {} does not exist", p.display())));
             }
         }
         let mut ps = probe.settings.clone();
         ps.set_c_grid(&ps.c_grid.clone());
-        ps.check().map_err(|e| bad(format!("probe.settings: {e}")))?;
+        ps.check()
+            .map_err(|e| bad(format!("probe.settings: {e}")))?;
         probe.settings = ps;
         probe.embed.poolings.sort();
         probe.embed.poolings.dedup();
@@ -601,7 +599,10 @@ impl Study {
             }
             let (train, dev) = glue::read_task(&dir, t.task_type.as_deref())
                 .map_err(|e| bad(format!("finetune.task {}: {e}", dir.display())))?;
-            let s = t.train.clone().unwrap_or_else(|| spec.finetune.train.clone());
+            let s = t
+                .train
+                .clone()
+                .unwrap_or_else(|| spec.finetune.train.clone());
             s.check()
                 .map_err(|e| bad(format!("finetune.task {}: train.{e}", dir.display())))?;
             let name = train.spec.name.to_string();
@@ -684,9 +685,8 @@ impl Study {
                     )
                 }
                 None => {
-                    let cv = crate::predict::cv::CvScheme::parse(s).map_err(|e| {
-                        bad(format!("fit.folds: '{s}': {e} (or group:<column>)"))
-                    })?;
+                    let cv = crate::predict::cv::CvScheme::parse(s)
+                        .map_err(|e| bad(format!("fit.folds: '{s}': {e} (or group:<column>)")))?;
                     if cv == crate::predict::cv::CvScheme::Group {
                         return Err(bad(format!(
                             "fit.folds: '{s}': name the grouping column, e.g. group:family"

@@ -91,8 +91,9 @@ pub struct Unit {
 pub struct Plan {
     /// The study directory.
     pub out: PathBuf,
-    /// Units: variant builds, then probing per checkpoint, then fine-tuning per checkpoint,
-    /// task and seed (the order of the study file).
+    /// Units: variant builds, then probing per checkpoint (the order of the study file), then
+    /// fine-tuning: every checkpoint's first seed, then the extra seeds, each family by family
+    /// (in order of first appearance), then checkpoint, task and seed in the file's order.
     pub units: Vec<Unit>,
     /// Identity of each checkpoint (row-aligned with [`Study::checkpoints`]).
     pub identities: Vec<String>,
@@ -199,27 +200,44 @@ impl Plan {
             }
             task_ids.push(hs);
         }
+        // Fine-tuning in the order that gives usable results soonest when a study is stopped
+        // part-way: every checkpoint's first seed before any extra seed, one family after the
+        // other (in order of first appearance), then the file's order.
+        let mut families: Vec<&str> = Vec::new();
+        for c in &study.checkpoints {
+            if !families.contains(&c.family.as_str()) {
+                families.push(&c.family);
+            }
+        }
+        let mut order: Vec<(bool, usize, usize, usize, usize)> = Vec::new();
         for (i, c) in study.checkpoints.iter().enumerate() {
-            for (ti, t) in study.tasks.iter().enumerate() {
-                for &seed in &c.seeds {
-                    let hash = hash_json(&serde_json::json!({
-                        "kind": "finetune", "checkpoint": identities[i], "task": task_ids[ti],
-                        "task_type": t.task_type, "train": t.train, "seed": seed,
-                    }));
-                    let key = format!("{}-{}-seed{seed}-{}", c.name, t.name, &hash[..12]);
-                    units.push(Unit {
-                        stage: Stage::Finetune,
-                        kind: UnitKind::Finetune {
-                            ckpt: i,
-                            task: ti,
-                            seed,
-                        },
-                        dir: out.join("finetune").join(&key),
-                        key,
-                        hash,
-                    });
+            let fam = families.iter().position(|f| *f == c.family).unwrap_or(0);
+            for ti in 0..study.tasks.len() {
+                for si in 0..c.seeds.len() {
+                    order.push((si > 0, fam, i, ti, si));
                 }
             }
+        }
+        order.sort();
+        for (_, _, i, ti, si) in order {
+            let (c, t) = (&study.checkpoints[i], &study.tasks[ti]);
+            let seed = c.seeds[si];
+            let hash = hash_json(&serde_json::json!({
+                "kind": "finetune", "checkpoint": identities[i], "task": task_ids[ti],
+                "task_type": t.task_type, "train": t.train, "seed": seed,
+            }));
+            let key = format!("{}-{}-seed{seed}-{}", c.name, t.name, &hash[..12]);
+            units.push(Unit {
+                stage: Stage::Finetune,
+                kind: UnitKind::Finetune {
+                    ckpt: i,
+                    task: ti,
+                    seed,
+                },
+                dir: out.join("finetune").join(&key),
+                key,
+                hash,
+            });
         }
         let builds_of = study
             .checkpoints

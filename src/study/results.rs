@@ -51,7 +51,11 @@ pub fn fit_done(study: &Study, plan: &Plan) -> bool {
     std::fs::read_to_string(p)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v.get("fingerprint").and_then(|f| f.as_str()).map(String::from))
+        .and_then(|v| {
+            v.get("fingerprint")
+                .and_then(|f| f.as_str())
+                .map(String::from)
+        })
         .is_some_and(|f| f == want)
 }
 
@@ -92,10 +96,17 @@ pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, Stu
     let mut tidy = format!("{FINETUNE_HEADER}\n");
     let ntask = study.tasks.len();
     let mut sums = vec![vec![(0.0f64, 0usize); ntask]; study.checkpoints.len()];
-    for u in plan.stage(Stage::Finetune) {
-        let UnitKind::Finetune { ckpt, task, .. } = u.kind else {
-            continue;
-        };
+    // In the study file's order (checkpoint, task, seed), whatever order the units ran in.
+    let mut units: Vec<_> = plan
+        .stage(Stage::Finetune)
+        .into_iter()
+        .filter_map(|u| match u.kind {
+            UnitKind::Finetune { ckpt, task, seed } => Some((ckpt, task, seed, u)),
+            _ => None,
+        })
+        .collect();
+    units.sort_by_key(|&(c, t, s, _)| (c, t, s));
+    for (ckpt, task, _, u) in units {
         let name = &study.checkpoints[ckpt].name;
         let p = u.dir.join("finetune.csv");
         for m in read_finetune_csv(&p).map_err(|e| err(&p, e.to_string()))? {
@@ -121,11 +132,7 @@ pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, Stu
             continue;
         }
         let mut r = vec![c.name.clone()];
-        r.extend(
-            sums[i]
-                .iter()
-                .map(|(s, n)| format!("{}", s / *n as f64)),
-        );
+        r.extend(sums[i].iter().map(|(s, n)| format!("{}", s / *n as f64)));
         tb.push(r);
     }
     let targets = res.join("targets.csv");

@@ -38,6 +38,25 @@ fn dq(s: &str) -> String {
         .collect()
 }
 
+/// Write the script to `path` (atomically) and create the log directory its `#SBATCH --output`
+/// names: Slurm opens that file before the script runs, and a job whose output directory does
+/// not exist dies at once without a log.
+pub fn write(
+    path: &Path,
+    name: &str,
+    probecast: &Path,
+    study_file: &Path,
+    out: &Path,
+    plan: &Plan,
+    s: &SlurmSettings,
+) -> Result<(), super::StudyError> {
+    let logs = out.join("work").join("slurm");
+    std::fs::create_dir_all(&logs).map_err(|e| super::StudyError::input(&logs, e.to_string()))?;
+    let text = script(name, probecast, study_file, out, plan, s);
+    crate::util::write_atomic_str(path, &text)
+        .map_err(|e| super::StudyError::input(path, e.to_string()))
+}
+
 /// The script's text. `probecast`, `study_file` and `out` should be absolute (the jobs run
 /// from the submission directory, on any node).
 pub fn script(
@@ -86,7 +105,10 @@ pub fn script(
     t.push_str("# Submit with `sbatch` (a short job that submits the stages' job arrays) or run with bash.\n");
     t.push_str("# Array task i of a stage with N units runs `study run --stage S --shard i/N`.\n");
     t.push_str("set -euo pipefail\n");
-    t.push_str(&format!("mkdir -p {}\n", sh_quote(&logs.display().to_string())));
+    t.push_str(&format!(
+        "mkdir -p {}\n",
+        sh_quote(&logs.display().to_string())
+    ));
     t.push_str(&format!("OPTS=({})\n", opts.join(" ")));
     t.push_str("submit() { local id; id=$(sbatch --parsable \"${OPTS[@]}\" \"$@\"); echo \"${id%%;*}\"; }\n");
     let limit = s.array_limit.map(|k| format!("%{k}")).unwrap_or_default();

@@ -103,8 +103,7 @@ pub fn verify(dir: &Path, hash: &str) -> Option<String> {
             }
             Ok(_) => {}
         }
-        if f.bytes <= HASH_CHECK_LIMIT && util::sha256_file(&p).ok().as_ref() != Some(&f.sha256)
-        {
+        if f.bytes <= HASH_CHECK_LIMIT && util::sha256_file(&p).ok().as_ref() != Some(&f.sha256) {
             return Some(format!("{} does not match its checksum", p.display()));
         }
     }
@@ -124,10 +123,7 @@ pub fn build(
     let parent = dir.parent().expect("a unit directory has a parent");
     std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     crate::outdir::remove_stale_temp(parent);
-    let staging = parent.join(format!(
-        ".probecast-staging-{}-{unit}",
-        std::process::id()
-    ));
+    let staging = parent.join(format!(".probecast-staging-{}-{unit}", std::process::id()));
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
     }
