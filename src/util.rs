@@ -150,6 +150,18 @@ pub fn ensure_writable_dir(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// CPU seconds (user + system, every thread) this process has used so far; the difference of
+/// two readings is the CPU cost of the work between them (0 where the platform cannot say).
+pub fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return 0.0;
+    }
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 * 1e-6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
 /// Seconds since the Unix epoch, for manifests.
 pub fn unix_time() -> u64 {
     std::time::SystemTime::now()

@@ -83,7 +83,10 @@ fn sbatch_runs_the_tiny_study_and_equals_a_single_process_run_byte_for_byte() {
         .collect();
     if !missing.is_empty() || !root_user {
         let why = if root_user {
-            format!("slurm not installed (missing {}): apt-get install -y slurm-wlm munge", missing.join(", "))
+            format!(
+                "slurm not installed (missing {}): apt-get install -y slurm-wlm munge",
+                missing.join(", ")
+            )
         } else {
             "the local Slurm cluster needs root".to_string()
         };
@@ -93,7 +96,13 @@ fn sbatch_runs_the_tiny_study_and_equals_a_single_process_run_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let f = write_study(tmp.path(), &fixture("encoder/tiny-bert"), 2e-2);
     let single = tmp.path().join("single");
-    let (code, so, se) = run(&["study", "run", f.to_str().unwrap(), "--out", single.to_str().unwrap()]);
+    let (code, so, se) = run(&[
+        "study",
+        "run",
+        f.to_str().unwrap(),
+        "--out",
+        single.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{so}\n{se}");
 
     let cdir = tmp.path().join("cluster");
@@ -105,7 +114,13 @@ fn sbatch_runs_the_tiny_study_and_equals_a_single_process_run_byte_for_byte() {
     assert_eq!(pids.len(), 3, "three daemons should run: {pids:?}");
     let out = tmp.path().join("slurm");
     let (code, so, se) = run(&[
-        "study", "slurm", f.to_str().unwrap(), "--out", out.to_str().unwrap(), "--cpus-per-task", "1",
+        "study",
+        "slurm",
+        f.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--cpus-per-task",
+        "1",
     ]);
     assert_eq!(code, 0, "{so}\n{se}");
     let sub = cluster
@@ -114,15 +129,25 @@ fn sbatch_runs_the_tiny_study_and_equals_a_single_process_run_byte_for_byte() {
         .current_dir(tmp.path())
         .output()
         .unwrap();
-    assert!(sub.status.success(), "sbatch: {}", String::from_utf8_lossy(&sub.stderr));
+    assert!(
+        sub.status.success(),
+        "sbatch: {}",
+        String::from_utf8_lossy(&sub.stderr)
+    );
     // wait for the submit job, then for every array and the fit job
     let t0 = Instant::now();
     let logs = out.join("work/slurm");
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let q = cluster.cmd("squeue").args(["-h", "-o", "%i %j %T %r"]).output().unwrap();
+        let q = cluster
+            .cmd("squeue")
+            .args(["-h", "-o", "%i %j %T %r"])
+            .output()
+            .unwrap();
         let q = String::from_utf8_lossy(&q.stdout).to_string();
-        let submitted = std::fs::read_dir(&logs).map(|d| d.count() > 0).unwrap_or(false);
+        let submitted = std::fs::read_dir(&logs)
+            .map(|d| d.count() > 0)
+            .unwrap_or(false);
         if q.trim().is_empty() && submitted && t0.elapsed() > Duration::from_secs(2) {
             break;
         }
@@ -130,7 +155,11 @@ fn sbatch_runs_the_tiny_study_and_equals_a_single_process_run_byte_for_byte() {
             let mut all = String::new();
             for e in std::fs::read_dir(&logs).into_iter().flatten() {
                 let p = e.unwrap().path();
-                all.push_str(&format!("== {}\n{}", p.display(), std::fs::read_to_string(&p).unwrap_or_default()));
+                all.push_str(&format!(
+                    "== {}\n{}",
+                    p.display(),
+                    std::fs::read_to_string(&p).unwrap_or_default()
+                ));
             }
             panic!("the jobs did not finish: squeue: {q}\nlogs:\n{all}");
         }
@@ -145,7 +174,10 @@ fn sbatch_runs_the_tiny_study_and_equals_a_single_process_run_byte_for_byte() {
     drop(cluster);
     // the daemons it started are gone, and so is their directory
     for p in &pids {
-        assert!(!Path::new("/proc").join(p).exists(), "daemon {p} still runs");
+        assert!(
+            !Path::new("/proc").join(p).exists(),
+            "daemon {p} still runs"
+        );
     }
     assert!(!cdir.exists());
 }

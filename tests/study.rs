@@ -26,6 +26,143 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The first seed's score of unit `<prefix>-seed<seed>-*` (its own targets.csv).
+fn unit_score(out: &Path, prefix: &str, seed: u64) -> f64 {
+    let d = std::fs::read_dir(out.join("finetune"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            n.starts_with(&format!("{prefix}-seed{seed}-"))
+        })
+        .unwrap();
+    let t = std::fs::read_to_string(d.join("targets.csv")).unwrap();
+    t.lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn csv_rows(p: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect()
+}
+
+#[test]
+fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = write_study(tmp.path(), &fixture("encoder/tiny-bert"), 2e-2);
+    let out = tmp.path().join("out");
+    let (code, so, se) = study(&["run", s(&f), "--out", s(&out)]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    // seed noise: the base has seeds 1 and 2, so the floor is |a - b| / sqrt(2); the targets'
+    // spread is the sample sd of the three fine-tuned checkpoints' means
+    let (a, b) = (
+        unit_score(&out, "tiny-rte", 1),
+        unit_score(&out, "tiny-rte", 2),
+    );
+    let means = [
+        (a + b) / 2.0,
+        unit_score(&out, "tiny-noise0.5-rte", 1),
+        unit_score(&out, "tiny-trunc1-rte", 1),
+    ];
+    let m = means.iter().sum::<f64>() / 3.0;
+    let target_sd = (means.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / 2.0).sqrt();
+    let noise = csv_rows(&out.join("results/seed-noise.csv"));
+    assert_eq!(
+        noise[0],
+        [
+            "task",
+            "checkpoints_with_seeds",
+            "seed_sd",
+            "checkpoints",
+            "target_sd",
+            "target_range",
+            "target_sd_over_seed_sd"
+        ]
+    );
+    assert_eq!(
+        (
+            noise[1][0].as_str(),
+            noise[1][1].as_str(),
+            noise[1][3].as_str()
+        ),
+        ("rte", "1", "3")
+    );
+    let num = |x: &str| x.parse::<f64>().unwrap();
+    assert!(
+        (num(&noise[1][2]) - (a - b).abs() / 2f64.sqrt()).abs() < 1e-6,
+        "{noise:?}"
+    );
+    assert!((num(&noise[1][4]) - target_sd).abs() < 1e-6, "{noise:?}");
+    // cost: every checkpoint's probing and each fine-tuned one's runs took CPU time
+    let cost = csv_rows(&out.join("results/cost.csv"));
+    assert_eq!(
+        cost[0][..3],
+        ["model", "probe_cpu_seconds", "finetune_cpu_seconds_rte"]
+    );
+    assert_eq!(cost.len(), 5, "{cost:?}");
+    for r in &cost[1..] {
+        assert!(num(&r[1]) > 0.0, "{r:?}");
+        if r[0] != "tiny-noise2" {
+            assert!(num(&r[2]) > 0.0 && num(&r[3]) == num(&r[2]), "{r:?}");
+        } else {
+            assert_eq!(r[2], "", "not fine-tuned: {r:?}");
+        }
+    }
+    // --partial needs --stage fit
+    let (code, _, se) = study(&["run", s(&f), "--out", s(&out), "--partial"]);
+    assert_eq!(code, 2, "{se}");
+    assert!(se.contains("--partial") && se.lines().count() == 1, "{se}");
+    // drop one checkpoint's probing unit: a partial fit leaves it out, says so, and fits the rest
+    let gone = std::fs::read_dir(out.join("probe"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tiny-noise2-")
+        })
+        .unwrap();
+    std::fs::remove_dir_all(&gone).unwrap();
+    let (code, so, se) = study(&[
+        "run",
+        s(&f),
+        "--out",
+        s(&out),
+        "--stage",
+        "fit",
+        "--partial",
+    ]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let part = out.join("results-partial");
+    let note: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(part.join("partial.json")).unwrap()).unwrap();
+    assert_eq!(note["missing"], serde_json::json!(["tiny-noise2"]));
+    assert_eq!(note["included"].as_array().unwrap().len(), 3);
+    assert!(!part.join("fit.json").exists());
+    assert_eq!(
+        std::fs::read(part.join("targets.csv")).unwrap(),
+        std::fs::read(out.join("results/targets.csv")).unwrap()
+    );
+    assert!(part.join("fit-loo/predictor.json").is_file());
+    assert!(
+        !part.join("predictions.csv").exists(),
+        "nothing left to predict"
+    );
+    // without --partial the fit refuses: a unit is missing
+    let (code, so, _) = study(&["run", s(&f), "--out", s(&out), "--stage", "fit"]);
+    assert_eq!(code, 2, "{so}");
+}
+
 #[test]
 fn tiny_study_runs_reuses_its_units_and_recomputes_exactly_what_changed() {
     let tmp = tempfile::tempdir().unwrap();
@@ -66,7 +203,14 @@ fn tiny_study_runs_reuses_its_units_and_recomputes_exactly_what_changed() {
             })
             .unwrap();
         let t = std::fs::read_to_string(d.join("targets.csv")).unwrap();
-        t.lines().nth(1).unwrap().split(',').nth(1).unwrap().parse().unwrap()
+        t.lines()
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let base: f64 = lines
         .iter()
@@ -80,7 +224,10 @@ fn tiny_study_runs_reuses_its_units_and_recomputes_exactly_what_changed() {
     assert!((base - (unit_value(1) + unit_value(2)) / 2.0).abs() < 1e-12);
     // the checkpoint not fine-tuned is predicted
     let preds = std::fs::read_to_string(res.join("predictions.csv")).unwrap();
-    assert!(preds.lines().any(|l| l.starts_with("tiny-noise2,rte,")), "{preds}");
+    assert!(
+        preds.lines().any(|l| l.starts_with("tiny-noise2,rte,")),
+        "{preds}"
+    );
     let first = result_files(&out);
 
     // rerun: nothing to do, same results
@@ -93,7 +240,12 @@ fn tiny_study_runs_reuses_its_units_and_recomputes_exactly_what_changed() {
     let probe_unit = std::fs::read_dir(out.join("probe"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("tiny-trunc1-"))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tiny-trunc1-")
+        })
         .unwrap();
     let csv = probe_unit.join("probes.csv");
     let text = std::fs::read(&csv).unwrap();
@@ -113,14 +265,25 @@ fn tiny_study_runs_reuses_its_units_and_recomputes_exactly_what_changed() {
     assert_eq!(result_files(&out), first, "recomputed unit differs");
 
     // a changed fine-tuning setting reruns every fine-tuning unit and nothing else
-    std::fs::write(&f, study_fixture::study_text(&fixture("encoder/tiny-bert"), 3e-2)).unwrap();
+    std::fs::write(
+        &f,
+        study_fixture::study_text(&fixture("encoder/tiny-bert"), 3e-2),
+    )
+    .unwrap();
     let (code, so, se) = study(&["run", s(&f), "--out", s(&out)]);
     assert_eq!(code, 0, "{so}\n{se}");
     assert_eq!(done_lines(&so, "finetune"), 4, "{so}");
-    assert_eq!(done_lines(&so, "probe") + done_lines(&so, "variants"), 0, "{so}");
+    assert_eq!(
+        done_lines(&so, "probe") + done_lines(&so, "variants"),
+        0,
+        "{so}"
+    );
     let (_, so, _) = study(&["status", s(&f), "--out", s(&out)]);
-    assert!(so.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()
-        == ["finetune", "4", "0", "0", "-"]), "{so}");
+    assert!(
+        so.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["finetune", "4", "0", "0", "-"]),
+        "{so}"
+    );
 }
 
 #[test]
@@ -136,7 +299,14 @@ fn shards_of_each_stage_together_equal_a_single_run_byte_for_byte() {
         for i in 1..=3 {
             let shard = format!("{i}/3");
             let (code, so, se) = study(&[
-                "run", s(&f), "--out", s(&sharded), "--stage", stage, "--shard", &shard,
+                "run",
+                s(&f),
+                "--out",
+                s(&sharded),
+                "--stage",
+                stage,
+                "--shard",
+                &shard,
             ]);
             assert_eq!(code, 0, "{so}\n{se}");
             assert!(!so.contains("fit ("), "a shard must not fit: {so}");
@@ -179,7 +349,11 @@ fn bad_study_files_and_flags_exit_2_with_one_line() {
     let line = good.lines().position(|l| l == "seeds = 1").unwrap() + 2;
     assert_bad(
         &["run", b, "--out", o],
-        &["bad.toml", &format!("line {line}, column 1"), "unknown field `sead`"],
+        &[
+            "bad.toml",
+            &format!("line {line}, column 1"),
+            "unknown field `sead`",
+        ],
     );
     // wrong type
     write(&good.replace("epochs = 6", "epochs = \"one\""));
@@ -190,27 +364,55 @@ fn bad_study_files_and_flags_exit_2_with_one_line() {
     );
     // a checkpoint path that does not exist
     write(&good.replace(&model.display().to_string(), "no/such/model"));
-    assert_bad(&["run", b, "--out", o], &["checkpoint 'tiny'", "no/such/model", "does not exist"]);
+    assert_bad(
+        &["run", b, "--out", o],
+        &["checkpoint 'tiny'", "no/such/model", "does not exist"],
+    );
     // two checkpoints with the same name
     write(&format!(
         "{good}\n[[checkpoint]]\nname = \"tiny-trunc1\"\npath = \"{}\"\n",
         model.display()
     ));
-    assert_bad(&["run", b, "--out", o], &["two checkpoints are named 'tiny-trunc1'"]);
+    assert_bad(
+        &["run", b, "--out", o],
+        &["two checkpoints are named 'tiny-trunc1'"],
+    );
     // a target task without dev labels
     let nolab = tmp.path().join("nolabels/RTE");
     std::fs::create_dir_all(&nolab).unwrap();
     std::fs::copy(tmp.path().join("RTE/train.tsv"), nolab.join("train.tsv")).unwrap();
-    std::fs::write(nolab.join("dev.tsv"), "index\tsentence1\tsentence2\n0\ta\tb\n").unwrap();
+    std::fs::write(
+        nolab.join("dev.tsv"),
+        "index\tsentence1\tsentence2\n0\ta\tb\n",
+    )
+    .unwrap();
     write(&good.replace("path = \"RTE\"", "path = \"nolabels/RTE\""));
-    assert_bad(&["run", b, "--out", o], &["finetune.task", "dev.tsv", "label"]);
+    assert_bad(
+        &["run", b, "--out", o],
+        &["finetune.task", "dev.tsv", "label"],
+    );
     // --shard 3/2
-    assert_bad(&["run", s(&f), "--out", o, "--shard", "3/2"], &["--shard 3/2"]);
+    assert_bad(
+        &["run", s(&f), "--out", o, "--shard", "3/2"],
+        &["--shard 3/2"],
+    );
     // a study directory made by another study file: refused unless --force
-    let (code, _, se) = study(&["run", s(&f), "--out", o, "--stage", "variants", "--shard", "1/9"]);
+    let (code, _, se) = study(&[
+        "run",
+        s(&f),
+        "--out",
+        o,
+        "--stage",
+        "variants",
+        "--shard",
+        "1/9",
+    ]);
     assert_eq!(code, 0, "{se}");
     write(&good.replacen("name = \"tiny\"\n", "name = \"other\"\n", 1));
-    assert_bad(&["status", b, "--out", o], &["belongs to study \"tiny\"", "--force"]);
+    assert_bad(
+        &["status", b, "--out", o],
+        &["belongs to study \"tiny\"", "--force"],
+    );
     let (code, _, se) = study(&["status", b, "--out", o, "--force"]);
     assert_eq!(code, 0, "{se}");
 }
@@ -220,7 +422,8 @@ fn a_failing_unit_is_reported_and_the_others_run() {
     let tmp = tempfile::tempdir().unwrap();
     let f = write_study(tmp.path(), &fixture("encoder/tiny-bert"), 2e-2);
     // truncation to 5 layers of a 2-layer model fails in the variants stage only
-    let text = std::fs::read_to_string(&f).unwrap()
+    let text = std::fs::read_to_string(&f)
+        .unwrap()
         .replace("truncate = [1]", "truncate = [5]")
         .replace("\"tiny-trunc1\"]", "\"tiny-trunc5\"]");
     std::fs::write(&f, text).unwrap();
@@ -233,7 +436,12 @@ fn a_failing_unit_is_reported_and_the_others_run() {
     assert!(se.contains("tiny-trunc5-"), "{se}");
     assert_eq!(se.lines().count(), 1, "{se}");
     let (_, so, _) = study(&["status", s(&f), "--out", s(&out)]);
-    let v: Vec<&str> = so.lines().find(|l| l.starts_with("variants")).unwrap().split_whitespace().collect();
+    let v: Vec<&str> = so
+        .lines()
+        .find(|l| l.starts_with("variants"))
+        .unwrap()
+        .split_whitespace()
+        .collect();
     assert_eq!(v[..4], ["variants", "2", "0", "1"], "{so}");
 }
 
@@ -243,20 +451,53 @@ fn slurm_script_chains_one_array_per_stage_and_a_fit_job() {
     let f = write_study(tmp.path(), &fixture("encoder/tiny-bert"), 2e-2);
     let out = tmp.path().join("out");
     let (code, so, se) = study(&[
-        "slurm", s(&f), "--out", s(&out), "--partition", "debug", "--time", "00:10:00",
-        "--cpus-per-task", "1", "--array-limit", "2",
+        "slurm",
+        s(&f),
+        "--out",
+        s(&out),
+        "--partition",
+        "debug",
+        "--time",
+        "00:10:00",
+        "--cpus-per-task",
+        "1",
+        "--array-limit",
+        "2",
     ]);
     assert_eq!(code, 0, "{so}\n{se}");
     let sc = std::fs::read_to_string(out.join("study.sbatch")).unwrap();
     assert!(sc.starts_with("#!/bin/bash\n#SBATCH"), "{sc}");
-    assert!(sc.contains("OPTS=(--partition='debug' --time='00:10:00' --cpus-per-task=1)"), "{sc}");
-    assert!(sc.contains("VARIANTS=$(submit --job-name=tiny-variants --array=1-3%2 "), "{sc}");
-    assert!(sc.contains("PROBE=$(submit --dependency=afterok:$VARIANTS --job-name=tiny-probe --array=1-4%2 "), "{sc}");
+    assert!(
+        sc.contains("OPTS=(--partition='debug' --time='00:10:00' --cpus-per-task=1)"),
+        "{sc}"
+    );
+    assert!(
+        sc.contains("VARIANTS=$(submit --job-name=tiny-variants --array=1-3%2 "),
+        "{sc}"
+    );
+    assert!(
+        sc.contains(
+            "PROBE=$(submit --dependency=afterok:$VARIANTS --job-name=tiny-probe --array=1-4%2 "
+        ),
+        "{sc}"
+    );
     assert!(sc.contains("FINETUNE=$(submit --dependency=afterok:$VARIANTS --job-name=tiny-finetune --array=1-4%2 "), "{sc}");
-    assert!(sc.contains("FIT=$(submit --dependency=afterok:$VARIANTS:$PROBE:$FINETUNE --job-name=tiny-fit "), "{sc}");
-    assert!(sc.contains("--stage probe --shard \\${SLURM_ARRAY_TASK_ID}/4"), "{sc}");
+    assert!(
+        sc.contains(
+            "FIT=$(submit --dependency=afterok:$VARIANTS:$PROBE:$FINETUNE --job-name=tiny-fit "
+        ),
+        "{sc}"
+    );
+    assert!(
+        sc.contains("--stage probe --shard \\${SLURM_ARRAY_TASK_ID}/4"),
+        "{sc}"
+    );
     // bash accepts it
-    let st = std::process::Command::new("bash").arg("-n").arg(out.join("study.sbatch")).status().unwrap();
+    let st = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(out.join("study.sbatch"))
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
@@ -268,10 +509,16 @@ fn the_minilm_mpnet_glue_study_file_lists_30_checkpoints_and_its_units() {
     let spec = probecast::study::file::parse(&file, &text).unwrap();
     assert_eq!(spec.checkpoints.len(), 2);
     assert_eq!(spec.finetune.tasks.len(), 4);
-    let have_models = common::minilm_dir()
-        .is_some_and(|d| d.parent().unwrap().join("all-mpnet-base-v2/config.json").is_file());
+    let have_models = common::minilm_dir().is_some_and(|d| {
+        d.parent()
+            .unwrap()
+            .join("all-mpnet-base-v2/config.json")
+            .is_file()
+    });
     if !have_models || common::shared_data().is_none() {
-        common::skip("all-MiniLM-L6-v2 + all-mpnet-base-v2 (scripts/fetch-models.sh) and ../shared/data");
+        common::skip(
+            "all-MiniLM-L6-v2 + all-mpnet-base-v2 (scripts/fetch-models.sh) and ../shared/data",
+        );
         return;
     }
     // the file names the models relative to $PROBECAST_MODELS's default; resolve against it
@@ -294,16 +541,32 @@ fn the_minilm_mpnet_glue_study_file_lists_30_checkpoints_and_its_units() {
         .collect();
     assert_eq!(
         three,
-        ["minilm", "mpnet", "minilm-noise0.1", "minilm-prune0.5", "minilm-int4", "minilm-corrupt300"]
+        [
+            "minilm",
+            "mpnet",
+            "minilm-noise0.1",
+            "minilm-prune0.5",
+            "minilm-int4",
+            "minilm-corrupt300"
+        ]
     );
 }
 
 #[test]
 fn the_committed_tiny_study_is_the_test_fixture() {
     let tmp = tempfile::tempdir().unwrap();
-    write_study(tmp.path(), Path::new("../../tests/fixtures/encoder/tiny-bert"), 0.02);
+    write_study(
+        tmp.path(),
+        Path::new("../../tests/fixtures/encoder/tiny-bert"),
+        0.02,
+    );
     let dir = root().join("studies/tiny");
-    for f in ["probing/length.txt", "probing/start.txt", "RTE/train.tsv", "RTE/dev.tsv"] {
+    for f in [
+        "probing/length.txt",
+        "probing/start.txt",
+        "RTE/train.tsv",
+        "RTE/dev.tsv",
+    ] {
         assert_eq!(
             std::fs::read(tmp.path().join(f)).unwrap(),
             std::fs::read(dir.join(f)).unwrap(),
@@ -316,5 +579,8 @@ fn the_committed_tiny_study_is_the_test_fixture() {
         .skip_while(|l| l.starts_with('#'))
         .map(|l| format!("{l}\n"))
         .collect();
-    assert_eq!(body, std::fs::read_to_string(tmp.path().join("study.toml")).unwrap());
+    assert_eq!(
+        body,
+        std::fs::read_to_string(tmp.path().join("study.toml")).unwrap()
+    );
 }

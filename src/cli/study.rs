@@ -59,6 +59,11 @@ pub struct RunArgs {
     /// Run only this stage: variants, probe, finetune or fit.
     #[arg(long, value_parser = ["variants", "probe", "finetune", "fit"])]
     pub stage: Option<String>,
+    /// With --stage fit: fit on the checkpoints whose units are all done, into
+    /// <out>/results-partial/ (partial.json names who is in and who is missing), while the
+    /// study is still running.
+    #[arg(long)]
+    pub partial: bool,
 }
 
 /// Arguments of `probecast study status`.
@@ -118,6 +123,7 @@ fn run_cmd(r: RunArgs, argv: &[String]) -> Result<(), CliError> {
         shard,
         stage,
         force: r.path.force,
+        partial: r.partial,
     };
     let rep = study::run(&study, &plan, &rs, argv, &mut |l| println!("{l}"))?;
     if let Some(f) = &rep.fit {

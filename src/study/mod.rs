@@ -82,6 +82,9 @@ pub struct RunSettings {
     pub stage: Option<Stage>,
     /// Use a study directory made by another study.
     pub force: bool,
+    /// With `stage: Some(Stage::Fit)`: fit on the complete checkpoints only, into
+    /// `results-partial/` (see [`results::fit`]), while other units are still pending.
+    pub partial: bool,
 }
 
 /// The default study directory: `out/` beside the study file.
@@ -327,6 +330,12 @@ pub fn run(
     argv: &[String],
     log: &mut dyn FnMut(&str),
 ) -> Result<RunReport, StudyError> {
+    if rs.partial && rs.stage != Some(Stage::Fit) {
+        return Err(StudyError::input(
+            &rs.out,
+            "--partial is a kind of fit: use it with --stage fit",
+        ));
+    }
     let mut report = RunReport::default();
     let mut failed_builds: Vec<usize> = Vec::new();
     for stage in [Stage::Variants, Stage::Probe, Stage::Finetune] {
@@ -402,7 +411,9 @@ pub fn run(
             .filter(|(u, s)| u.stage != Stage::Variants && !matches!(s, State::Done))
             .map(|(u, _)| u)
             .collect();
-        if !open.is_empty() {
+        if rs.partial {
+            report.fit = Some(results::fit(study, plan, argv, true)?);
+        } else if !open.is_empty() {
             report.fit_skipped = Some(format!(
                 "{} probing/fine-tuning unit(s) not done (first: {} {})",
                 open.len(),
@@ -410,7 +421,7 @@ pub fn run(
                 open[0].key
             ));
         } else {
-            report.fit = Some(results::fit(study, plan, argv)?);
+            report.fit = Some(results::fit(study, plan, argv, false)?);
         }
     }
     Ok(report)

@@ -73,17 +73,58 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
         .map_err(|e| StudyError::input(path, format!("cannot write: {e}")))
 }
 
-/// Merge, fit, predict. Every probing and fine-tuning unit must be done.
-pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, StudyError> {
-    let res = plan.results_dir();
+/// The directory of a partial fit (`study run --stage fit --partial`), beside `results/` so
+/// that it is never taken for the study's results.
+pub const PARTIAL_DIR: &str = "results-partial";
+
+/// Per checkpoint: whether its probing unit and every one of its fine-tuning units are done.
+pub fn complete_checkpoints(study: &Study, plan: &Plan) -> Vec<bool> {
+    let mut ok = vec![true; study.checkpoints.len()];
+    for u in &plan.units {
+        let c = match u.kind {
+            UnitKind::Probe(c) | UnitKind::Finetune { ckpt: c, .. } => c,
+            UnitKind::Variant(_) => continue,
+        };
+        if ok[c] && super::store::verify(&u.dir, &u.hash).is_some() {
+            ok[c] = false;
+        }
+    }
+    ok
+}
+
+/// Merge, fit, predict. Every probing and fine-tuning unit must be done, unless `partial`:
+/// then only the complete checkpoints ([`complete_checkpoints`]) enter, the outputs go to
+/// [`PARTIAL_DIR`] with `partial.json` naming who is in and who is missing, and `fit.json` (the
+/// stage's completion marker) is not written.
+pub fn fit(
+    study: &Study,
+    plan: &Plan,
+    argv: &[String],
+    partial: bool,
+) -> Result<FitReport, StudyError> {
+    let res = if partial {
+        plan.out.join(PARTIAL_DIR)
+    } else {
+        plan.results_dir()
+    };
     std::fs::create_dir_all(&res).map_err(|e| StudyError::input(&res, e.to_string()))?;
     let err = |p: &Path, e: String| StudyError::input(p, e);
+    let include = if partial {
+        complete_checkpoints(study, plan)
+    } else {
+        vec![true; study.checkpoints.len()]
+    };
     // probing rows, relabelled
     let mut rows = Vec::new();
+    let mut probe_cpu = vec![None; study.checkpoints.len()];
     for u in plan.stage(Stage::Probe) {
         let UnitKind::Probe(i) = u.kind else {
             continue;
         };
+        if !include[i] {
+            continue;
+        }
+        probe_cpu[i] = super::store::read_marker(&u.dir).map(|m| m.cpu_seconds);
         let p = u.dir.join("probes.csv");
         let name = &study.checkpoints[i].name;
         let r = read_probes_csv(&p).map_err(|e| err(&p, e.to_string()))?;
@@ -95,7 +136,9 @@ pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, Stu
     // fine-tuning: tidy rows and the per-seed targets, relabelled
     let mut tidy = format!("{FINETUNE_HEADER}\n");
     let ntask = study.tasks.len();
-    let mut sums = vec![vec![(0.0f64, 0usize); ntask]; study.checkpoints.len()];
+    // per checkpoint and task: each seed's score, and the first seed's CPU seconds
+    let mut scores = vec![vec![Vec::<f64>::new(); ntask]; study.checkpoints.len()];
+    let mut tune_cpu = vec![vec![None; ntask]; study.checkpoints.len()];
     // In the study file's order (checkpoint, task, seed), whatever order the units ran in.
     let mut units: Vec<_> = plan
         .stage(Stage::Finetune)
@@ -107,6 +150,12 @@ pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, Stu
         .collect();
     units.sort_by_key(|&(c, t, s, _)| (c, t, s));
     for (ckpt, task, _, u) in units {
+        if !include[ckpt] {
+            continue;
+        }
+        if tune_cpu[ckpt][task].is_none() {
+            tune_cpu[ckpt][task] = super::store::read_marker(&u.dir).map(|m| m.cpu_seconds);
+        }
         let name = &study.checkpoints[ckpt].name;
         let p = u.dir.join("finetune.csv");
         for m in read_finetune_csv(&p).map_err(|e| err(&p, e.to_string()))? {
@@ -119,24 +168,32 @@ pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, Stu
         let t = read_targets_csv(&p).map_err(|e| err(&p, e.to_string()))?;
         let v = t.values.first().and_then(|r| r.first()).copied();
         let v = v.ok_or_else(|| err(&p, "no target value".into()))?;
-        let s = &mut sums[ckpt][task];
-        s.0 += v;
-        s.1 += 1;
+        scores[ckpt][task].push(v);
     }
     write(&res.join("finetune.csv"), tidy.as_bytes())?;
     let mut th = vec!["model".to_string()];
     th.extend(study.tasks.iter().map(|t| t.name.clone()));
     let mut tb = Vec::new();
     for (i, c) in study.checkpoints.iter().enumerate() {
-        if !c.finetuned {
+        if !c.finetuned || !include[i] {
             continue;
         }
         let mut r = vec![c.name.clone()];
-        r.extend(sums[i].iter().map(|(s, n)| format!("{}", s / *n as f64)));
+        r.extend(scores[i].iter().map(|v| format!("{}", mean(v))));
         tb.push(r);
     }
     let targets = res.join("targets.csv");
     write(&targets, &csv_text(&th, &tb).map_err(|e| err(&targets, e))?)?;
+    let p = res.join("seed-noise.csv");
+    write(
+        &p,
+        &seed_noise_csv(study, &include, &scores).map_err(|e| err(&p, e))?,
+    )?;
+    let p = res.join(COST_FILE);
+    write(
+        &p,
+        &cost_csv(study, &include, &probe_cpu, &tune_cpu).map_err(|e| err(&p, e))?,
+    )?;
     // checkpoints.csv
     let group_names: std::collections::BTreeSet<String> = study
         .checkpoints
@@ -151,7 +208,9 @@ pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, Stu
     let cb: Vec<Vec<String>> = study
         .checkpoints
         .iter()
-        .map(|c| {
+        .zip(&include)
+        .filter(|(_, inc)| **inc)
+        .map(|(c, _)| {
             let seeds: Vec<String> = c.seeds.iter().map(|s| s.to_string()).collect();
             let mut r = vec![
                 c.name.clone(),
@@ -240,14 +299,148 @@ pub fn fit(study: &Study, plan: &Plan, argv: &[String]) -> Result<FitReport, Stu
         )
         .map_err(|e| err(&table, format!("predict: {e}")))?;
     }
-    let marker = serde_json::json!({
-        "study": study.spec.name,
-        "fingerprint": plan.fingerprint(&fit_identity(study)),
-    });
-    util::write_json(&res.join(FIT_MARKER), &marker).map_err(|e| err(&res, e))?;
+    if partial {
+        let names = |want: bool| -> Vec<&str> {
+            study
+                .checkpoints
+                .iter()
+                .zip(&include)
+                .filter(|(_, inc)| **inc == want)
+                .map(|(c, _)| c.name.as_str())
+                .collect()
+        };
+        let note = serde_json::json!({
+            "study": study.spec.name,
+            "partial": true,
+            "included": names(true),
+            "missing": names(false),
+        });
+        util::write_json(&res.join("partial.json"), &note).map_err(|e| err(&res, e))?;
+    } else {
+        let marker = serde_json::json!({
+            "study": study.spec.name,
+            "fingerprint": plan.fingerprint(&fit_identity(study)),
+        });
+        util::write_json(&res.join(FIT_MARKER), &marker).map_err(|e| err(&res, e))?;
+    }
     Ok(FitReport {
         dir: res,
         fits,
         predicted: pb.len(),
     })
+}
+
+/// The results file with each checkpoint's CPU cost (not deterministic: left out of
+/// byte-for-byte comparisons).
+pub const COST_FILE: &str = "cost.csv";
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Sample standard deviation (n - 1); `None` below two values.
+fn sample_sd(v: &[f64]) -> Option<f64> {
+    if v.len() < 2 {
+        return None;
+    }
+    let m = mean(v);
+    Some((v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (v.len() - 1) as f64).sqrt())
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.6}")).unwrap_or_default()
+}
+
+/// `seed-noise.csv`, one row per task: how many checkpoints were fine-tuned with more than one
+/// seed, the mean over them of the seeds' sample standard deviation (the seed-noise floor), the
+/// standard deviation and range of the targets across fine-tuned checkpoints (each the mean
+/// over its seeds), and their ratio (targets that do not spread beyond the noise floor cannot
+/// be predicted, whatever the features).
+fn seed_noise_csv(
+    study: &Study,
+    include: &[bool],
+    scores: &[Vec<Vec<f64>>],
+) -> Result<Vec<u8>, String> {
+    let header: Vec<String> = [
+        "task",
+        "checkpoints_with_seeds",
+        "seed_sd",
+        "checkpoints",
+        "target_sd",
+        "target_range",
+        "target_sd_over_seed_sd",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rows = Vec::new();
+    for (t, task) in study.tasks.iter().enumerate() {
+        let fine: Vec<&Vec<f64>> = (0..study.checkpoints.len())
+            .filter(|&i| include[i] && study.checkpoints[i].finetuned && !scores[i][t].is_empty())
+            .map(|i| &scores[i][t])
+            .collect();
+        let sds: Vec<f64> = fine.iter().filter_map(|v| sample_sd(v)).collect();
+        let seed_sd = (!sds.is_empty()).then(|| mean(&sds));
+        let means: Vec<f64> = fine.iter().map(|v| mean(v)).collect();
+        let target_sd = sample_sd(&means);
+        let range = (!means.is_empty()).then(|| {
+            let hi = means.iter().cloned().fold(f64::MIN, f64::max);
+            hi - means.iter().cloned().fold(f64::MAX, f64::min)
+        });
+        let ratio = match (target_sd, seed_sd) {
+            (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+            _ => None,
+        };
+        rows.push(vec![
+            task.name.clone(),
+            sds.len().to_string(),
+            fmt_opt(seed_sd),
+            means.len().to_string(),
+            fmt_opt(target_sd),
+            fmt_opt(range),
+            fmt_opt(ratio),
+        ]);
+    }
+    csv_text(&header, &rows)
+}
+
+/// `cost.csv`, one row per checkpoint: CPU seconds of its probing unit and of fine-tuning it
+/// (each task's first seed, and their sum), and fine-tuning over probing: what probing saves.
+/// From the units' markers; empty where a unit has no record (older markers).
+fn cost_csv(
+    study: &Study,
+    include: &[bool],
+    probe: &[Option<f64>],
+    tune: &[Vec<Option<f64>>],
+) -> Result<Vec<u8>, String> {
+    let mut header = vec!["model".to_string(), "probe_cpu_seconds".to_string()];
+    header.extend(
+        study
+            .tasks
+            .iter()
+            .map(|t| format!("finetune_cpu_seconds_{}", t.name)),
+    );
+    header.push("finetune_cpu_seconds".into());
+    header.push("finetune_over_probe".into());
+    let mut rows = Vec::new();
+    for (i, c) in study.checkpoints.iter().enumerate() {
+        if !include[i] {
+            continue;
+        }
+        let p = probe[i].filter(|v| *v > 0.0);
+        let mut r = vec![c.name.clone(), fmt_opt(p)];
+        r.extend(tune[i].iter().map(|v| fmt_opt(v.filter(|x| *x > 0.0))));
+        let all: Option<f64> = if c.finetuned {
+            tune[i].iter().map(|v| v.filter(|x| *x > 0.0)).sum()
+        } else {
+            None
+        };
+        r.push(fmt_opt(all));
+        r.push(fmt_opt(match (all, p) {
+            (Some(a), Some(b)) => Some(a / b),
+            _ => None,
+        }));
+        rows.push(r);
+    }
+    csv_text(&header, &rows)
 }

@@ -35,6 +35,18 @@ pub struct Marker {
     pub hash: String,
     /// Every file of the unit but the marker, sorted.
     pub files: Vec<FileSum>,
+    /// Wall-clock seconds the unit took (absent in markers of older runs).
+    #[serde(default)]
+    pub seconds: f64,
+    /// CPU seconds (user + system, every thread) the unit took: what it costs a user.
+    #[serde(default)]
+    pub cpu_seconds: f64,
+}
+
+/// The marker of a finished unit (`None` when unreadable).
+pub fn read_marker(dir: &Path) -> Option<Marker> {
+    let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -127,7 +139,12 @@ pub fn build(
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| format!("{}: {e}", staging.display()))?;
     }
+    let (t0, cpu0) = (std::time::Instant::now(), util::process_cpu_seconds());
     let res = make(&staging);
+    let (seconds, cpu_seconds) = (
+        t0.elapsed().as_secs_f64(),
+        util::process_cpu_seconds() - cpu0,
+    );
     if let Err(e) = res {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
@@ -136,6 +153,8 @@ pub fn build(
         unit: unit.to_string(),
         hash: hash.to_string(),
         files: sum_files(&staging)?,
+        seconds,
+        cpu_seconds,
     };
     let text = serde_json::to_string_pretty(&marker).expect("a marker serialises") + "\n";
     util::write_atomic_str(&staging.join(MARKER), &text)

@@ -33,14 +33,20 @@ pub fn write_probing(dir: &Path) {
         };
         let long = i % 2 == 0;
         let s = sentence(i, if long { 7 } else { 3 });
-        len.push_str(&format!("{split}\t{}\t{s} .\n", if long { "L" } else { "S" }));
+        len.push_str(&format!(
+            "{split}\t{}\t{s} .\n",
+            if long { "L" } else { "S" }
+        ));
         let the = (i / 2) % 2 == 0;
         let s2 = if the {
             format!("the {}", sentence(i, 4))
         } else {
             format!("bar {}", sentence(i, 4))
         };
-        start.push_str(&format!("{split}\t{}\t{s2} .\n", if the { "T" } else { "N" }));
+        start.push_str(&format!(
+            "{split}\t{}\t{s2} .\n",
+            if the { "T" } else { "N" }
+        ));
     }
     std::fs::write(dir.join("length.txt"), len).unwrap();
     std::fs::write(dir.join("start.txt"), start).unwrap();
@@ -131,6 +137,7 @@ pub fn write_study(dir: &Path, model: &Path, lr: f64) -> PathBuf {
 /// Every file below `dir` (relative path -> bytes), except manifests (timings, command
 /// lines), completion markers (which hold the manifests' checksums), the Slurm script and
 /// `work/` (variant weights, feature cache, logs).
+/// Every result file but the ones that record time (manifests, unit markers, cost.csv).
 pub fn result_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     fn walk(root: &Path, d: &Path, out: &mut std::collections::BTreeMap<String, Vec<u8>>) {
         for e in std::fs::read_dir(d).unwrap() {
@@ -141,7 +148,10 @@ pub fn result_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
             }
             if p.is_dir() {
                 walk(root, &p, out);
-            } else if !rel.ends_with("manifest.json") && !rel.ends_with("done.json") {
+            } else if !rel.ends_with("manifest.json")
+                && !rel.ends_with("done.json")
+                && !rel.ends_with("cost.csv")
+            {
                 out.insert(rel, std::fs::read(&p).unwrap());
             }
         }
