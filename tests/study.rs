@@ -60,6 +60,20 @@ fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost()
     let tmp = tempfile::tempdir().unwrap();
     let f = write_study(tmp.path(), &fixture("encoder/tiny-bert"), 2e-2);
     let out = tmp.path().join("out");
+    // status before the first run: everything pending, nothing created
+    let (code, so, se) = study(&["status", s(&f), "--out", s(&out)]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let row = |so: &str, stage: &str| -> Vec<String> {
+        let l = so
+            .lines()
+            .find(|l| l.starts_with(stage))
+            .unwrap()
+            .to_string();
+        l.split_whitespace().skip(1).map(String::from).collect()
+    };
+    assert_eq!(row(&so, "probe"), ["0", "4", "0", "-"], "{so}");
+    assert_eq!(row(&so, "finetune"), ["0", "4", "0", "-"], "{so}");
+    assert!(!out.exists(), "status wrote {}", out.display());
     let (code, so, se) = study(&["run", s(&f), "--out", s(&out)]);
     assert_eq!(code, 0, "{so}\n{se}");
     // seed noise: the base has seeds 1 and 2, so the floor is |a - b| / sqrt(2); the targets'

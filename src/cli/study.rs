@@ -166,13 +166,7 @@ fn run_cmd(r: RunArgs, argv: &[String]) -> Result<(), CliError> {
 
 fn status_cmd(s: StatusArgs) -> Result<(), CliError> {
     let out = s.path.out();
-    if !out.join("study.json").is_file() {
-        return Err(CliError(format!(
-            "{}: not a study directory (no study.json): run `probecast study run` first",
-            out.display()
-        )));
-    }
-    let (study, plan) = study::open(&s.path.study, &out, s.path.force)?;
+    let (study, plan) = study::inspect(&s.path.study, &out, s.path.force)?;
     let (counts, fit_done) = study::status(&study, &plan);
     println!(
         "{:<9} {:>5} {:>8} {:>7} {:>11}",

@@ -92,9 +92,10 @@ pub fn default_out(study_file: &Path) -> PathBuf {
     study_file.parent().unwrap_or(Path::new(".")).join("out")
 }
 
-/// Load the study and open (create) its directory: `study.json` must name this study unless
-/// `force`; `work/` gets a `.gitignore` so the directory can be committed as it is.
-pub fn open(study_file: &Path, out: &Path, force: bool) -> Result<(Study, Plan), StudyError> {
+/// Load the study and plan its units in `out` without creating or writing anything (for
+/// `status`): a directory made by another study is refused unless `force`, and one that does
+/// not exist yet simply has every unit pending.
+pub fn inspect(study_file: &Path, out: &Path, force: bool) -> Result<(Study, Plan), StudyError> {
     let study = Study::load(study_file)?;
     let marker = out.join("study.json");
     if let Ok(text) = std::fs::read_to_string(&marker) {
@@ -119,6 +120,15 @@ pub fn open(study_file: &Path, out: &Path, force: bool) -> Result<(Study, Plan),
             "exists, is not empty and is not a study directory (no study.json): use another --out, or --force",
         ));
     }
+    let plan = Plan::new(&study, out)?;
+    Ok((study, plan))
+}
+
+/// Load the study and open (create) its directory: `study.json` must name this study unless
+/// `force`; `work/` gets a `.gitignore` so the directory can be committed as it is.
+pub fn open(study_file: &Path, out: &Path, force: bool) -> Result<(Study, Plan), StudyError> {
+    let (study, plan) = inspect(study_file, out, force)?;
+    let marker = out.join("study.json");
     let work = out.join("work");
     std::fs::create_dir_all(&work).map_err(|e| StudyError::input(&work, e.to_string()))?;
     let want = serde_json::json!({ "name": study.spec.name });
@@ -134,7 +144,6 @@ pub fn open(study_file: &Path, out: &Path, force: bool) -> Result<(Study, Plan),
         crate::util::write_atomic_str(&gi, "# rebuilt deterministically from the study file\n*\n")
             .map_err(|e| StudyError::input(&gi, e.to_string()))?;
     }
-    let plan = Plan::new(&study, out)?;
     Ok((study, plan))
 }
 
