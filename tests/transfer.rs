@@ -61,6 +61,12 @@ fn estimators_match_numpy_and_scikit_learn_to_1e_6_relative_and_knn_exactly() {
                 "{name} hscore: {got} vs sklearn {want}"
             );
             let k = knn::loo_knn(x, labels, *classes, knn::K, 2);
+            // one thread takes the other path (each pair once, offered both ways): the same
+            assert_eq!(
+                k,
+                knn::loo_knn(x, labels, *classes, knn::K, 1),
+                "{name} knn 1 thread"
+            );
             // exact: the same number of examples right (the means differ in the last bit only)
             let right = |acc: f64| (acc * n as f64).round() as usize;
             assert_eq!(
