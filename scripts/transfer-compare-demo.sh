@@ -4,7 +4,8 @@
 # checkpoints and two tasks: LogME, H-score, kNN and the target-task probe (layer mean and best
 # layer) on each task's training file, the probing predictor's out-of-sample predictions
 # (leave-one-checkpoint-out and leave-one-family-out) and the parameter count, each as a
-# Kendall tau-b against the fine-tuned dev scores.
+# Kendall tau-b against the fine-tuned dev scores. The demo's models take 64 positions
+# (--max-length 64).
 #
 #   scripts/transfer-compare-demo.sh [DEMO_DIR] [OUT_DIR]
 #
@@ -23,5 +24,6 @@ BIN=${PROBECAST:-target/release/probecast}
     --task-type acceptability=cola,paraphrase=mrpc \
     --predictions "$DEMO/fit/loo/cv_predictions.csv,$DEMO/fit/family/cv_predictions.csv" \
     --estimators logme,hscore,knn,probe \
+    --max-length 64 \
     --cache-dir "$DEMO/cache" \
     --out "$OUT"
