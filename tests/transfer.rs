@@ -871,4 +871,18 @@ fn transfer_compare_scores_tiny_checkpoints_and_computes_tau_for_each_method() {
         s(&d.path().join("o3")),
     ]);
     assert_user_error(&o, &["--estimators", "nope"]);
+    let o = probecast(&[
+        "transfer-compare",
+        "--checkpoints",
+        s(&ckpts),
+        "--targets",
+        s(&targets),
+        "--task",
+        s(&task),
+        "--batch-size",
+        "0",
+        "--out",
+        s(&d.path().join("o4")),
+    ]);
+    assert_user_error(&o, &["--batch-size"]);
 }

@@ -2,6 +2,7 @@
 //! ranking, probecast's predictor and a parameter-count baseline (parsing and printing; the
 //! work is [`crate::transfer::compare`]).
 
+use super::rank::SampleArgs;
 use super::CliError;
 use crate::transfer::compare::{self, CompareSettings};
 use crate::transfer::Estimator;
@@ -31,24 +32,9 @@ pub struct TransferCompareArgs {
     /// Estimators, comma-separated: logme, hscore, knn, probe.
     #[arg(long, default_value = "logme,hscore,knn,probe", value_delimiter = ',')]
     pub estimators: Vec<String>,
-    /// Pooling of the sentence features: cls or mean.
-    #[arg(long, default_value = "mean")]
-    pub pooling: String,
-    /// Stratified sample of each training file (default: all of it).
-    #[arg(long)]
-    pub max_examples: Option<usize>,
-    /// Seed of the samples (and of the probe's train/test split).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Sentences per forward pass.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Truncation length in tokens (special tokens included).
-    #[arg(long, default_value_t = 128)]
-    pub max_length: usize,
-    /// Feature cache directory (default: $PROBECAST_CACHE or ~/.cache/probecast).
-    #[arg(long)]
-    pub cache_dir: Option<PathBuf>,
+    /// Sampling (of each training file), pooling and extraction.
+    #[command(flatten)]
+    pub sample: SampleArgs,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -73,13 +59,7 @@ fn settings(a: &TransferCompareArgs) -> Result<CompareSettings, CliError> {
             .ok_or_else(|| CliError(format!("--task-type {t:?}: expected NAME=TYPE")))?;
         task_types.insert(name.trim().to_string(), ty.trim().to_string());
     }
-    let pooling = a
-        .pooling
-        .parse()
-        .map_err(|e| CliError(format!("--pooling: {e}")))?;
-    if a.batch_size == 0 {
-        return Err(CliError("--batch-size must be at least 1".into()));
-    }
+    let (pooling, embed) = a.sample.embed()?;
     Ok(CompareSettings {
         checkpoints: a.checkpoints.clone(),
         targets: a.targets.clone(),
@@ -88,17 +68,9 @@ fn settings(a: &TransferCompareArgs) -> Result<CompareSettings, CliError> {
         predictions: a.predictions.clone(),
         estimators,
         pooling,
-        max_examples: a.max_examples,
-        seed: a.seed,
-        embed: crate::features::EmbedSettings {
-            poolings: vec![pooling],
-            batch_size: a.batch_size,
-            max_length: a.max_length,
-            cache_dir: a
-                .cache_dir
-                .clone()
-                .unwrap_or_else(crate::features::cache::FeatureCache::default_dir),
-        },
+        max_examples: a.sample.max_examples,
+        seed: a.sample.seed,
+        embed,
         out: a.out.clone(),
     })
 }

@@ -288,6 +288,11 @@ impl CompareSettings {
                 )));
             }
         }
+        if self.embed.batch_size == 0 {
+            return Err(CompareError::Settings(
+                "--batch-size must be at least 1".into(),
+            ));
+        }
         let ckpts = read_checkpoints(&self.checkpoints)?;
         let mut tasks = Vec::new();
         for dir in &self.tasks {
