@@ -61,6 +61,12 @@ fn estimators_match_numpy_and_scikit_learn_to_1e_6_relative_and_knn_exactly() {
                 "{name} hscore: {got} vs sklearn {want}"
             );
             let k = knn::loo_knn(x, labels, *classes, knn::K, 2);
+            // one thread takes the other path (each pair once, offered both ways): the same
+            assert_eq!(
+                k,
+                knn::loo_knn(x, labels, *classes, knn::K, 1),
+                "{name} knn 1 thread"
+            );
             // exact: the same number of examples right (the means differ in the last bit only)
             let right = |acc: f64| (acc * n as f64).round() as usize;
             assert_eq!(
@@ -604,4 +610,279 @@ fn target_check_rejects_one_class_and_too_few_examples() {
         few.check(),
         Err(transfer::TransferError::TooFew { need: 6, .. })
     ));
+}
+
+fn num_or_nan(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or(f64::NAN)
+}
+
+#[test]
+fn compare_rows_match_scipy_kendalltau_ties_and_missing_values() {
+    let p = fixture("transfer/compare_reference.json");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let target: Vec<f64> = v["target"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(num_or_nan)
+        .collect();
+    let methods: Vec<(String, Vec<f64>)> = v["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["method"].as_str().unwrap().to_string(),
+                m["scores"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(num_or_nan)
+                    .collect(),
+            )
+        })
+        .collect();
+    let rows = transfer::compare::kendall_rows("t", &methods, &target);
+    for (r, want) in rows.iter().zip(v["methods"].as_array().unwrap()) {
+        assert_eq!(r.n as u64, want["n"].as_u64().unwrap(), "{}", r.method);
+        let tau = num_or_nan(&want["tau"]);
+        if tau.is_nan() {
+            assert!(r.tau.is_nan(), "{}: {}", r.method, r.tau);
+        } else {
+            assert!(
+                (r.tau - tau).abs() < 1e-12,
+                "{}: {} vs scipy {tau}",
+                r.method,
+                r.tau
+            );
+        }
+        assert_eq!(r.method_ties as u64, want["method_ties"].as_u64().unwrap());
+        assert_eq!(r.target_ties as u64, want["target_ties"].as_u64().unwrap());
+        assert!((r.null_sd - want["null_sd"].as_f64().unwrap()).abs() < 1e-12);
+    }
+}
+
+/// Floating-point parameters of a safetensors file, from its JSON header.
+fn safetensors_float_params(p: &Path) -> f64 {
+    let b = std::fs::read(p).unwrap();
+    let len = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+    let h: serde_json::Value = serde_json::from_slice(&b[8..8 + len]).unwrap();
+    h.as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, t)| {
+            *k != "__metadata__" && t["dtype"].as_str().unwrap().starts_with(['F', 'B'])
+        })
+        .map(|(_, t)| {
+            t["shape"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d.as_u64().unwrap())
+                .product::<u64>() as f64
+        })
+        .sum()
+}
+
+#[test]
+fn transfer_compare_scores_tiny_checkpoints_and_computes_tau_for_each_method() {
+    let d = tempfile::tempdir().unwrap();
+    let task = toy_rte(d.path(), "RTE", 40, false);
+    let cache = d.path().join("cache");
+    let models = [
+        ("bert", fixture("encoder/tiny-bert")),
+        ("roberta", fixture("encoder/tiny-roberta")),
+        ("distil", fixture("encoder/tiny-distilbert")),
+    ];
+    let mut ck = String::from("model,family,dir\n");
+    for (m, p) in &models {
+        ck.push_str(&format!("{m},f,{}\n", s(p)));
+    }
+    let ckpts = d.path().join("checkpoints.csv");
+    std::fs::write(&ckpts, ck).unwrap();
+    let targets = d.path().join("targets.csv");
+    std::fs::write(
+        &targets,
+        "model,RTE,other\nbert,0.6,1\nroberta,0.7,1\ndistil,0.5,1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.path().join("loo")).unwrap();
+    let preds = d.path().join("loo/cv_predictions.csv");
+    // distil's two repeats average to 0.45 (lowest); the in-sample row is ignored
+    std::fs::write(
+        &preds,
+        "model,target,true,predicted,lower,upper,fold,repeat\n\
+         bert,RTE,0.6,0.62,,,0,0\nroberta,RTE,0.7,0.61,,,1,0\n\
+         distil,RTE,0.5,0.4,,,2,0\ndistil,RTE,0.5,0.5,,,2,1\n\
+         bert,RTE,0.6,9,,,in-sample,0\nbert,other,1,5,,,0,0\n",
+    )
+    .unwrap();
+    let out = d.path().join("out");
+    let o = probecast(&[
+        "transfer-compare",
+        "--checkpoints",
+        s(&ckpts),
+        "--targets",
+        s(&targets),
+        "--task",
+        s(&task),
+        "--predictions",
+        s(&preds),
+        "--estimators",
+        "logme,knn",
+        "--pooling",
+        "cls",
+        "--cache-dir",
+        s(&cache),
+        "--out",
+        s(&out),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("RTE: Kendall tau-b"), "{stdout}");
+    let (h, rows) = read_csv(&out.join("scores.csv"));
+    assert_eq!(
+        h,
+        [
+            "task",
+            "model",
+            "target",
+            "logme/mean",
+            "logme/best",
+            "knn/mean",
+            "knn/best",
+            "predictor:loo",
+            "params"
+        ]
+    );
+    assert_eq!(rows.len(), 3);
+    let col = |name: &str| -> Vec<f64> {
+        let c = h.iter().position(|x| x == name).unwrap();
+        rows.iter().map(|r| r[c].parse().unwrap()).collect()
+    };
+    // the estimator columns are `probecast rank`'s scores
+    for layers in ["mean", "best"] {
+        let rout = d.path().join(format!("rank-{layers}"));
+        let o = probecast(&[
+            "rank",
+            "--model",
+            s(&models[0].1),
+            "--model",
+            s(&models[1].1),
+            "--model",
+            s(&models[2].1),
+            "--task",
+            s(&task),
+            "--estimator",
+            "logme",
+            "--layers",
+            layers,
+            "--pooling",
+            "cls",
+            "--cache-dir",
+            s(&cache),
+            "--out",
+            s(&rout),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (rh, rr) = read_csv(&rout.join("ranking.csv"));
+        let (mc, sc) = (
+            rh.iter().position(|x| x == "model").unwrap(),
+            rh.iter().position(|x| x == "score").unwrap(),
+        );
+        let got = col(&format!("logme/{layers}"));
+        for (i, name) in ["tiny-bert", "tiny-roberta", "tiny-distilbert"]
+            .iter()
+            .enumerate()
+        {
+            let r = rr.iter().find(|r| &r[mc] == name).unwrap();
+            let want: f64 = r[sc].parse().unwrap();
+            assert!(
+                (got[i] - want).abs() <= 1e-12 * want.abs(),
+                "{name} {layers}"
+            );
+        }
+    }
+    assert_eq!(col("predictor:loo"), [0.62, 0.61, 0.45]);
+    let params: Vec<f64> = models
+        .iter()
+        .map(|(_, p)| safetensors_float_params(&p.join("model.safetensors")))
+        .collect();
+    assert_eq!(col("params"), params);
+    let (ch, crow) = read_csv(&out.join("comparison.csv"));
+    assert_eq!(
+        ch,
+        [
+            "task",
+            "method",
+            "n",
+            "kendall_tau",
+            "method_ties",
+            "target_ties",
+            "null_sd"
+        ]
+    );
+    assert_eq!(crow.len(), 6);
+    let target = [0.6, 0.7, 0.5];
+    for r in &crow {
+        let want = probecast::stats::kendall_tau(&col(&r[1]), &target);
+        // an empty cell: tau undefined (a method that ties every checkpoint)
+        let got: f64 = r[3].parse().unwrap_or(f64::NAN);
+        assert!(
+            (got - want).abs() < 1e-12 || (got.is_nan() && want.is_nan()),
+            "{}: {got} vs {want}",
+            r[1]
+        );
+        assert_eq!(r[2], "3");
+    }
+    // predictor: 0.62 > 0.61 > 0.45 against 0.6 < 0.7 > 0.5: one discordant pair of three
+    let p = crow.iter().find(|r| r[1] == "predictor:loo").unwrap();
+    assert!((p[3].parse::<f64>().unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    assert!(out.join("manifest.json").is_file() && out.join("comparison.json").is_file());
+
+    // bad input: a targets file without the task's column, one line, exit 2
+    let bad = d.path().join("bad.csv");
+    std::fs::write(&bad, "model,CoLA\nbert,0.1\n").unwrap();
+    let o = probecast(&[
+        "transfer-compare",
+        "--checkpoints",
+        s(&ckpts),
+        "--targets",
+        s(&bad),
+        "--task",
+        s(&task),
+        "--cache-dir",
+        s(&cache),
+        "--out",
+        s(&d.path().join("o2")),
+    ]);
+    assert_user_error(&o, &["bad.csv", "no column \"RTE\""]);
+    let o = probecast(&[
+        "transfer-compare",
+        "--checkpoints",
+        s(&ckpts),
+        "--targets",
+        s(&targets),
+        "--task",
+        s(&task),
+        "--estimators",
+        "logme,nope",
+        "--out",
+        s(&d.path().join("o3")),
+    ]);
+    assert_user_error(&o, &["--estimators", "nope"]);
+    let o = probecast(&[
+        "transfer-compare",
+        "--checkpoints",
+        s(&ckpts),
+        "--targets",
+        s(&targets),
+        "--task",
+        s(&task),
+        "--batch-size",
+        "0",
+        "--out",
+        s(&d.path().join("o4")),
+    ]);
+    assert_user_error(&o, &["--batch-size"]);
 }

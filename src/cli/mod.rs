@@ -12,6 +12,7 @@ pub mod rank;
 pub mod report;
 pub mod study;
 pub mod tasks;
+pub mod transfer_compare;
 pub mod variants;
 
 /// probecast: forecast fine-tuning scores of encoder checkpoints from probing.
@@ -31,6 +32,9 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Rank checkpoints on a labelled GLUE task with a transferability estimator.
     Rank(rank::RankArgs),
+    /// Kendall tau of each estimator's ranking, the predictor and a parameter-count baseline
+    /// against fine-tuned scores.
+    TransferCompare(transfer_compare::TransferCompareArgs),
     /// Fine-tune checkpoints on GLUE tasks for ground-truth scores.
     Finetune(finetune::FinetuneArgs),
     /// Fit a predictor from probing features to fine-tuning scores, with honest validation.
@@ -114,6 +118,7 @@ pub fn main() -> i32 {
         Command::Embed(a) => embed::run(a, &argv),
         Command::Probe(a) => probe::run(a, &argv),
         Command::Rank(a) => rank::run(a, &argv),
+        Command::TransferCompare(a) => transfer_compare::run(a, &argv),
         Command::Finetune(a) => finetune::run(a, &argv),
         Command::Fit(a) => fit::run(a, &argv),
         Command::Predict(a) => predict::run(a, &argv),

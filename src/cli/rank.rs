@@ -2,6 +2,8 @@
 //! estimator (parsing and printing; the work is [`crate::transfer::rank`]).
 
 use super::CliError;
+use crate::encoder::Pooling;
+use crate::features::EmbedSettings;
 use crate::transfer::layers::LayerAgg;
 use crate::transfer::rank::{self, RankSettings};
 use crate::transfer::Estimator;
@@ -26,6 +28,17 @@ pub struct RankArgs {
     /// Hidden states: mean (features averaged over layers), best (best layer), last.
     #[arg(long, default_value = "mean")]
     pub layers: String,
+    /// Sampling, pooling and extraction.
+    #[command(flatten)]
+    pub sample: SampleArgs,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The target-task sample and its features, shared by `rank` and `transfer-compare`.
+#[derive(Debug, clap::Args)]
+pub struct SampleArgs {
     /// Pooling of the sentence features: cls or mean.
     #[arg(long, default_value = "mean")]
     pub pooling: String,
@@ -44,9 +57,26 @@ pub struct RankArgs {
     /// Feature cache directory (default: $PROBECAST_CACHE or ~/.cache/probecast).
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
-    /// Output directory.
-    #[arg(long)]
-    pub out: PathBuf,
+}
+
+impl SampleArgs {
+    /// The pooling and the extraction settings.
+    pub fn embed(&self) -> Result<(Pooling, EmbedSettings), CliError> {
+        let pooling: Pooling = self
+            .pooling
+            .parse()
+            .map_err(|e| CliError(format!("--pooling: {e}")))?;
+        let embed = EmbedSettings {
+            poolings: vec![pooling],
+            batch_size: self.batch_size,
+            max_length: self.max_length,
+            cache_dir: self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(crate::features::cache::FeatureCache::default_dir),
+        };
+        Ok((pooling, embed))
+    }
 }
 
 fn settings(a: &RankArgs) -> Result<RankSettings, CliError> {
@@ -62,10 +92,7 @@ fn settings(a: &RankArgs) -> Result<RankSettings, CliError> {
             a.layers
         ))
     })?;
-    let pooling = a
-        .pooling
-        .parse()
-        .map_err(|e| CliError(format!("--pooling: {e}")))?;
+    let (pooling, embed) = a.sample.embed()?;
     Ok(RankSettings {
         models: a.model.clone(),
         task: a.task.clone(),
@@ -73,17 +100,9 @@ fn settings(a: &RankArgs) -> Result<RankSettings, CliError> {
         estimator,
         layers,
         pooling,
-        max_examples: a.max_examples,
-        seed: a.seed,
-        embed: crate::features::EmbedSettings {
-            poolings: vec![pooling],
-            batch_size: a.batch_size,
-            max_length: a.max_length,
-            cache_dir: a
-                .cache_dir
-                .clone()
-                .unwrap_or_else(crate::features::cache::FeatureCache::default_dir),
-        },
+        max_examples: a.sample.max_examples,
+        seed: a.sample.seed,
+        embed,
         out: a.out.clone(),
     })
 }

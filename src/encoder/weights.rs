@@ -91,6 +91,16 @@ impl Weights {
         })
     }
 
+    /// Number of floating-point parameters: the elements of every tensor not stored with an
+    /// integer dtype.
+    pub fn n_parameters(&self) -> usize {
+        self.tensors
+            .iter()
+            .filter(|(name, _)| !self.integer.contains_key(*name))
+            .map(|(_, t)| t.elem_count())
+            .sum()
+    }
+
     /// Choose the name prefix (`""`, `"bert."`, `"roberta."`, ...) under which `probe` exists.
     pub fn select_prefix(&mut self, probe: &str, candidates: &[&str]) -> Result<(), EncoderError> {
         for c in candidates {

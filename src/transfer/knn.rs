@@ -11,15 +11,17 @@
 //! `predict` (the mode of the neighbour labels) does. The query point itself is never its own
 //! neighbour (`kneighbors()` without `X`), duplicates of it are.
 //!
-//! **Exact search, fast.** All n² inner products come from one symmetric f32 matrix product
-//! (only the lower triangle: n² d multiply-adds). A distance from it,
-//! `‖x_i‖² + ‖x_j‖² − 2 x_i·x_j`, is within `b_ij = 2 γ_d ‖x_i‖ ‖x_j‖` (+ f64 rounding) of the
-//! true squared distance, γ_d = d u / (1 − d u), u = 2⁻²⁴ (the worst-case error of an f32 dot
-//! product of length d, whatever the summation order). Let U be the k-th smallest upper bound
-//! `approx + b` over j ≠ i: every true k nearest neighbour has `approx − b ≤ U`. Those
-//! candidates (usually exactly k) are re-ranked by their distances summed in f64 from the f32
-//! features (differences and squares exact), so the result is the exact k nearest
-//! neighbours, not an approximation.
+//! **Exact search, fast.** The inner products come from f32 matrix products over blocks of
+//! rows (see [`neighbours`]: n²d/2 multiply-adds on one thread), never an n × n matrix. A
+//! distance from them, `‖x_i‖² + ‖x_j‖² − 2 x_i·x_j`, is within `b_ij = 2 γ_d ‖x_i‖ ‖x_j‖`
+//! (+ f64 rounding) of the true squared distance, γ_d = d u / (1 − d u), u = 2⁻²⁴ (the
+//! worst-case error of an f32 dot product of length d, whatever the summation order). Each row
+//! keeps the k smallest upper bounds `approx + b` seen so far and every row whose lower bound
+//! `approx − b` is within the current k-th of them (a conservative f32 pre-test skips the
+//! rest cheaply); when all pairs have been seen, every true k nearest neighbour has a lower
+//! bound within the final k-th upper bound U. Those candidates (usually exactly k) are
+//! re-ranked by their distances summed in f64 from the f32 features (differences and squares
+//! exact), so the result is the exact k nearest neighbours, not an approximation.
 
 use crate::learn::MatRef;
 use rayon::prelude::*;
@@ -47,79 +49,191 @@ fn dist2(a: &[f32], b: &[f32]) -> f64 {
         .sum()
 }
 
+/// Rows scored per block: the block's inner products with every earlier row come from one
+/// matrix product (`(end × d) · (d × B)`), so no n × n matrix is ever held.
+const BLOCK: usize = 256;
+
+/// What one row has seen so far: the `k` smallest upper bounds on its squared distances
+/// (ascending) and every row whose lower bound is within the current `k`-th.
+struct RowState {
+    top: Vec<f64>,
+    cand: Vec<(f64, usize)>,
+    /// `f32` pre-test: `‖x_j‖² − 2 x_r·x_j` above it cannot reach the current `k`-th bound.
+    cut: f32,
+}
+
+/// Norms, bounds and the conservative `f32` cut-off shared by every row.
+struct Geometry {
+    sq: Vec<f64>,
+    sqf: Vec<f32>,
+    norm: Vec<f64>,
+    gamma: f64,
+    sq_max: f64,
+    norm_max: f64,
+}
+
+impl Geometry {
+    fn new(x: MatRef) -> Geometry {
+        let sq: Vec<f64> = (0..x.n)
+            .map(|i| x.row(i).iter().map(|&v| v as f64 * v as f64).sum())
+            .collect();
+        let norm: Vec<f64> = sq.iter().map(|s| s.sqrt()).collect();
+        let u = f32::EPSILON as f64 / 2.0;
+        let d = x.dim as f64;
+        Geometry {
+            sqf: sq.iter().map(|&s| s as f32).collect(),
+            sq_max: sq.iter().cloned().fold(0.0, f64::max),
+            norm_max: norm.iter().cloned().fold(0.0, f64::max),
+            gamma: d * u / (1.0 - d * u),
+            sq,
+            norm,
+        }
+    }
+
+    /// The error bound of `‖x_r‖² + ‖x_j‖² − 2 fl(x_r·x_j)` (the f32 product's worst case
+    /// plus the f64 rounding of the sum).
+    fn bound(&self, r: usize, j: usize) -> f64 {
+        2.0 * self.gamma * self.norm[r] * self.norm[j]
+            + 4.0 * f64::EPSILON * (self.sq[r] + self.sq[j])
+    }
+
+    /// The `f32` pre-test threshold of row `r` for its current `k`-th upper bound `thr`:
+    /// every `j` whose lower bound is at most `thr` has `sqf[j] − 2 dot ≤` it, with room for
+    /// the bound at its largest and for the `f32` rounding of both sides (1e-5 relative,
+    /// far above it).
+    fn cut(&self, r: usize, thr: f64) -> f32 {
+        if !thr.is_finite() {
+            return f32::INFINITY;
+        }
+        let bmax = 2.0 * self.gamma * self.norm[r] * self.norm_max
+            + 4.0 * f64::EPSILON * (self.sq[r] + self.sq_max);
+        let scale = self.sq_max + 2.0 * self.norm[r] * self.norm_max + self.sq[r] + thr.abs();
+        (thr - self.sq[r] + bmax + 1e-5 * scale) as f32
+    }
+}
+
+impl RowState {
+    fn new(k: usize) -> RowState {
+        RowState {
+            top: vec![f64::INFINITY; k],
+            cand: Vec::new(),
+            cut: f32::INFINITY,
+        }
+    }
+
+    /// Offer row `j` (inner product `dot` with row `r`) to row `r`.
+    #[inline]
+    fn offer(&mut self, g: &Geometry, r: usize, j: usize, dot: f32) {
+        if j == r || g.sqf[j] - 2.0 * dot > self.cut {
+            return;
+        }
+        let approx = g.sq[r] + g.sq[j] - 2.0 * dot as f64;
+        let b = g.bound(r, j);
+        let k = self.top.len();
+        let thr = self.top[k - 1];
+        if approx - b > thr {
+            return;
+        }
+        self.cand.push((approx - b, j));
+        let ub = approx + b;
+        if ub < thr {
+            let mut p = k - 1;
+            while p > 0 && self.top[p - 1] > ub {
+                self.top[p] = self.top[p - 1];
+                p -= 1;
+            }
+            self.top[p] = ub;
+            let thr = self.top[k - 1];
+            self.cut = g.cut(r, thr);
+            if self.cand.len() >= 8 * k + 32 {
+                self.cand.retain(|c| c.0 <= thr);
+            }
+        }
+    }
+
+    /// The `k` nearest among the candidates, by the exact distance then the index.
+    fn finish(mut self, x: MatRef, r: usize) -> Vec<usize> {
+        let k = self.top.len();
+        let thr = self.top[k - 1];
+        self.cand.retain(|c| c.0 <= thr);
+        let mut exact: Vec<(f64, usize)> = self
+            .cand
+            .iter()
+            .map(|&(_, j)| (dist2(x.row(r), x.row(j)), j))
+            .collect();
+        exact.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+        exact.iter().take(k).map(|&(_, j)| j).collect()
+    }
+}
+
+/// `c = x[rows] · x[cols]ᵀ`, column-major `rows.len() × cols.len()`: column `t` holds the
+/// inner products of row `cols.start + t` with the rows `rows`.
+fn dots(x: MatRef, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, c: &mut Vec<f32>) {
+    let (m, w, d) = (rows.len(), cols.len(), x.dim);
+    c.clear();
+    c.resize(m * w, 0.0);
+    let a = faer::MatRef::from_row_major_slice(&x.data[rows.start * d..rows.end * d], m, d);
+    let b = faer::MatRef::from_row_major_slice(&x.data[cols.start * d..cols.end * d], w, d);
+    let out = faer::MatMut::from_column_major_slice_mut(c.as_mut_slice(), m, w);
+    faer::linalg::matmul::matmul(
+        out,
+        faer::Accum::Replace,
+        a,
+        b.transpose(),
+        1.0f32,
+        faer::Par::Seq,
+    );
+}
+
 /// The `k` nearest other rows of every row of `x` (row-major `n × k` indices, nearest first;
 /// see the module docs for ties). Needs `n > k`.
+///
+/// Rows go in blocks of [`BLOCK`]. With one thread, block `[s, e)` takes the inner products
+/// of its rows with rows `0..e` in one product and offers them both ways (row `i` sees every
+/// `j < e`; every earlier row `j < s` sees `i`): each pair is multiplied once, n²d/2
+/// multiply-adds in all. With more threads, blocks run in parallel and each takes its rows'
+/// products with all n rows (n²d, but no shared state).
 pub fn neighbours(x: MatRef, k: usize, threads: usize) -> Vec<usize> {
-    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
-    let (n, d) = (x.n, x.dim);
+    let n = x.n;
     assert!(n > k, "kNN needs more than k rows");
-    let xm = faer::MatRef::from_row_major_slice(x.data, n, d);
-    // Lower triangle of X Xᵀ (column-major: column j holds rows j..n contiguously).
-    let mut g = faer::Mat::<f32>::zeros(n, n);
-    matmul(
-        g.as_mut(),
-        BlockStructure::TriangularLower,
-        faer::Accum::Replace,
-        xm,
-        BlockStructure::Rectangular,
-        xm.transpose(),
-        BlockStructure::Rectangular,
-        1.0f32,
-        super::par(threads),
-    );
-    // Mirror the lower triangle into the upper one in 64 × 64 tiles, so that column i holds
-    // every x_i · x_j contiguously.
-    const T: usize = 64;
-    for jb in (0..n).step_by(T) {
-        for ib in (jb..n).step_by(T) {
-            for j in jb..(jb + T).min(n) {
-                for i in ib.max(j + 1)..(ib + T).min(n) {
-                    g[(j, i)] = g[(i, j)];
+    let g = Geometry::new(x);
+    let mut states: Vec<RowState> = (0..n).map(|_| RowState::new(k)).collect();
+    if threads > 1 {
+        states
+            .par_chunks_mut(BLOCK)
+            .enumerate()
+            .for_each_init(Vec::new, |c, (b, chunk)| {
+                let s = b * BLOCK;
+                dots(x, 0..n, s..s + chunk.len(), c);
+                for (t, st) in chunk.iter_mut().enumerate() {
+                    for (j, &v) in c[t * n..(t + 1) * n].iter().enumerate() {
+                        st.offer(&g, s + t, j, v);
+                    }
+                }
+            });
+    } else {
+        let mut c = Vec::new();
+        for s in (0..n).step_by(BLOCK) {
+            let e = (s + BLOCK).min(n);
+            dots(x, 0..e, s..e, &mut c);
+            let (earlier, block) = states[..e].split_at_mut(s);
+            for (t, st) in block.iter_mut().enumerate() {
+                let i = s + t;
+                let col = &c[t * e..(t + 1) * e];
+                for (j, &v) in col.iter().enumerate() {
+                    st.offer(&g, i, j, v);
+                }
+                for (j, (sj, &v)) in earlier.iter_mut().zip(col).enumerate() {
+                    sj.offer(&g, j, i, v);
                 }
             }
         }
     }
-    let sq: Vec<f64> = (0..n)
-        .map(|i| x.row(i).iter().map(|&v| v as f64 * v as f64).sum())
-        .collect();
-    let norm: Vec<f64> = sq.iter().map(|s| s.sqrt()).collect();
-    let u = f32::EPSILON as f64 / 2.0;
-    let gamma = d as f64 * u / (1.0 - d as f64 * u);
-    let g = &g;
-    let row = |i: usize| -> Vec<usize> {
-        let dots = g.col(i).try_as_col_major().unwrap().as_slice();
-        let bound =
-            |j: usize| 2.0 * gamma * norm[i] * norm[j] + 4.0 * f64::EPSILON * (sq[i] + sq[j]);
-        // pass 1: the k smallest upper bounds (insertion into a sorted list of k)
-        let mut top = vec![f64::INFINITY; k];
-        let mut upper = vec![0f64; n];
-        for j in 0..n {
-            let ub = sq[i] + sq[j] - 2.0 * dots[j] as f64 + bound(j);
-            upper[j] = ub;
-            if j != i && ub < top[k - 1] {
-                let mut p = k - 1;
-                while p > 0 && top[p - 1] > ub {
-                    top[p] = top[p - 1];
-                    p -= 1;
-                }
-                top[p] = ub;
-            }
-        }
-        let ub = top[k - 1];
-        // pass 2: candidates whose lower bound is within it, re-ranked exactly
-        let mut cand: Vec<(f64, usize)> = (0..n)
-            .filter(|&j| j != i && upper[j] - 2.0 * bound(j) <= ub)
-            .map(|j| (dist2(x.row(i), x.row(j)), j))
-            .collect();
-        cand.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
-        cand.iter().take(k).map(|&(_, j)| j).collect()
-    };
-    let rows: Vec<Vec<usize>> = if threads > 1 {
-        (0..n).into_par_iter().map(row).collect()
-    } else {
-        (0..n).map(row).collect()
-    };
-    rows.concat()
+    states
+        .into_iter()
+        .enumerate()
+        .flat_map(|(r, st)| st.finish(x, r))
+        .collect()
 }
 
 /// The majority class among `labels` (ties to the smallest class).
@@ -177,5 +291,42 @@ mod tests {
         // 4 -> {3,2,1} = 1: only 4 is right.
         assert_eq!(s.micro, 1.0 / 5.0);
         assert_eq!(s.macro_, (0.0 + 1.0 / 3.0) / 2.0);
+    }
+
+    /// The k nearest by brute force: every exact distance, sorted by (distance, index).
+    fn brute(x: MatRef, k: usize) -> Vec<usize> {
+        (0..x.n)
+            .flat_map(|i| {
+                let mut all: Vec<(f64, usize)> = (0..x.n)
+                    .filter(|&j| j != i)
+                    .map(|j| (dist2(x.row(i), x.row(j)), j))
+                    .collect();
+                all.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
+                all.into_iter().take(k).map(|(_, j)| j).collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn blocked_search_on_one_and_on_two_threads_equals_brute_force_with_duplicates_and_ties() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        // 700 rows (three blocks, the last partial) of small integers in 6 dimensions: many
+        // exactly equal distances; rows 600.. duplicate rows 0..100.
+        let (n, d) = (700, 6);
+        let mut x: Vec<f32> = (0..n * d)
+            .map(|_| rng.gen_range(-3i32..=3) as f32)
+            .collect();
+        x.copy_within(0..100 * d, 600 * d);
+        let m = MatRef::new(&x, n, d);
+        let want = brute(m, 3);
+        assert_eq!(neighbours(m, 3, 1), want);
+        assert_eq!(neighbours(m, 3, 2), want);
+        // continuous features, 64 wide: the bound-and-re-rank path with few candidates
+        let x: Vec<f32> = (0..n * 64).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+        let m = MatRef::new(&x, n, 64);
+        let want = brute(m, 3);
+        assert_eq!(neighbours(m, 3, 1), want);
+        assert_eq!(neighbours(m, 3, 2), want);
     }
 }

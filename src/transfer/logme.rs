@@ -27,8 +27,10 @@
 //! reproduces the reference for comparison. When k = d both agree exactly.
 //!
 //! **How it is computed.** One symmetric eigendecomposition of the smaller Gram matrix (XᵀX,
-//! d × d, when n > d; X Xᵀ, n × n, otherwise) gives σ, and one product gives the projections of
-//! every target column at once (`Vᵀ Xᵀ Y / s`, or `Uᵀ Y`); the per-column iterations are O(k).
+//! d × d, when n > d; X Xᵀ, n × n, otherwise; faer's Householder tridiagonalisation and
+//! tridiagonal eigensolver) gives σ, and the projections of every target column at once
+//! (`Vᵀ Xᵀ Y / s`, or `Uᵀ Y`) come from rotating those few columns only, never forming the
+//! eigenvectors of the Gram matrix (`eigen_project`); the per-column iterations are O(k).
 //! As in the reference, for n > d the singular values with s ≤ 10⁻¹⁰ are dropped.
 
 use super::{gram_t, par, to_f64, EstimatorOptions, Target};
@@ -66,6 +68,77 @@ fn target_columns(target: &Target) -> Vec<Vec<f64>> {
     }
 }
 
+/// The eigenvalues (nondecreasing) of the symmetric `g` (lower triangle read) and `Wᵀ p`,
+/// W its eigenvectors, without forming W: `g = Q T Qᵀ` (Householder tridiagonalisation, in
+/// place), `Qᵀ p` from the Householder reflections, then T's eigendecomposition `T = S Λ Sᵀ`
+/// and `Sᵀ (Qᵀ p)`. This skips the d × d × d back-transformation `W = Q S` that a full
+/// eigendecomposition does, which only `p`'s few columns need.
+fn eigen_project(
+    mut g: faer::Mat<f64>,
+    mut p: faer::Mat<f64>,
+    threads: usize,
+) -> (Vec<f64>, faer::Mat<f64>) {
+    use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+    use faer::linalg::{evd, householder, matmul::matmul};
+    let (m, c) = (g.nrows(), p.ncols());
+    let pr = par(threads);
+    if m < 2 {
+        return ((0..m).map(|i| g[(i, i)]).collect(), p);
+    }
+    let bs = faer::linalg::qr::no_pivoting::factor::recommended_block_size::<f64>(m, m);
+    let mut hh = faer::Mat::<f64>::zeros(bs, m - 1);
+    let req =
+        StackReq::any_of(&[
+            evd::tridiag::tridiag_in_place_scratch::<f64>(m, pr, Default::default()),
+            householder::apply_block_householder_sequence_transpose_on_the_left_in_place_scratch::<
+                f64,
+            >(m - 1, bs, c),
+            evd::self_adjoint_evd_scratch::<f64>(
+                m,
+                evd::ComputeEigenvectors::Yes,
+                pr,
+                Default::default(),
+            ),
+        ]);
+    let mut mem = MemBuffer::new(req);
+    let stack = MemStack::new(&mut mem);
+    evd::tridiag::tridiag_in_place(g.as_mut(), hh.as_mut(), pr, stack, Default::default());
+    householder::apply_block_householder_sequence_transpose_on_the_left_in_place_with_conj(
+        g.as_ref().submatrix(1, 0, m - 1, m - 1),
+        hh.as_ref(),
+        faer::Conj::No,
+        p.as_mut().subrows_mut(1, m - 1),
+        pr,
+        stack,
+    );
+    let diag = faer::Col::<f64>::from_fn(m, |i| g[(i, i)]);
+    let sub = faer::Col::<f64>::from_fn(m, |i| if i + 1 < m { g[(i + 1, i)] } else { 0.0 });
+    let mut s = faer::diag::Diag::<f64>::zeros(m);
+    let mut w = faer::Mat::<f64>::zeros(m, m);
+    evd::tridiagonal_self_adjoint_evd(
+        diag.as_diagonal(),
+        sub.as_diagonal(),
+        s.as_mut(),
+        Some(w.as_mut()),
+        pr,
+        stack,
+        Default::default(),
+    )
+    .expect("eigendecomposition of a symmetric tridiagonal matrix");
+    let mut z = faer::Mat::<f64>::zeros(m, c);
+    matmul(
+        z.as_mut(),
+        faer::Accum::Replace,
+        w.transpose(),
+        p.as_ref(),
+        1.0,
+        pr,
+    );
+    let sv = s.column_vector();
+    let lam = (0..m).map(|i| sv[i]).collect();
+    (lam, z)
+}
+
 /// σ (the squared singular values kept) and, per target column, its projections z.
 fn spectrum(x: MatRef, cols: &[Vec<f64>], threads: usize) -> (Vec<f64>, Vec<Vec<f64>>) {
     use faer::linalg::matmul::matmul;
@@ -74,10 +147,6 @@ fn spectrum(x: MatRef, cols: &[Vec<f64>], threads: usize) -> (Vec<f64>, Vec<Vec<
     let y = faer::Mat::<f64>::from_fn(n, c, |i, j| cols[j][i]);
     if n > d {
         let g = gram_t(xf.as_ref(), threads);
-        let eig = g
-            .self_adjoint_eigen(faer::Side::Lower)
-            .expect("eigendecomposition of a symmetric matrix");
-        let (v, lam) = (eig.U(), eig.S().column_vector());
         let mut p = faer::Mat::<f64>::zeros(d, c);
         matmul(
             p.as_mut(),
@@ -87,15 +156,8 @@ fn spectrum(x: MatRef, cols: &[Vec<f64>], threads: usize) -> (Vec<f64>, Vec<Vec<
             1.0,
             par(threads),
         );
-        let mut z = faer::Mat::<f64>::zeros(d, c);
-        matmul(
-            z.as_mut(),
-            faer::Accum::Replace,
-            v.transpose(),
-            p.as_ref(),
-            1.0,
-            par(threads),
-        );
+        // z = Vᵀ Xᵀ y; divided by s below it is Uᵀ y
+        let (lam, z) = eigen_project(g, p, threads);
         let mut sigma = Vec::with_capacity(d);
         let mut proj = vec![Vec::with_capacity(d); c];
         for i in 0..d {
@@ -111,19 +173,7 @@ fn spectrum(x: MatRef, cols: &[Vec<f64>], threads: usize) -> (Vec<f64>, Vec<Vec<
         (sigma, proj)
     } else {
         let k = gram_t(xf.transpose(), threads);
-        let eig = k
-            .self_adjoint_eigen(faer::Side::Lower)
-            .expect("eigendecomposition of a symmetric matrix");
-        let (u, lam) = (eig.U(), eig.S().column_vector());
-        let mut z = faer::Mat::<f64>::zeros(n, c);
-        matmul(
-            z.as_mut(),
-            faer::Accum::Replace,
-            u.transpose(),
-            y.as_ref(),
-            1.0,
-            par(threads),
-        );
+        let (lam, z) = eigen_project(k, y, threads);
         let sigma = (0..n).map(|i| lam[i].abs()).collect();
         let proj = (0..c)
             .map(|j| (0..n).map(|i| z[(i, j)]).collect())

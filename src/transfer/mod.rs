@@ -16,10 +16,13 @@
 //! [`layers`] applies an estimator across an encoder's hidden states (per layer, the mean of
 //! the layers, the best layer, the last layer); [`target`] samples a GLUE task and embeds it;
 //! [`rank`] is `probecast rank`; [`columns`] turns the scores into `features.csv` columns for
-//! `probecast probe --target-task`. The maths, and where the reference implementations differ,
+//! `probecast probe --target-task`; [`compare`] measures how well each estimator (and
+//! probecast's predictor, and a parameter-count baseline) orders fine-tuned scores
+//! (`probecast transfer-compare`). The maths, and where the reference implementations differ,
 //! are in each module and in docs/transfer.md.
 
 pub mod columns;
+pub mod compare;
 pub mod hscore;
 pub mod knn;
 pub mod layers;
