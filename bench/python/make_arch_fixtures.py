@@ -239,8 +239,15 @@ def left_align(a, lengths):
 
 def reference(model, tok, family=None):
     out = {}
+    # XLNet was pre-trained with segment ids (<cls> in a segment of its own), which its tokenizer
+    # computes but, in transformers 5, no longer returns unless asked (4.x returned them): ask,
+    # so that the reference is the model as pre-trained.
+    kw = {"return_token_type_ids": True} if family == "xlnet" else {}
     for case, max_len in [("full", 64), ("trunc", 7)]:
-        enc = tok(SENTENCES, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
+        enc = tok(SENTENCES, padding=True, truncation=True, max_length=max_len, return_tensors="pt", **kw)
+        if family == "xlnet":
+            types = enc["token_type_ids"].numpy()
+            assert (types[:, -1] == 2).all() and (types[:, :-1] != 2).all(), "XLNet segments: <cls> alone in 2"
         with torch.no_grad():
             hs = model(**enc, output_hidden_states=True).hidden_states
         mask = enc["attention_mask"].numpy().astype(np.float32)
@@ -254,7 +261,7 @@ def reference(model, tok, family=None):
             mask = left_align(mask, lengths)
             # the same batch padded on the right gives the same real rows
             tok.padding_side = "right"
-            enc_r = tok(SENTENCES, padding=True, truncation=True, max_length=max_len, return_tensors="pt")
+            enc_r = tok(SENTENCES, padding=True, truncation=True, max_length=max_len, return_tensors="pt", **kw)
             tok.padding_side = "left"
             assert (enc_r["input_ids"].numpy() * mask == ids * mask).all()
             with torch.no_grad():
