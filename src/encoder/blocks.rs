@@ -51,15 +51,6 @@ impl Dense {
         Ok(Dense { wt, b })
     }
 
-    /// A layer from a weight [out, in] and an optional bias [out] already in memory (fused or
-    /// reordered projections).
-    pub fn from_parts(weight: &Tensor, b: Option<Tensor>) -> CResult<Self> {
-        Ok(Dense {
-            wt: weight.t()?.contiguous()?,
-            b,
-        })
-    }
-
     /// `x [.., in] -> [.., out]`.
     pub fn forward(&self, x: &Tensor) -> CResult<Tensor> {
         let y = x.broadcast_matmul(&self.wt)?;

@@ -9,7 +9,8 @@
 //! Layers: BERT's post-norm block whose query, key and value come from one fused matrix
 //! `attention.self.in_proj` [3·hidden, hidden] laid out per head (rows `3·d·n .. 3·d·n + d` are
 //! head n's query, the next d its key, the next d its value), with separate `q_bias` and
-//! `v_bias` and no key bias. Disentangled attention as in v2 (see [`super::deberta_v2`]):
+//! `v_bias` and no key bias (the loader splits it into BERT's `query`, `key` and `value`
+//! layers, with a zero key bias, so that [`super::electra::BertLayer`] runs it). Disentangled attention as in v2 (see [`super::deberta_v2`]):
 //! scores = q·kᵀ/√(d·f) + c2p + p2c, f = 1 + |pos_att_type|, c2p[i, j] = q_i · P_k[δ(i, j)] /
 //! √(d·f) with `pos_proj` (no bias), p2c[i, j] = k_j · P_q[δ(i, j)] / √(d·f) with `pos_q_proj`
 //! (with bias), over the raw `encoder.rel_embeddings` (no LayerNorm, no shared projections).
@@ -22,13 +23,13 @@
 //! Runs on the padded candle path ([`super::blocks`]).
 
 use super::blocks::{self, cerr, key_mask, split_heads, CResult, Dense, Norm};
-use super::deberta_v2::{pos_att_types, DebertaV2};
+use super::deberta_v2::{DebertaV2, DebertaV2Config};
 use super::electra::BertLayer;
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
 use super::weights::Weights;
 use super::EncoderError;
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 /// DeBERTa v1 hyperparameters.
 #[derive(Debug, Clone)]
@@ -50,29 +51,23 @@ pub struct DebertaConfig {
 }
 
 impl DebertaConfig {
-    /// Read from config.json's fields; refuses an unknown `pos_att_type` and `talking_head`.
+    /// Read from config.json's fields. transformers' v1 and v2 configs read the fields v1 has
+    /// (`pos_att_type`, `relative_attention`, `position_biased_input`, `max_relative_positions`
+    /// below 1 meaning the position table, `embedding_size`) the same way, so v2's reader
+    /// parses them (and refuses an unknown `pos_att_type`); `talking_head` is refused.
     pub fn parse(f: &Fields) -> Result<Self, EncoderError> {
-        let common = f.common(0, 1e-7)?;
-        let (c2p, p2c) = pos_att_types(f)?;
         if f.bool("talking_head", false) {
             return Err(f.bad("talking_head is not supported (no released DeBERTa v1 uses it)"));
         }
-        let mrp =
-            f.v.get("max_relative_positions")
-                .and_then(|x| x.as_i64())
-                .unwrap_or(-1);
+        let v2 = DebertaV2Config::parse(f)?;
         Ok(DebertaConfig {
-            embedding_size: f.usize("embedding_size", Some(common.hidden_size))?,
-            position_biased_input: f.bool("position_biased_input", true),
-            relative_attention: f.bool("relative_attention", false),
-            c2p,
-            p2c,
-            max_relative_positions: if mrp < 1 {
-                common.max_position_embeddings
-            } else {
-                mrp as usize
-            },
-            common,
+            embedding_size: v2.embedding_size,
+            position_biased_input: v2.position_biased_input,
+            relative_attention: v2.relative_attention,
+            c2p: v2.c2p,
+            p2c: v2.p2c,
+            max_relative_positions: v2.max_relative_positions as usize,
+            common: v2.common,
         })
     }
 
@@ -108,15 +103,6 @@ pub struct Deberta {
     dir: String,
 }
 
-/// The names of the block's other weights under `encoder.layer.<i>.`.
-const DEBERTA_REST: [&str; 5] = [
-    "attention.output.dense",
-    "attention.output.LayerNorm",
-    "intermediate.dense",
-    "output.dense",
-    "output.LayerNorm",
-];
-
 /// Split the per-head fused `in_proj` [3h, h] into query, key and value weights [h, h].
 fn split_in_proj(w: &Tensor, heads: usize) -> CResult<[Tensor; 3]> {
     let (h3, _) = w.dims2()?;
@@ -150,14 +136,13 @@ impl Deberta {
                 w.get(&format!("{a}.q_bias"), &[h])?,
                 w.get(&format!("{a}.v_bias"), &[h])?,
             );
-            let qkv = ok((|| {
-                Ok([
-                    Dense::from_parts(&q, Some(qb))?,
-                    Dense::from_parts(&k, None)?,
-                    Dense::from_parts(&v, Some(vb))?,
-                ])
-            })())?;
-            layers.push(BertLayer::with_qkv(qkv, &w, &p, &DEBERTA_REST, c)?);
+            // the key has no bias: a zero one stands in, so that BERT's block loads as is
+            let kb = Tensor::zeros(h, DType::F32, &Device::Cpu).map_err(cerr)?;
+            for (n, t, b) in [("query", q, qb), ("key", k, kb), ("value", v, vb)] {
+                w.insert(&format!("{a}.{n}.weight"), t);
+                w.insert(&format!("{a}.{n}.bias"), b);
+            }
+            layers.push(BertLayer::load(&w, &p, c)?);
             let rel = cfg.relative_attention;
             rel_proj.push(RelProj {
                 key: if rel && cfg.c2p {

@@ -57,7 +57,24 @@ impl DebertaV2Config {
     /// Read from config.json's fields; refuses an unknown `pos_att_type`.
     pub fn parse(f: &Fields) -> Result<Self, EncoderError> {
         let common = f.common(0, 1e-7)?;
-        let (c2p, p2c) = pos_att_types(f)?;
+        let types: Vec<String> = match f.v.get("pos_att_type") {
+            None | Some(serde_json::Value::Null) => vec![],
+            Some(serde_json::Value::String(s)) => s
+                .to_lowercase()
+                .split('|')
+                .map(|x| x.trim().to_string())
+                .collect(),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .map(|x| x.as_str().unwrap_or("?").trim().to_lowercase())
+                .collect(),
+            Some(_) => return Err(f.bad("pos_att_type must be a list or a |-separated string")),
+        };
+        for t in &types {
+            if t != "c2p" && t != "p2c" && !t.is_empty() {
+                return Err(f.bad(format!("unknown pos_att_type {t:?} (supported: c2p, p2c)")));
+            }
+        }
         let groups = f.usize("conv_groups", Some(1))?;
         let conv_kernel_size = f.usize("conv_kernel_size", Some(0))?;
         if conv_kernel_size > 0 && groups != 1 {
@@ -74,8 +91,8 @@ impl DebertaV2Config {
             embedding_size: f.usize("embedding_size", Some(common.hidden_size))?,
             position_biased_input: f.bool("position_biased_input", true),
             relative_attention: f.bool("relative_attention", false),
-            c2p,
-            p2c,
+            c2p: types.iter().any(|t| t == "c2p"),
+            p2c: types.iter().any(|t| t == "p2c"),
             position_buckets: f
                 .v
                 .get("position_buckets")
@@ -115,33 +132,6 @@ impl DebertaV2Config {
             usize::MAX / 2
         }
     }
-}
-
-/// config.json's `pos_att_type` (a list, or a `|`-separated string) as (c2p, p2c): DeBERTa v1
-/// and v2 read it the same way; anything but `c2p` and `p2c` is refused.
-pub fn pos_att_types(f: &Fields) -> Result<(bool, bool), EncoderError> {
-    let types: Vec<String> = match f.v.get("pos_att_type") {
-        None | Some(serde_json::Value::Null) => vec![],
-        Some(serde_json::Value::String(s)) => s
-            .to_lowercase()
-            .split('|')
-            .map(|x| x.trim().to_string())
-            .collect(),
-        Some(serde_json::Value::Array(a)) => a
-            .iter()
-            .map(|x| x.as_str().unwrap_or("?").trim().to_lowercase())
-            .collect(),
-        Some(_) => return Err(f.bad("pos_att_type must be a list or a |-separated string")),
-    };
-    for t in &types {
-        if t != "c2p" && t != "p2c" && !t.is_empty() {
-            return Err(f.bad(format!("unknown pos_att_type {t:?} (supported: c2p, p2c)")));
-        }
-    }
-    Ok((
-        types.iter().any(|t| t == "c2p"),
-        types.iter().any(|t| t == "p2c"),
-    ))
 }
 
 /// transformers' `make_log_bucket_position` of one relative position (f32 as PyTorch).

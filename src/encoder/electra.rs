@@ -82,33 +82,12 @@ impl BertLayer {
         names: &[&str; 8],
         c: &CommonConfig,
     ) -> Result<Self, EncoderError> {
-        let h = c.hidden_size;
-        let n = |i: usize| format!("{p}.{}", names[i]);
-        let qkv = [
-            Dense::load(w, &n(0), h, h, true)?,
-            Dense::load(w, &n(1), h, h, true)?,
-            Dense::load(w, &n(2), h, h, true)?,
-        ];
-        let rest = [names[3], names[4], names[5], names[6], names[7]];
-        Self::with_qkv(qkv, w, p, &rest, c)
-    }
-
-    /// The block with query, key and value projections built by the caller (DeBERTa v1 keeps
-    /// them fused in one matrix); `names` are, under `<p>.`, the attention output, attention
-    /// LayerNorm, feed-forward in, feed-forward out and final LayerNorm.
-    pub fn with_qkv(
-        [q, k, v]: [Dense; 3],
-        w: &Weights,
-        p: &str,
-        names: &[&str; 5],
-        c: &CommonConfig,
-    ) -> Result<Self, EncoderError> {
         let (h, f, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
-        let n = |i: usize| format!("{p}.{}", names[i - 3]);
+        let n = |i: usize| format!("{p}.{}", names[i]);
         Ok(BertLayer {
-            q,
-            k,
-            v,
+            q: Dense::load(w, &n(0), h, h, true)?,
+            k: Dense::load(w, &n(1), h, h, true)?,
+            v: Dense::load(w, &n(2), h, h, true)?,
             o: Dense::load(w, &n(3), h, h, true)?,
             ln_attn: Norm::load(w, &n(4), h, eps, true)?,
             ff_in: Dense::load(w, &n(5), f, h, true)?,

@@ -115,40 +115,14 @@ impl ModernBertConfig {
 /// One pre-norm layer.
 struct Layer {
     attn_norm: Option<Norm>,
-    q: Dense,
-    k: Dense,
-    v: Dense,
+    /// `Wqkv` [3·hidden, hidden]: output columns all heads' queries, then keys, then values.
+    wqkv: Dense,
     wo: Dense,
     mlp_norm: Norm,
-    wi_in: Dense,
-    wi_gate: Dense,
+    /// `Wi` [2·intermediate, hidden]: output columns the input half, then the gate half.
+    wi: Dense,
     mlp_out: Dense,
     sliding: bool,
-}
-
-/// Rows `part·n .. (part + 1)·n` of a fused projection `<name>` [parts·n, inp] as a layer.
-fn fused_part(
-    w: &Weights,
-    name: &str,
-    parts: usize,
-    part: usize,
-    n: usize,
-    inp: usize,
-    bias: bool,
-) -> Result<Dense, EncoderError> {
-    let wt = w.get(&format!("{name}.weight"), &[parts * n, inp])?;
-    let b = if bias {
-        Some(ok(w.get(&format!("{name}.bias"), &[parts * n])?.narrow(
-            0,
-            part * n,
-            n,
-        ))?)
-    } else {
-        None
-    };
-    ok(wt
-        .narrow(0, part * n, n)
-        .and_then(|t| Dense::from_parts(&t, b)))
 }
 
 impl Layer {
@@ -157,8 +131,6 @@ impl Layer {
         let (h, f, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
         let p = format!("layers.{i}");
         let (ab, mb) = (cfg.attention_bias, cfg.mlp_bias);
-        let qkv = format!("{p}.attn.Wqkv");
-        let wi = format!("{p}.mlp.Wi");
         Ok(Layer {
             attn_norm: if i == 0 {
                 None
@@ -171,13 +143,10 @@ impl Layer {
                     cfg.norm_bias,
                 )?)
             },
-            q: fused_part(w, &qkv, 3, 0, h, h, ab)?,
-            k: fused_part(w, &qkv, 3, 1, h, h, ab)?,
-            v: fused_part(w, &qkv, 3, 2, h, h, ab)?,
+            wqkv: Dense::load(w, &format!("{p}.attn.Wqkv"), 3 * h, h, ab)?,
             wo: Dense::load(w, &format!("{p}.attn.Wo"), h, h, ab)?,
             mlp_norm: Norm::load(w, &format!("{p}.mlp_norm"), h, eps, cfg.norm_bias)?,
-            wi_in: fused_part(w, &wi, 2, 0, f, h, mb)?,
-            wi_gate: fused_part(w, &wi, 2, 1, f, h, mb)?,
+            wi: Dense::load(w, &format!("{p}.mlp.Wi"), 2 * f, h, mb)?,
             mlp_out: Dense::load(w, &format!("{p}.mlp.Wo"), h, f, mb)?,
             sliding: cfg.sliding[i],
         })
@@ -269,8 +238,8 @@ impl PaddedEncoder for ModernBert {
         let c = &self.cfg.common;
         let (b, s) = check_batch(batch, c.max_position_embeddings)?;
         let ids = blocks::ids_tensor(&batch.ids, b, s, c.vocab_size, &self.dir)?;
-        let heads = c.num_heads;
-        let d = c.hidden_size / heads;
+        let (h, heads) = (c.hidden_size, c.num_heads);
+        let d = h / heads;
         let scale = 1.0 / (d as f64).sqrt();
         ok((|| -> CResult<Vec<Tensor>> {
             let global = rotary(s, d, self.cfg.global_theta)?;
@@ -290,14 +259,18 @@ impl PaddedEncoder for ModernBert {
                     Some(n) => n.forward(&x)?,
                     None => x.clone(),
                 };
-                let q = rope(&split_heads(&l.q.forward(&a)?, heads)?, cos, sin)?;
-                let k = rope(&split_heads(&l.k.forward(&a)?, heads)?, cos, sin)?;
-                let v = split_heads(&l.v.forward(&a)?, heads)?;
+                let qkv = l.wqkv.forward(&a)?;
+                let part = |i: usize| split_heads(&qkv.narrow(D::Minus1, i * h, h)?, heads);
+                let q = rope(&part(0)?, cos, sin)?;
+                let k = rope(&part(1)?, cos, sin)?;
+                let v = part(2)?;
                 let sc = blocks::scores(&q, &k, scale)?.broadcast_add(m)?;
                 let ctx = blocks::attend(&sc, &v)?;
                 x = (x + l.wo.forward(&ctx)?)?;
                 let y = l.mlp_norm.forward(&x)?;
-                let g = (c.act.apply(&l.wi_in.forward(&y)?)? * l.wi_gate.forward(&y)?)?;
+                let y = l.wi.forward(&y)?;
+                let f = c.intermediate_size;
+                let g = (c.act.apply(&y.narrow(D::Minus1, 0, f)?)? * y.narrow(D::Minus1, f, f)?)?;
                 x = (&x + l.mlp_out.forward(&g)?)?;
                 out.push(if i == last {
                     self.final_norm.forward(&x)?

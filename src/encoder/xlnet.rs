@@ -128,29 +128,33 @@ struct XlnetLayer {
 }
 
 impl XlnetLayer {
-    fn load(w: &Weights, p: &str, c: &CommonConfig) -> Result<Self, EncoderError> {
+    /// Load layer `p` (`layer.<i>`). XLNet stores its projections per head, `q`, `k`, `v`, `r`
+    /// and `o` as [hidden, heads, d] (`einsum("ibh,hnd->ibnd")`, and `o` back with
+    /// `einsum("ibnd,hnd->ibh")`); they are re-laid-out as [out, in] matrices under
+    /// `<p>.rel_attn.<name>_proj` and loaded as ordinary dense layers.
+    fn load(w: &mut Weights, p: &str, c: &CommonConfig) -> Result<Self, EncoderError> {
         let (h, nh, eps) = (c.hidden_size, c.num_heads, c.layer_norm_eps);
         let d = h / nh;
         let a = format!("{p}.rel_attn");
-        // [hidden, heads, d] -> [heads·d, hidden] (out, in) for x·W
-        let proj = |n: &str| -> Result<Dense, EncoderError> {
+        for n in ["q", "k", "v", "r", "o"] {
             let t = w.get(&format!("{a}.{n}"), &[h, nh, d])?;
-            ok(t.reshape((h, nh * d))
-                .and_then(|t| t.t())
-                .and_then(|t| Dense::from_parts(&t, None)))
-        };
+            // [hidden, heads·d] is already [out, in] for `o`; the others map hidden -> heads·d
+            let t = ok(t.reshape((h, nh * d)).and_then(|t| match n {
+                "o" => Ok(t),
+                _ => t.t()?.contiguous(),
+            }))?;
+            w.insert(&format!("{a}.{n}_proj.weight"), t);
+        }
+        let proj = |n: &str| Dense::load(w, &format!("{a}.{n}_proj"), h, h, false);
         let bias = |n: &str| -> Result<Tensor, EncoderError> {
             ok(w.get(&format!("{a}.{n}"), &[nh, d])?.reshape((1, nh, 1, d)))
         };
-        let o = w.get(&format!("{a}.o"), &[h, nh, d])?;
         Ok(XlnetLayer {
             q: proj("q")?,
             k: proj("k")?,
             v: proj("v")?,
             r: proj("r")?,
-            o: ok(o
-                .reshape((h, nh * d))
-                .and_then(|t| Dense::from_parts(&t, None)))?,
+            o: proj("o")?,
             r_w: bias("r_w_bias")?,
             r_r: bias("r_r_bias")?,
             r_s: bias("r_s_bias")?,
@@ -221,7 +225,7 @@ impl Xlnet {
         let c = &cfg.common;
         w.select_prefix("word_embedding.weight", &["", "transformer.", "model."])?;
         let layers = (0..c.num_layers)
-            .map(|i| XlnetLayer::load(&w, &format!("layer.{i}"), c))
+            .map(|i| XlnetLayer::load(&mut w, &format!("layer.{i}"), c))
             .collect::<Result<_, _>>()?;
         Ok(Xlnet {
             word: w.get("word_embedding.weight", &[c.vocab_size, c.hidden_size])?,
