@@ -157,6 +157,14 @@ fn tiny_deberta_v1_with_fused_projections_and_clamped_relative_positions_matches
 }
 
 #[test]
+fn tiny_deberta_v1_shaped_as_deberta_base_relative_positions_only_matches_transformers_within_1e_4()
+{
+    // position_biased_input false, max_relative_positions -1 (the table spans the positions),
+    // pos_att_type as a list: microsoft/deberta-base's settings
+    check_family("deberta-base-shaped");
+}
+
+#[test]
 fn tiny_xlnet_content_stream_with_cls_last_matches_left_padded_transformers_within_1e_4() {
     check_family("xlnet");
 }

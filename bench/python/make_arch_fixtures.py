@@ -4,7 +4,8 @@
     python bench/python/make_arch_fixtures.py [OUT_DIR [FAMILY ...]]
     # default tests/fixtures/arch, every family
 
-For each family (mpnet, electra, albert, deberta-v2, deberta, xlnet, modernbert) it builds a tiny model with AutoConfig +
+For each family (mpnet, electra, albert, deberta-v2, deberta, deberta-base-shaped (DeBERTa v1
+configured as microsoft/deberta-base), xlnet, modernbert) it builds a tiny model with AutoConfig +
 AutoModel.from_config (seeded; noise added to every parameter so that a wrong weight mapping
 cannot hide behind LayerNorm weights of exactly 1 and biases of 0), a tokenizer of the family's
 kind trained on a small corpus (WordPiece for MPNet/ELECTRA, a SentencePiece unigram model for
@@ -169,21 +170,27 @@ def build(family):
             conv_kernel_size=3, conv_act="tanh", hidden_act="gelu", layer_norm_eps=1e-7,
             hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, pad_token_id=0,
         )
-    elif family == "deberta":
+    elif family in ("deberta", "deberta-base-shaped"):
         from transformers import DebertaTokenizerFast
 
         bytelevel_bpe(tmp, ["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"])
         tok = DebertaTokenizerFast.from_pretrained(tmp)
-        # v1 as deberta-base: c2p|p2c, no token types; plus absolute positions
-        # (position_biased_input) and max_relative_positions 8 so that the longer sentences reach
-        # the clamped relative distances.
+        if family == "deberta":
+            # v1 with c2p|p2c, no token types, plus absolute positions (position_biased_input)
+            # and max_relative_positions 8 so that the longer sentences reach the clamped
+            # relative distances.
+            extra = dict(pos_att_type="c2p|p2c", max_relative_positions=8, position_biased_input=True)
+        else:
+            # v1 as microsoft/deberta-base configures it: relative positions only (no absolute
+            # position input), max_relative_positions -1 (the table spans the positions),
+            # pos_att_type as a list.
+            extra = dict(pos_att_type=["c2p", "p2c"], max_relative_positions=-1, position_biased_input=False)
         cfg = AutoConfig.for_model(
             "deberta", vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
             num_attention_heads=4, intermediate_size=37, max_position_embeddings=64,
-            relative_attention=True, pos_att_type="c2p|p2c", max_relative_positions=8,
-            position_biased_input=True, type_vocab_size=0, hidden_act="gelu",
+            relative_attention=True, type_vocab_size=0, hidden_act="gelu",
             layer_norm_eps=1e-7, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-            pad_token_id=0,
+            pad_token_id=0, **extra,
         )
     elif family == "xlnet":
         from transformers import XLNetTokenizer
@@ -286,7 +293,8 @@ def main():
     with open(os.path.join(OUT, "sentences.txt"), "w") as f:
         f.write("\n".join(SENTENCES) + "\n")
     families = sys.argv[2:] or [
-        "mpnet", "electra", "albert", "deberta-v2", "deberta", "xlnet", "modernbert",
+        "mpnet", "electra", "albert", "deberta-v2", "deberta", "deberta-base-shaped", "xlnet",
+        "modernbert",
     ]
     for family in families:
         model, tok, tmp = build(family)
