@@ -1,4 +1,5 @@
-//! The encoder families beyond BERT (MPNet, ELECTRA, ALBERT) against transformers: tiny random
+//! The encoder families beyond BERT (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3, DeBERTa v1, XLNet,
+//! ModernBERT) against transformers: tiny random
 //! checkpoints and reference hidden states made by bench/python/make_arch_fixtures.py, every
 //! hidden state and cls / first / mean pooling within 1e-4, with padding (one batch of
 //! sentences of different lengths) and truncation (max_length 7); the real all-mpnet-base-v2
@@ -149,6 +150,60 @@ fn tiny_deberta_v3_shaped_with_log_buckets_conv_and_projection_matches_transform
     check_family("deberta-v2");
 }
 
+#[test]
+fn tiny_deberta_v1_with_fused_projections_and_clamped_relative_positions_matches_transformers_within_1e_4(
+) {
+    check_family("deberta");
+}
+
+#[test]
+fn tiny_deberta_v1_shaped_as_deberta_base_relative_positions_only_matches_transformers_within_1e_4()
+{
+    // position_biased_input false, max_relative_positions -1 (the table spans the positions),
+    // pos_att_type as a list: microsoft/deberta-base's settings
+    check_family("deberta-base-shaped");
+}
+
+#[test]
+fn tiny_xlnet_content_stream_with_cls_last_matches_left_padded_transformers_within_1e_4() {
+    check_family("xlnet");
+}
+
+#[test]
+fn tiny_modernbert_with_rotary_geglu_and_a_sliding_window_layer_matches_transformers_within_1e_4() {
+    check_family("modernbert");
+}
+
+#[test]
+fn xlnet_cls_pooling_is_the_last_token_and_first_pooling_the_first() {
+    // the two poolings differ on XLNet (on the other families they are the same vector)
+    let d = fixture("arch/xlnet");
+    let m = LoadedModel::load(&d, 64).unwrap();
+    assert!(m.encoder.cls_is_last());
+    let s = sentences();
+    let pools = [Pooling::Cls, Pooling::First];
+    let (f, _) = embed_sentences(&m, &s, &pools, 4, &indicatif::ProgressBar::hidden()).unwrap();
+    let last = f[&Pooling::Cls].layers.len() - 1;
+    assert_ne!(
+        f[&Pooling::Cls].row(last, 0),
+        f[&Pooling::First].row(last, 0)
+    );
+    let r = load_ref(&d.join("reference.safetensors"));
+    let ids = i64s(&r["full_ids"]);
+    let lengths = i64s(&r["full_lengths"]);
+    let seq = ids.len() / lengths.len();
+    // <sep> <cls> close every row (the tokenizer's template), so cls pooling reads <cls>
+    let tok = m.tokenizer.encode_all(&s).unwrap();
+    for (i, row) in tok.iter().enumerate() {
+        assert_eq!(
+            row[row.len() - 1] as i64,
+            ids[i * seq + lengths[i] as usize - 1]
+        );
+        assert_eq!(row[row.len() - 1], 3, "<cls> last");
+        assert_eq!(row[row.len() - 2], 4, "<sep> before it");
+    }
+}
+
 /// all-mpnet-base-v2 from scripts/fetch-models.sh, if present.
 fn mpnet_dir() -> Option<PathBuf> {
     let base = std::env::var("PROBECAST_MODELS")
@@ -170,6 +225,17 @@ fn real_all_mpnet_base_v2_matches_transformers_at_every_layer_within_1e_4() {
     let r = fixture("arch/mpnet_real_reference.safetensors");
     check_case(&d, &r, "full", 64, &s[..4]);
 }
+
+/// Every family with a tiny fixture, in the order `probe` gets them.
+const FAMILIES: [&str; 7] = [
+    "mpnet",
+    "electra",
+    "albert",
+    "deberta-v2",
+    "deberta",
+    "xlnet",
+    "modernbert",
+];
 
 fn word_task() -> String {
     let a = ["the", "cat", "sat", "on", "mat", "dog", "barked"];
@@ -193,7 +259,7 @@ fn probe_runs_on_every_new_family_and_writes_first_pooling_columns() {
     std::fs::write(&task, word_task()).unwrap();
     let out = d.path().join("out");
     let mut args: Vec<String> = vec!["probe".into()];
-    for f in ["mpnet", "electra", "albert", "deberta-v2"] {
+    for f in FAMILIES {
         args.push("--model".into());
         args.push(fixture(&format!("arch/{f}")).display().to_string());
     }
@@ -232,7 +298,7 @@ fn probe_runs_on_every_new_family_and_writes_first_pooling_columns() {
     }
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let names: Vec<&str> = rows.iter().map(|r| r[0]).collect();
-    assert_eq!(names, ["mpnet", "electra", "albert", "deberta-v2"]);
+    assert_eq!(names, FAMILIES);
     for r in &rows {
         for v in &r[1..] {
             if let Ok(x) = v.parse::<f64>() {
@@ -279,7 +345,7 @@ fn bad_checkpoints_of_new_families_exit_2_with_one_line_naming_the_file() {
         &[
             "config.json",
             "unknown model_type \"gpt2\"",
-            "mpnet, electra, albert, deberta-v2",
+            "mpnet, electra, albert, deberta-v2, deberta, xlnet, modernbert",
         ],
     );
 
@@ -294,6 +360,49 @@ fn bad_checkpoints_of_new_families_exit_2_with_one_line_naming_the_file() {
         &[
             "config.json",
             "unknown pos_att_type \"p2p\" (supported: c2p, p2c)",
+        ],
+    );
+
+    // DeBERTa v1 with an attention type it does not know, and with talking heads
+    let deb1 = d.path().join("deberta1");
+    copy_dir(&fixture("arch/deberta"), &deb1);
+    edit_config(&deb1, |v| v["pos_att_type"] = "c2p|p2p".into());
+    assert_user_error(
+        &run(&deb1),
+        &[
+            "config.json",
+            "unknown pos_att_type \"p2p\" (supported: c2p, p2c)",
+        ],
+    );
+    edit_config(&deb1, |v| {
+        v["pos_att_type"] = "c2p".into();
+        v["talking_head"] = true.into();
+    });
+    assert_user_error(
+        &run(&deb1),
+        &["config.json", "talking_head is not supported"],
+    );
+
+    // XLNet in its one-directional (language model) setting
+    let xl = d.path().join("xlnet");
+    copy_dir(&fixture("arch/xlnet"), &xl);
+    edit_config(&xl, |v| v["attn_type"] = "uni".into());
+    assert_user_error(
+        &run(&xl),
+        &["config.json", "attn_type \"uni\" is not supported"],
+    );
+
+    // ModernBERT with scaled rotary positions
+    let mb = d.path().join("modernbert");
+    copy_dir(&fixture("arch/modernbert"), &mb);
+    edit_config(&mb, |v| {
+        v["rope_parameters"]["full_attention"]["rope_type"] = "yarn".into()
+    });
+    assert_user_error(
+        &run(&mb),
+        &[
+            "config.json",
+            "rope_type \"yarn\" of full_attention is not supported",
         ],
     );
 

@@ -57,9 +57,9 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct EncoderArgs {
     /// Poolings, comma-separated: cls (the architecture's summary token: the first token,
-    /// [CLS] / <s>, for BERT, RoBERTa, XLM-R, DistilBERT, MPNet, ELECTRA and ALBERT), mean (over
-    /// the real tokens), first (the first real token for every architecture: the seed paper's
-    /// protocol).
+    /// [CLS] / <s>, for BERT, RoBERTa, XLM-R, DistilBERT, MPNet, ELECTRA, ALBERT, DeBERTa v1/v2/v3
+    /// and ModernBERT; the last token, <cls>, for XLNet), mean (over the real tokens), first (the
+    /// first real token for every architecture: the seed paper's protocol).
     #[arg(long, default_value = "cls,mean", value_delimiter = ',')]
     pub pooling: Vec<crate::encoder::Pooling>,
     /// Sentences per forward pass.

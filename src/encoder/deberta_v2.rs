@@ -312,8 +312,9 @@ impl DebertaV2 {
         ))
     }
 
-    /// A [b, heads, s, s] gather of `att` [b, heads, s, 2·span] along the last dimension.
-    fn gather(att: &Tensor, idx: &Tensor) -> CResult<Tensor> {
+    /// A [b, heads, s, s] gather of `att` [b, heads, s, 2·span] along the last dimension (also
+    /// DeBERTa v1's).
+    pub fn gather(att: &Tensor, idx: &Tensor) -> CResult<Tensor> {
         let (b, nh, s, _) = att.dims4()?;
         let idx = idx
             .unsqueeze(0)?

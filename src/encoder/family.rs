@@ -3,7 +3,8 @@
 //!
 //! BERT, RoBERTa, XLM-RoBERTa and DistilBERT ([`super::config::Arch`]) take the packed fast
 //! path of [`super::model`]. The families added since ([`Family`]: MPNet, ELECTRA, ALBERT,
-//! DeBERTa-v2/v3) each have one file (`mpnet.rs`, `electra.rs`, `albert.rs`, `deberta_v2.rs`) built from the padded candle blocks of
+//! DeBERTa-v2/v3, DeBERTa v1, XLNet, ModernBERT) each have one file (`mpnet.rs`, `electra.rs`,
+//! `albert.rs`, `deberta_v2.rs`, `deberta.rs`, `xlnet.rs`, `modernbert.rs`) built from the padded candle blocks of
 //! [`super::blocks`] (why: see that module), all behind the [`PaddedEncoder`] trait.
 //!
 //! What "cls" pooling means per family ([`AnyEncoder::cls_is_last`]): the first token (`[CLS]`,
@@ -21,7 +22,7 @@ use std::path::Path;
 
 /// Every `model_type` probecast can run, for error messages.
 pub const SUPPORTED: &str =
-    "bert, roberta, xlm-roberta, distilbert, mpnet, electra, albert, deberta-v2";
+    "bert, roberta, xlm-roberta, distilbert, mpnet, electra, albert, deberta-v2, deberta, xlnet, modernbert";
 
 /// The families beyond the BERT-shaped ones, each with its own module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -35,6 +36,12 @@ pub enum Family {
     Albert,
     /// DeBERTa-v2 and v3: disentangled attention with log-bucketed relative positions.
     DebertaV2,
+    /// DeBERTa v1: disentangled attention with clamped relative positions, fused projections.
+    Deberta,
+    /// XLNet: Transformer-XL relative attention (content stream), summary token last.
+    Xlnet,
+    /// ModernBERT: pre-norm, rotary positions, GeGLU, alternating local/global attention.
+    ModernBert,
 }
 
 impl Family {
@@ -45,6 +52,9 @@ impl Family {
             Family::Electra => "electra",
             Family::Albert => "albert",
             Family::DebertaV2 => "deberta-v2",
+            Family::Deberta => "deberta",
+            Family::Xlnet => "xlnet",
+            Family::ModernBert => "modernbert",
         }
     }
 }
@@ -74,6 +84,9 @@ pub fn detect(path: &Path, v: &Value) -> Result<Kind, EncoderError> {
         "electra" => Some(Family::Electra),
         "albert" => Some(Family::Albert),
         "deberta-v2" => Some(Family::DebertaV2),
+        "deberta" => Some(Family::Deberta),
+        "xlnet" => Some(Family::Xlnet),
+        "modernbert" => Some(Family::ModernBert),
         _ => None,
     };
     if let Some(f) = fam(mt) {
@@ -94,6 +107,9 @@ pub fn detect(path: &Path, v: &Value) -> Result<Kind, EncoderError> {
         ("electra", Family::Electra),
         ("albert", Family::Albert),
         ("debertav2", Family::DebertaV2),
+        ("deberta", Family::Deberta),
+        ("xlnet", Family::Xlnet),
+        ("modernbert", Family::ModernBert),
     ] {
         if arch0.starts_with(prefix) {
             return Ok(Kind::Family(f));
@@ -281,6 +297,14 @@ pub fn max_input_tokens(dir: &Path) -> Result<usize, EncoderError> {
                 Family::DebertaV2 => {
                     super::deberta_v2::DebertaV2Config::parse(&fl).map(|c| c.max_input_tokens())
                 }
+                Family::Deberta => {
+                    super::deberta::DebertaConfig::parse(&fl).map(|c| c.max_input_tokens())
+                }
+                Family::Xlnet => {
+                    super::xlnet::XlnetConfig::parse(&fl).map(|c| c.common.max_position_embeddings)
+                }
+                Family::ModernBert => super::modernbert::ModernBertConfig::parse(&fl)
+                    .map(|c| c.common.max_position_embeddings),
             }
         }
     }
@@ -329,6 +353,27 @@ impl AnyEncoder {
                 (
                     c.common.pad_token_id,
                     Box::new(super::albert::Albert::load(c, w, hint)?),
+                )
+            }
+            Family::Deberta => {
+                let c = super::deberta::DebertaConfig::parse(&fl)?;
+                (
+                    c.common.pad_token_id,
+                    Box::new(super::deberta::Deberta::load(c, w, hint)?),
+                )
+            }
+            Family::Xlnet => {
+                let c = super::xlnet::XlnetConfig::parse(&fl)?;
+                (
+                    c.common.pad_token_id,
+                    Box::new(super::xlnet::Xlnet::load(c, w, hint)?),
+                )
+            }
+            Family::ModernBert => {
+                let c = super::modernbert::ModernBertConfig::parse(&fl)?;
+                (
+                    c.common.pad_token_id,
+                    Box::new(super::modernbert::ModernBert::load(c, w, hint)?),
                 )
             }
         };
@@ -384,7 +429,13 @@ impl AnyEncoder {
 
     /// Whether `cls` pooling takes the last real token (XLNet) rather than the first.
     pub fn cls_is_last(&self) -> bool {
-        false
+        matches!(
+            self,
+            AnyEncoder::Padded {
+                family: Family::Xlnet,
+                ..
+            }
+        )
     }
 
     /// The `model_type` of the loaded model.

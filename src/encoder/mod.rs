@@ -14,17 +14,20 @@ pub mod albert;
 pub mod attention;
 pub mod blocks;
 pub mod config;
+pub mod deberta;
 pub mod deberta_v2;
 pub mod electra;
 pub mod extract;
 pub mod family;
 pub mod model;
+pub mod modernbert;
 pub mod mpnet;
 pub mod resolve;
 pub mod tokenizer;
 pub mod trainable;
 pub mod weights;
 pub mod write;
+pub mod xlnet;
 
 pub use extract::{embed_sentences, LoadedModel};
 

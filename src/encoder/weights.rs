@@ -146,6 +146,13 @@ impl Weights {
         Ok(t.clone())
     }
 
+    /// Add (or replace) a tensor under the selected prefix: a family whose checkpoint stores a
+    /// projection in another layout (fused, per head) puts it here re-laid-out, under the name
+    /// the shared blocks of [`super::blocks`] load.
+    pub fn insert(&mut self, name: &str, t: Tensor) {
+        self.tensors.insert(format!("{}{name}", self.prefix), t);
+    }
+
     /// Fetch the first of several alternative names that exists (e.g. LayerNorm `weight` or the
     /// older `gamma`).
     pub fn get_any(&self, names: &[String], shape: &[usize]) -> Result<Tensor, EncoderError> {
