@@ -39,7 +39,7 @@ pub fn hub_cache_dirs() -> Vec<PathBuf> {
 /// Find a model id in one hub cache: `models--org--name/snapshots/<rev>`, where `<rev>` is the
 /// commit in `refs/main` if present, else the only (or newest) snapshot.
 pub fn find_in_cache(cache: &Path, id: &str) -> Option<PathBuf> {
-    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
+    let repo = crate::hub::repo_folder(cache, id);
     let snaps = repo.join("snapshots");
     if let Ok(rev) = std::fs::read_to_string(repo.join("refs/main")) {
         let p = snaps.join(rev.trim());
