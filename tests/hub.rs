@@ -502,3 +502,33 @@ fn revision_option_downloads_that_commit_into_its_snapshot() {
         .join("config.json")
         .is_file());
 }
+
+#[test]
+fn without_hf_hub_cache_and_hf_token_the_cache_and_token_come_from_hf_home() {
+    let hub = start_hub(Behaviour::default());
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("hf-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("token"), "hf_from_file\n").unwrap();
+    let out = embed_cli(
+        &hub,
+        tmp.path(),
+        "org/tiny-bert",
+        &[("HF_HUB_CACHE", "")],
+        &[],
+    );
+    assert_ok(&out);
+    assert!(home
+        .join("hub/models--org--tiny-bert/snapshots")
+        .join(COMMIT)
+        .join("config.json")
+        .is_file());
+    assert!(!repo(tmp.path()).exists());
+    let seen = hub.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .filter(|s| !s.path.starts_with("/lfs-store"))
+            .all(|s| s.auth.as_deref() == Some("Bearer hf_from_file")),
+        "{seen:?}"
+    );
+}

@@ -21,16 +21,18 @@ pub fn revision() -> &'static str {
     REVISION.get().map(String::as_str).unwrap_or("main")
 }
 
-/// Hub cache directories to search, in order.
+/// Hub cache directories to search, in order (an empty variable counts as unset, as in
+/// [`crate::hub::cache_dir`], where downloads go).
 pub fn hub_cache_dirs() -> Vec<PathBuf> {
     let mut v = Vec::new();
-    if let Ok(p) = std::env::var("HF_HUB_CACHE") {
+    let set = |k: &str| std::env::var(k).ok().filter(|p| !p.is_empty());
+    if let Some(p) = set("HF_HUB_CACHE") {
         v.push(PathBuf::from(p));
     }
-    if let Ok(p) = std::env::var("HF_HOME") {
+    if let Some(p) = set("HF_HOME") {
         v.push(PathBuf::from(p).join("hub"));
     }
-    if let Ok(h) = std::env::var("HOME") {
+    if let Some(h) = set("HOME") {
         v.push(PathBuf::from(h).join(".cache/huggingface/hub"));
     }
     v
