@@ -1,7 +1,7 @@
 //! SentencePiece tokenizers (checkpoint directories with `spiece.model` / `spm.model` and no
 //! tokenizer.json) against the slow (sentencepiece) tokenizers of ALBERT, XLNet and DeBERTa-v2:
 //! equal token ids and type ids on 224 sentences and 60 pairs (non-ASCII, digits with commas,
-//! repeated spaces, very long words), unigram and BPE models; transformers' truncation to 16
+//! repeated spaces, very long words), unigram and BPE models, DeBERTa-v2's `split_by_punct`; transformers' truncation to 16
 //! tokens and padding side. Fixtures: bench/python/make_spm_fixtures.py.
 
 mod common;
@@ -130,6 +130,11 @@ fn deberta_v2_spm_model_gives_the_slow_tokenizers_ids() {
 #[test]
 fn deberta_v2_bpe_spm_model_lower_cased_gives_the_slow_tokenizers_ids() {
     check_arch("deberta_v2_bpe");
+}
+
+#[test]
+fn deberta_v2_split_by_punct_gives_the_slow_tokenizers_ids() {
+    check_arch("deberta_v2_punct");
 }
 
 #[test]

@@ -137,11 +137,38 @@ def tokenize_albert_xlnet(sp, text, do_lower_case):
     return [sp.piece_to_id(p) for p in new_pieces]
 
 
-def tokenize_deberta_v2(sp, text, do_lower_case):
-    # transformers 4.x DebertaV2Tokenizer._tokenize -> SPMTokenizer.tokenize (split_by_punct off)
+def _is_punctuation(ch):
+    # transformers 4.x tokenization_deberta_v2._is_punctuation (BERT's definition)
+    cp = ord(ch)
+    if (33 <= cp <= 47) or (58 <= cp <= 64) or (91 <= cp <= 96) or (123 <= cp <= 126):
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def _run_split_on_punc(text):
+    # transformers 4.x SPMTokenizer._run_split_on_punc
+    output, start_new_word = [], True
+    for ch in text:
+        if _is_punctuation(ch):
+            output.append([ch])
+            start_new_word = True
+        else:
+            if start_new_word:
+                output.append([])
+            start_new_word = False
+            output[-1].append(ch)
+    return ["".join(x) for x in output]
+
+
+def tokenize_deberta_v2(sp, text, do_lower_case, split_by_punct=False):
+    # transformers 4.x DebertaV2Tokenizer._tokenize -> SPMTokenizer.tokenize / _encode_as_pieces
     if do_lower_case:
         text = text.lower()
-    return [sp.piece_to_id(p) for p in sp.encode(text, out_type=str)]
+    if split_by_punct:
+        pieces = [p for w in _run_split_on_punc(text) for p in sp.encode(w, out_type=str)]
+    else:
+        pieces = sp.encode(text, out_type=str)
+    return [sp.piece_to_id(p) for p in pieces]
 
 
 ARCHS = {
@@ -151,6 +178,12 @@ ARCHS = {
     "xlnet": ("xlnet", "spiece.model", "xlnet_unigram", {"do_lower_case": False}),
     "deberta_v2": ("deberta-v2", "spm.model", "deberta_unigram", {"do_lower_case": False, "vocab_type": "spm"}),
     "deberta_v2_bpe": ("deberta-v2", "spm.model", "deberta_bpe", {"do_lower_case": True, "vocab_type": "spm"}),
+    "deberta_v2_punct": (
+        "deberta-v2",
+        "spm.model",
+        "deberta_unigram",
+        {"do_lower_case": False, "vocab_type": "spm", "split_by_punct": True},
+    ),
 }
 
 SPM_MODELS = {
@@ -239,7 +272,14 @@ def main():
         # only for transformers, then removed, so each .model file is committed once
         sp = spm.SentencePieceProcessor(model_file=models[key])
         lower = tcfg["do_lower_case"]
-        tok = tokenize_deberta_v2 if model_type == "deberta-v2" else tokenize_albert_xlnet
+        if model_type == "deberta-v2":
+            punct = tcfg.get("split_by_punct", False)
+
+            def tok(sp, text, lower, punct=punct):
+                return tokenize_deberta_v2(sp, text, lower, punct)
+
+        else:
+            tok = tokenize_albert_xlnet
         singles = [templates(arch, tok(sp, s, lower), None, sp, tcfg) for s in sentences]
         pair_ids = [templates(arch, tok(sp, a, lower), tok(sp, b, lower), sp, tcfg) for a, b in pairs]
         shutil.copy(models[key], os.path.join(d, fname))

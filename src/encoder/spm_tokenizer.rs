@@ -8,7 +8,7 @@
 //! | | ALBERT | XLNet | DeBERTa-v2/v3 |
 //! |---|---|---|---|
 //! | normaliser | ``` `` ```/`''` → `"`, NFKD + strip accents (unless `keep_accents`), lower-case (`do_lower_case`, default on), precompiled charsmap | as ALBERT, `do_lower_case` default off | lower-case (`do_lower_case`, default off), precompiled charsmap, leading / trailing spaces removed, ` {2,}` → ` ` |
-//! | pre-tokenizer | split on white space (the slow tokenizer's `" ".join(text.split())`), Metaspace `▁`, always prepend | as ALBERT | punctuation isolated (`split_by_punct`), Metaspace |
+//! | pre-tokenizer | split on white space (the slow tokenizer's `" ".join(text.split())`), Metaspace `▁`, always prepend | as ALBERT | with `split_by_punct`: punctuation isolated, split on spaces; Metaspace |
 //! | template | `[CLS] A [SEP] (B [SEP])`, type ids 0 / 1 | `A <sep> (B <sep>) <cls>`, type ids 0 / 1, 2 for `<cls>`; pads on the left | `[CLS] A [SEP] (B [SEP])`, type ids 0 / 1 |
 //!
 //! For unigram models this is the pipeline transformers 5 builds (and its ids equal the slow
@@ -25,7 +25,8 @@
 //! the tokenizer needs but the model lacks (DeBERTa-v3's `[MASK]`) is added after the vocabulary,
 //! as transformers adds it.
 //!
-//! Checked against the slow (sentencepiece) tokenizers on 224 sentences and 60 pairs
+//! Checked against the slow (sentencepiece) tokenizers on 224 sentences and 60 pairs, for
+//! each architecture and for DeBERTa-v2 with `split_by_punct`
 //! (tests/spm_tokenizer.rs, fixtures by bench/python/make_spm_fixtures.py).
 
 use super::spm::{ModelType, PieceType, SpmModel};
@@ -42,6 +43,7 @@ use tokenizers::normalizers::{
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::pre_tokenizers::punctuation::Punctuation;
 use tokenizers::pre_tokenizers::sequence::Sequence as PreSequence;
+use tokenizers::pre_tokenizers::split::Split;
 use tokenizers::pre_tokenizers::whitespace::WhitespaceSplit;
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::processors::template::TemplateProcessing;
@@ -275,19 +277,25 @@ fn normalizer(
     Ok(Sequence::new(n).into())
 }
 
-fn pre_tokenizer(flavor: SpmFlavor, o: &SpmOptions) -> PreTokenizerWrapper {
+fn pre_tokenizer(flavor: SpmFlavor, o: &SpmOptions) -> Result<PreTokenizerWrapper, String> {
     let meta = Metaspace::new('\u{2581}', PrependScheme::Always, true);
-    match flavor {
+    Ok(match flavor {
         SpmFlavor::Albert | SpmFlavor::Xlnet => {
             PreSequence::new(vec![WhitespaceSplit.into(), meta.into()]).into()
         }
+        // the slow tokenizer encodes each punctuation-split piece on its own, so a piece's
+        // trailing space gives no `▁` of its own: split on spaces before Metaspace
+        // (transformers' converter does not, and differs from the slow tokenizer there)
         SpmFlavor::DebertaV2 if o.split_by_punct => PreSequence::new(vec![
             Punctuation::new(SplitDelimiterBehavior::Isolated).into(),
+            Split::new(" ", SplitDelimiterBehavior::Removed, false)
+                .map_err(|e| e.to_string())?
+                .into(),
             meta.into(),
         ])
         .into(),
         SpmFlavor::DebertaV2 => meta.into(),
-    }
+    })
 }
 
 /// Build the tokenizer of a SentencePiece checkpoint directory from `model_file`
@@ -308,7 +316,7 @@ pub fn build(spm: &SpmModel, flavor: SpmFlavor, o: &SpmOptions) -> Result<Tokeni
     let mut tok = Tokenizer::new(model(spm, flavor)?);
     tok.with_normalizer(Some(normalizer(spm, flavor, o)?))
         .map_err(|e| e.to_string())?;
-    tok.with_pre_tokenizer(Some(pre_tokenizer(flavor, o)));
+    tok.with_pre_tokenizer(Some(pre_tokenizer(flavor, o)?));
     let added = |kind: PieceType, special: bool| -> Vec<AddedToken> {
         spm.pieces
             .iter()
