@@ -24,7 +24,8 @@
 //! 0. [`kernels`] (GEMM and activation kernels), [`util`] (atomic writes, hashing, settings
 //!    errors, progress bars, the safetensors serialiser), [`outdir`] (output directories
 //!    replaced only by a complete set), [`stats`] (the one statistics
-//!    module), [`manifest`] (the one `manifest.json` type).
+//!    module), [`manifest`] (the one `manifest.json` type), [`hub`] (downloading checkpoints
+//!    by model id into the Hugging Face cache).
 
 pub mod cli;
 pub mod data;
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod encoder;
 pub mod features;
 pub mod finetune;
+pub mod hub;
 pub mod kernels;
 pub mod learn;
 pub mod manifest;

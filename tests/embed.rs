@@ -318,9 +318,11 @@ fn model_id_resolves_inside_a_local_hugging_face_cache() {
         "cls",
     );
     assert!(max_diff(&f, &refs) <= 1e-4);
-    // An id that is not cached: a clear error, no download attempted.
+    // An id that is not cached, offline: a clear error, no download attempted (downloads are
+    // tested against a local server in tests/hub.rs).
     let r = std::process::Command::new(env!("CARGO_BIN_EXE_probecast"))
         .env("HF_HOME", tmp.path())
+        .env("HF_HUB_OFFLINE", "1")
         .args(["embed", "--model", "acme/absent", "--data"])
         .arg(fixture("encoder/tiny_sentences.txt"))
         .arg("--out")

@@ -16,6 +16,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("stats", 0),
     ("manifest", 0),
     ("outdir", 0),
+    ("hub", 0),
     // 1: datasets
     ("data", 1),
     // 2: what training shares

@@ -21,6 +21,10 @@ pub mod variants;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Revision (branch, tag or commit) of every `--model` given as a Hugging Face model id
+    /// (downloaded into the Hugging Face cache when not there).
+    #[arg(long, global = true, default_value = "main")]
+    pub revision: String,
 }
 
 /// The commands, one per pipeline stage.
@@ -113,6 +117,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
+    crate::encoder::resolve::set_revision(&cli.revision);
     let argv: Vec<String> = std::env::args().collect();
     let res = match cli.command {
         Command::Embed(a) => embed::run(a, &argv),

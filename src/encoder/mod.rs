@@ -4,7 +4,7 @@
 //! - [`family`]: architecture dispatch, and the newer families on the padded path
 //!   ([`blocks`]): [`mpnet`], [`electra`], [`albert`], [`deberta_v2`];
 //! - [`weights`]: safetensors / pickle-free `pytorch_model.bin` reading with shape checks;
-//! - [`tokenizer`]: tokenizer.json or vocab.txt;
+//! - [`tokenizer`]: tokenizer.json, a SentencePiece model ([`spm`], [`spm_tokenizer`]) or vocab.txt;
 //! - [`model`]: the forward pass returning all `num_layers + 1` hidden states;
 //! - [`trainable`]: the same encoder as differentiable candle ops (`crate::nn`), for training;
 //! - [`extract`]: sorting, batching and pooling (the cached entry point is a layer up, in `features`);
@@ -23,6 +23,8 @@ pub mod model;
 pub mod modernbert;
 pub mod mpnet;
 pub mod resolve;
+pub mod spm;
+pub mod spm_tokenizer;
 pub mod tokenizer;
 pub mod trainable;
 pub mod weights;

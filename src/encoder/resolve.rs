@@ -1,20 +1,38 @@
-//! Resolve `--model`: a local Hugging Face model directory, or a model id (`org/name`) that is
-//! already in the local Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, or
-//! `~/.cache/huggingface/hub`). Nothing is ever downloaded.
+//! Resolve `--model`: a local Hugging Face model directory, or a model id (`org/name`): found
+//! in the local Hugging Face cache (`$HF_HUB_CACHE`, `$HF_HOME/hub`, or
+//! `~/.cache/huggingface/hub`), else downloaded into it ([`crate::hub`], which honours
+//! `HF_ENDPOINT`, `HF_TOKEN` and `HF_HUB_OFFLINE=1`). The revision is `main` unless
+//! [`set_revision`] (the CLI's `--revision`) names a branch, tag or commit.
 
 use super::EncoderError;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-/// Hub cache directories to search, in order.
+static REVISION: OnceLock<String> = OnceLock::new();
+
+/// Set the revision (branch, tag or commit) model ids resolve to for the rest of the process
+/// (the CLI's global `--revision`); the first call wins. Default: `main`.
+pub fn set_revision(rev: &str) {
+    let _ = REVISION.set(rev.to_string());
+}
+
+/// The revision model ids resolve to.
+pub fn revision() -> &'static str {
+    REVISION.get().map(String::as_str).unwrap_or("main")
+}
+
+/// Hub cache directories to search, in order (an empty variable counts as unset, as in
+/// [`crate::hub::cache_dir`], where downloads go).
 pub fn hub_cache_dirs() -> Vec<PathBuf> {
     let mut v = Vec::new();
-    if let Ok(p) = std::env::var("HF_HUB_CACHE") {
+    let set = |k: &str| std::env::var(k).ok().filter(|p| !p.is_empty());
+    if let Some(p) = set("HF_HUB_CACHE") {
         v.push(PathBuf::from(p));
     }
-    if let Ok(p) = std::env::var("HF_HOME") {
+    if let Some(p) = set("HF_HOME") {
         v.push(PathBuf::from(p).join("hub"));
     }
-    if let Ok(h) = std::env::var("HOME") {
+    if let Some(h) = set("HOME") {
         v.push(PathBuf::from(h).join(".cache/huggingface/hub"));
     }
     v
@@ -23,7 +41,7 @@ pub fn hub_cache_dirs() -> Vec<PathBuf> {
 /// Find a model id in one hub cache: `models--org--name/snapshots/<rev>`, where `<rev>` is the
 /// commit in `refs/main` if present, else the only (or newest) snapshot.
 pub fn find_in_cache(cache: &Path, id: &str) -> Option<PathBuf> {
-    let repo = cache.join(format!("models--{}", id.replace('/', "--")));
+    let repo = crate::hub::repo_folder(cache, id);
     let snaps = repo.join("snapshots");
     if let Ok(rev) = std::fs::read_to_string(repo.join("refs/main")) {
         let p = snaps.join(rev.trim());
@@ -64,22 +82,24 @@ pub fn resolve_model(spec: &str) -> Result<PathBuf, EncoderError> {
         && spec.split('/').count() <= 2
         && !spec.is_empty();
     if looks_like_id {
+        let rev = revision();
         for c in hub_cache_dirs() {
-            if let Some(d) = find_in_cache(&c, spec) {
+            let found = if rev == "main" {
+                find_in_cache(&c, spec)
+            } else {
+                crate::hub::cached_snapshot(&c, spec, rev)
+            };
+            if let Some(d) = found {
                 return Ok(d);
             }
         }
-        return Err(EncoderError::input(
-            p,
-            format!(
-                "no such model directory, and the id is not in the local Hugging Face cache ({}); probecast never downloads: pass a local directory",
-                hub_cache_dirs()
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ));
+        let settings = crate::hub::HubSettings::from_env();
+        return crate::hub::snapshot_download(spec, rev, &settings).map_err(|e| {
+            EncoderError::input(
+                p,
+                format!("no such model directory, and not in the local Hugging Face cache; {e}"),
+            )
+        });
     }
     Err(EncoderError::input(p, "no such model directory"))
 }

@@ -1,8 +1,10 @@
-//! Tokenizers: a checkpoint's `tokenizer.json`, or a BERT WordPiece tokenizer built from
-//! `vocab.txt` (lower-casing from `tokenizer_config.json`, default on) when there is no
-//! tokenizer.json. Padding built into tokenizer.json (all-MiniLM ships `Fixed(128)`) is switched
+//! Tokenizers: a checkpoint's `tokenizer.json`; else a SentencePiece model (`spm.model`,
+//! `spiece.model`) turned into the architecture's pipeline ([`super::spm_tokenizer`]); else a
+//! BERT WordPiece tokenizer built from `vocab.txt` (lower-casing from `tokenizer_config.json`,
+//! default on). Padding built into tokenizer.json (all-MiniLM ships `Fixed(128)`) is switched
 //! off: probecast pads each batch itself to its longest row.
 
+use super::spm_tokenizer::{spm_tokenizer, SpmFlavor, SPM_FILES};
 use super::EncoderError;
 use std::path::Path;
 use tokenizers::models::wordpiece::WordPiece;
@@ -17,7 +19,13 @@ pub type PairIds = (Vec<u32>, Vec<u32>);
 /// A tokenizer that truncates to a fixed number of tokens, special tokens included.
 pub struct TextTokenizer {
     inner: Tokenizer,
+    /// The same pipeline without truncation, for pairs: tokenizers 0.23.2 cuts each sequence
+    /// to `max_length` tokens before its longest-first pair truncation, which then splits a
+    /// tie the wrong way (the first sequence keeps one token more than transformers gives
+    /// it); pairs are encoded whole here and truncated by `inner`'s post-processing.
+    untruncated: Tokenizer,
     source: std::path::PathBuf,
+    pads_left: bool,
 }
 
 fn lowercase_from_config(dir: &Path) -> bool {
@@ -51,8 +59,14 @@ impl TextTokenizer {
     pub fn from_dir(dir: &Path, max_length: usize) -> Result<Self, EncoderError> {
         let tj = dir.join("tokenizer.json");
         let vocab = dir.join("vocab.txt");
+        let spm = SPM_FILES.iter().map(|f| dir.join(f)).find(|p| p.is_file());
+        let mut pads_left = false;
         let (mut inner, source) = if tj.is_file() {
             (tokenizer_json(&tj)?, tj)
+        } else if let Some(spm) = spm {
+            let (t, flavor) = spm_tokenizer(dir, &spm)?;
+            pads_left = flavor == SpmFlavor::Xlnet;
+            (t, spm)
         } else if vocab.is_file() {
             (
                 Self::wordpiece_from_vocab(&vocab, lowercase_from_config(dir))?,
@@ -61,17 +75,32 @@ impl TextTokenizer {
         } else {
             return Err(EncoderError::input(
                 dir,
-                "missing tokenizer: neither tokenizer.json nor vocab.txt in the checkpoint directory",
+                "missing tokenizer: none of tokenizer.json, spm.model, spiece.model, vocab.txt in the checkpoint directory",
             ));
         };
+        if let Some(p) = inner.get_padding() {
+            pads_left |= matches!(p.direction, tokenizers::PaddingDirection::Left);
+        }
         inner.with_padding(None);
+        let untruncated = inner.clone();
         inner
             .with_truncation(Some(TruncationParams {
                 max_length,
                 ..Default::default()
             }))
             .map_err(|e| EncoderError::input(dir, format!("cannot set truncation: {e}")))?;
-        Ok(TextTokenizer { inner, source })
+        Ok(TextTokenizer {
+            inner,
+            untruncated,
+            source,
+            pads_left,
+        })
+    }
+
+    /// Whether the checkpoint's tokenizer pads on the left (XLNet): a batch of this
+    /// tokenizer's rows should be padded before the tokens, not after.
+    pub fn pads_left(&self) -> bool {
+        self.pads_left
     }
 
     /// The file the tokenizer was built from (for messages).
@@ -114,19 +143,26 @@ impl TextTokenizer {
         Ok(enc.into_iter().map(|e| e.get_ids().to_vec()).collect())
     }
 
-    /// Token ids and type ids of sentence pairs (the architecture's pair template).
+    /// Token ids and type ids of sentence pairs (the architecture's pair template), truncated
+    /// longest-first as transformers does.
     pub fn encode_pairs(&self, pairs: &[(String, String)]) -> Result<Vec<PairIds>, EncoderError> {
-        let inputs: Vec<(&str, &str)> = pairs
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        let enc = self
-            .inner
-            .encode_batch(inputs, true)
-            .map_err(|e| EncoderError::Internal(format!("tokenization failed: {e}")))?;
-        Ok(enc
+        let fail =
+            |e: tokenizers::Error| EncoderError::Internal(format!("tokenization failed: {e}"));
+        let halves = |second: bool| {
+            let texts: Vec<&str> = pairs
+                .iter()
+                .map(|(a, b)| if second { b.as_str() } else { a.as_str() })
+                .collect();
+            self.untruncated.encode_batch(texts, false).map_err(fail)
+        };
+        let (first, second) = (halves(false)?, halves(true)?);
+        first
             .into_iter()
-            .map(|e| (e.get_ids().to_vec(), e.get_type_ids().to_vec()))
-            .collect())
+            .zip(second)
+            .map(|(a, b)| {
+                let e = self.inner.post_process(a, Some(b), true).map_err(fail)?;
+                Ok((e.get_ids().to_vec(), e.get_type_ids().to_vec()))
+            })
+            .collect()
     }
 }
