@@ -7,6 +7,7 @@
 //! - [`tokenizer`]: tokenizer.json or vocab.txt;
 //! - [`model`]: the forward pass returning all `num_layers + 1` hidden states;
 //! - [`trainable`]: the same encoder as differentiable candle ops (`crate::nn`), for training;
+//! - [`trainable_family`]: the newer families' modules loaded as trainable parameters;
 //! - [`extract`]: sorting, batching and pooling (the cached entry point is a layer up, in `features`);
 //! - [`resolve`]: `--model` as a directory or a model id inside the local Hugging Face cache.
 
@@ -23,6 +24,7 @@ pub mod mpnet;
 pub mod resolve;
 pub mod tokenizer;
 pub mod trainable;
+pub mod trainable_family;
 pub mod weights;
 pub mod write;
 
