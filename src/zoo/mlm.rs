@@ -143,15 +143,15 @@ impl MlmModel {
     fn from_dir(dir: &Path, dtype: DType, seed: u64) -> Result<Self, ZooError> {
         let ck = Checkpoint::load(dir)?;
         let cfg_path = dir.join("config.json");
-        if ck.config.arch != Arch::Bert {
+        let Some(config) = ck.classic().filter(|c| c.arch == Arch::Bert).cloned() else {
             return Err(ZooError::input(
                 &cfg_path,
                 format!(
                     "masked-LM training supports BERT-family checkpoints only, not model_type {:?}",
-                    ck.config.arch.model_type()
+                    ck.model_type()
                 ),
             ));
-        }
+        };
         if ck.config_json.get("tie_word_embeddings") == Some(&serde_json::Value::Bool(false)) {
             return Err(ZooError::input(
                 &cfg_path,
@@ -161,11 +161,11 @@ impl MlmModel {
         let mut w = Weights::load(&ck.weights_path)?;
         w.select_prefix(
             "embeddings.word_embeddings.weight",
-            weight_prefixes(ck.config.arch),
+            weight_prefixes(config.arch),
         )?;
         let std = initializer_range(&ck.config_json);
         let mut b = ParamBuilder::from_weights(&w, dtype, seed, std);
-        let body = EncoderBody::build(&mut b, ck.config.clone())?;
+        let body = EncoderBody::build(&mut b, config.clone())?;
         let mut params = b.into_params();
         let n_body = params.len();
         let has_head = w.select_prefix(HEAD_PROBE, &[""]).is_ok();
@@ -174,12 +174,12 @@ impl MlmModel {
         } else {
             ParamBuilder::fresh(dtype, seed ^ 0x314d_4c4d, std)
         };
-        let head = build_head(&mut hb, &ck.config)?;
+        let head = build_head(&mut hb, &config)?;
         params.extend(hb.into_params());
         let mut config_json = ck.config_json.clone();
         config_json["architectures"] = serde_json::json!(["BertForMaskedLM"]);
         Ok(MlmModel {
-            config: ck.config.clone(),
+            config,
             body,
             head,
             params,

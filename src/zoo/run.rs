@@ -93,7 +93,7 @@ fn check(spec: &VariantsSettings, ck: &Checkpoint) -> Result<Vec<String>, ZooErr
             format!("sparsity {s} is outside [0, 1)"),
         ));
     }
-    let l = ck.config.num_layers;
+    let l = ck.num_layers;
     if let Some(k) = spec.truncate.iter().find(|&&k| k == 0 || k > l) {
         return Err(ZooError::option(
             "--truncate",
@@ -102,6 +102,10 @@ fn check(spec: &VariantsSettings, ck: &Checkpoint) -> Result<Vec<String>, ZooErr
                 ck.dir.display()
             ),
         ));
+    }
+    for &k in &spec.truncate {
+        // an ALBERT truncation its layer sharing cannot express is refused before any output
+        truncate::truncate(&mut ck.clone(), k)?;
     }
     for q in &spec.quantize {
         quantize::parse_bits(q)?;
@@ -120,12 +124,12 @@ fn check(spec: &VariantsSettings, ck: &Checkpoint) -> Result<Vec<String>, ZooErr
                 "steps must be at least 1",
             ));
         }
-        if ck.config.arch != Arch::Bert {
+        if ck.classic().map(|c| c.arch) != Some(Arch::Bert) {
             return Err(ZooError::input(
                 ck.dir.join("config.json"),
                 format!(
                     "--corrupt-steps needs masked-LM training, supported for BERT-family checkpoints only (this is {})",
-                    ck.config.arch.model_type()
+                    ck.model_type()
                 ),
             ));
         }
