@@ -3,7 +3,9 @@
 //! transformers' hidden state of that layer (tests/fixtures/arch references, ≤ 1e-4), pruning
 //! zeroes exactly round(sparsity · N) block weights, quantised rows lie on their symmetric grid,
 //! noise moves every weight matrix and no bias; ALBERT truncation changes the number of
-//! applications of the shared groups.
+//! applications of the shared groups. `--corrupt-steps` (masked-LM training) on ALBERT and
+//! DeBERTa: one batch's loss and every gradient norm equal transformers' `*ForMaskedLM`, and the
+//! saved directories hold transformers' keys.
 
 mod common;
 
@@ -13,7 +15,9 @@ use probecast::encoder::family::AnyEncoder;
 use probecast::encoder::model::Batch;
 use probecast::encoder::weights::{weights_file, Weights};
 use probecast::zoo::checkpoint::Checkpoint;
-use std::collections::HashMap;
+use probecast::zoo::masking::MaskedBatch;
+use probecast::zoo::mlm::{MlmInit, MlmModel};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 fn checkpoint(fam: &str) -> PathBuf {
@@ -221,4 +225,207 @@ fn noise_prune_and_quantize_work_on_every_family_with_their_closed_forms() {
             assert!(last_state_vs_reference(&dir, &reference(fam), base.num_layers).is_finite());
         }
     }
+}
+
+/// The reference tensors of the masked-LM check of one family.
+fn mlm_reference(fam: &str) -> BTreeMap<String, Tensor> {
+    candle_core::safetensors::load(
+        fixture(&format!("train/mlm-{fam}.safetensors")),
+        &Device::Cpu,
+    )
+    .unwrap()
+    .into_iter()
+    .collect()
+}
+
+fn u32s(t: &Tensor) -> Vec<u32> {
+    t.to_dtype(DType::U32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
+fn scalar(t: &Tensor) -> f64 {
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()[0]
+}
+
+/// ALBERT's and DeBERTa's masked-LM loss on a fixed masked batch, and the gradient norm of every
+/// parameter tensor, equal transformers' `*ForMaskedLM` with the same head weights to 1e-4
+/// relative (bench/python/make_train_fixtures.py). Gradient norms below 1e-7 of the largest
+/// are the key biases' exact zeros (rounding noise on both sides) and must be such on ours.
+#[test]
+fn albert_and_deberta_masked_lm_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    for fam in ["albert", "deberta-v2"] {
+        let r = mlm_reference(fam);
+        let m = MlmModel::load(&MlmInit::FromDir(checkpoint(fam)), DType::F32, 0).unwrap();
+        let names = m.hf_param_names();
+        for (k, t) in r.iter().filter(|(k, _)| k.starts_with("head/")) {
+            let i = names
+                .iter()
+                .position(|n| n == &k["head/".len()..])
+                .unwrap_or_else(|| panic!("{fam}: no parameter {k}"));
+            m.params()[i].var.set(t).unwrap();
+        }
+        let (_, seq) = r["input_ids"].dims2().unwrap();
+        let b = MaskedBatch {
+            ids: u32s(&r["input_ids"]),
+            lengths: u32s(&r["lengths"])
+                .into_iter()
+                .map(|l| l as usize)
+                .collect(),
+            seq,
+            positions: u32s(&r["positions"]),
+            labels: u32s(&r["labels"]),
+        };
+        let loss = m.loss(&b, None).unwrap();
+        let (ours, theirs) = (scalar(&loss), scalar(&r["loss"]));
+        assert!(
+            (ours - theirs).abs() <= 1e-4 * theirs,
+            "{fam}: loss {ours} vs PyTorch {theirs}"
+        );
+        let grads = loss.backward().unwrap();
+        let want: BTreeSet<String> = r
+            .keys()
+            .filter_map(|k| k.strip_prefix("grad_norm/").map(str::to_string))
+            .collect();
+        let have: BTreeSet<String> = names.iter().cloned().collect();
+        assert_eq!(have, want, "{fam}: parameter sets differ");
+        let largest = want
+            .iter()
+            .map(|n| scalar(&r[&format!("grad_norm/{n}")]))
+            .fold(0f64, f64::max);
+        let zero = 1e-7 * largest;
+        let mut worst = 0f64;
+        for (name, p) in names.iter().zip(m.params()) {
+            let g = grads
+                .get(p.var.as_tensor())
+                .map(|g| scalar(&g.sqr().unwrap().sum_all().unwrap()).sqrt())
+                .unwrap_or(0.0);
+            let t = scalar(&r[&format!("grad_norm/{name}")]);
+            if t <= zero {
+                assert!(
+                    g <= zero,
+                    "{fam}: {name}: gradient norm {g}, PyTorch {t} (zero)"
+                );
+                continue;
+            }
+            let rel = (g - t).abs() / t;
+            assert!(
+                rel <= 1e-4,
+                "{fam}: {name}: gradient norm {g} vs PyTorch {t}"
+            );
+            worst = worst.max(rel);
+        }
+        eprintln!(
+            "{fam} MLM: loss {ours} vs {theirs}; {} gradient norms, worst relative difference {worst:.2e}",
+            names.len()
+        );
+    }
+}
+
+/// `--corrupt-steps` on ALBERT and DeBERTa: one run saves a `*ForMaskedLM` directory at each
+/// listed step whose keys are those transformers saves (ALBERT keeps the source's pooler, which
+/// `AlbertForMaskedLM` lacks: fine-tuning uses it), that probecast reads back with the head it
+/// trained, and whose encoder moved away from the source.
+#[test]
+fn corrupt_steps_on_albert_and_deberta_save_masked_lm_checkpoints_with_transformers_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = fixture("variants/corpus.txt");
+    for (fam, arch) in [
+        ("albert", "AlbertForMaskedLM"),
+        ("deberta-v2", "DebertaV2ForMaskedLM"),
+    ] {
+        let out = tmp.path().join(fam);
+        run_variants(
+            fam,
+            &out,
+            &[
+                "--corrupt-steps",
+                "1,3",
+                "--corpus",
+                corpus.to_str().unwrap(),
+                "--batch-size",
+                "4",
+                "--max-length",
+                "32",
+                "--lr",
+                "1e-3",
+            ],
+        );
+        let dir = out.join(format!("{fam}-corrupt3"));
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(cfg["architectures"][0], arch);
+        let saved: BTreeSet<String> =
+            candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)
+                .unwrap()
+                .into_keys()
+                .collect();
+        let keys: Vec<String> = serde_json::from_str(
+            &std::fs::read_to_string(fixture(&format!("train/mlm-{fam}.keys.json"))).unwrap(),
+        )
+        .unwrap();
+        let mut want: BTreeSet<String> = keys.into_iter().collect();
+        if fam == "albert" {
+            want.insert("albert.pooler.weight".into());
+            want.insert("albert.pooler.bias".into());
+        }
+        assert_eq!(saved, want, "{fam}: saved keys differ from transformers'");
+        // read back: the trained head is the saved one (logits of step 3 differ from step 1)
+        let logits = |v: &str| -> Vec<f32> {
+            MlmModel::load(&MlmInit::FromDir(out.join(v)), DType::F32, 0)
+                .unwrap()
+                .logits(&[2, 10, 11, 12, 3, 0], &[5], 6)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap()
+        };
+        let (a, b) = (
+            logits(&format!("{fam}-corrupt1")),
+            logits(&format!("{fam}-corrupt3")),
+        );
+        assert_eq!(a.len(), 6 * 100);
+        assert_ne!(a, b, "{fam}: step 3 must differ from step 1");
+        // the encoder moved: its last hidden state differs from the source's
+        let r = reference(fam);
+        let d = last_state_vs_reference(&dir, &r, base_layers(fam));
+        assert!(d > 1e-4 && d.is_finite(), "{fam}: {d}");
+    }
+}
+
+fn base_layers(fam: &str) -> usize {
+    Checkpoint::load(&checkpoint(fam)).unwrap().num_layers
+}
+
+/// `--corrupt-steps` on a family without masked-LM training: exit 2, one line naming them.
+#[test]
+fn corrupt_steps_on_mpnet_is_refused_naming_the_supported_families() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    let corpus = fixture("variants/corpus.txt");
+    assert_user_error(
+        &probecast(&[
+            "variants",
+            "--model",
+            checkpoint("mpnet").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--corrupt-steps",
+            "1",
+            "--corpus",
+            corpus.to_str().unwrap(),
+        ]),
+        &["config.json", "mpnet", "ALBERT and DeBERTa-v2/v3"],
+    );
+    assert!(!out.exists());
 }

@@ -19,16 +19,25 @@ OUT_DIR/<family>.safetensors with
 and OUT_DIR/<family>.keys.json: the sorted state-dict keys of the model (what a saved
 fine-tuned directory must hold: no missing and no unexpected key). tests/train_arch.rs checks
 probecast's loss and every gradient norm against these to 1e-4 relative.
+
+For ALBERT and DeBERTa-v2 (the families whose masked-LM training `--corrupt-steps` runs) it also
+loads AutoModelForMaskedLM (the head seeded with torch.manual_seed(4321)), masks fixed positions
+of a fixed batch with the tokenizer's [MASK] and writes OUT_DIR/mlm-<family>.safetensors:
+input_ids (masked), lengths, positions (flat row * seq + column), labels, loss, grad_norm/<name>,
+head/<name>; and OUT_DIR/mlm-<family>.keys.json, the keys save_pretrained writes (tied decoder
+copies left out, as transformers does).
 """
 
 import json
 import os
 import sys
+import tempfile
 
 import numpy as np
 import torch
 from safetensors.numpy import save_file
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from safetensors import safe_open
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
 
 SRC = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/arch"
 OUT = sys.argv[2] if len(sys.argv) > 2 else "tests/fixtures/train"
@@ -41,6 +50,61 @@ PAIRS = [
     ("cafe owners like quiet mornings", "the cat sat"),
 ]
 LABELS = [0, 2, 1, 2]
+MLM_FAMILIES = ["albert", "deberta-v2"]
+MLM_SENTENCES = [
+    "the cat sat on the mat",
+    "nobody complained about the rain at all today",
+    "words can be very long",
+]
+MLM_COLUMNS = [1, 3, 4]  # masked in every row (all inside the shortest row, after [CLS])
+
+
+def grad_norms_and_new_weights(model, missing, tensors):
+    for name, p in model.named_parameters():
+        g = 0.0 if p.grad is None else p.grad.double().norm().item()
+        tensors[f"grad_norm/{name}"] = np.array([g], dtype=np.float64)
+        if name in missing:
+            tensors[f"head/{name}"] = p.detach().numpy().astype(np.float32)
+
+
+def mlm(fam):
+    d = os.path.join(SRC, fam)
+    tok = AutoTokenizer.from_pretrained(d)
+    torch.manual_seed(4321)
+    model, info = AutoModelForMaskedLM.from_pretrained(d, output_loading_info=True)
+    model.eval()
+    enc = tok(MLM_SENTENCES, padding=True, return_tensors="pt")
+    ids, mask = enc["input_ids"].clone(), enc["attention_mask"]
+    lengths = mask.sum(1)
+    assert min(lengths.tolist()) > max(MLM_COLUMNS) + 1
+    seq = ids.shape[1]
+    labels = torch.full_like(ids, -100)
+    positions, targets = [], []
+    for r in range(ids.shape[0]):
+        for c in MLM_COLUMNS:
+            labels[r, c] = ids[r, c]
+            positions.append(r * seq + c)
+            targets.append(int(ids[r, c]))
+            ids[r, c] = tok.mask_token_id
+    print("mlm", fam, tok.convert_ids_to_tokens(ids[0].tolist()))
+    out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    out.loss.backward()
+    tensors = {
+        "input_ids": ids.numpy().astype(np.int64),
+        "lengths": lengths.numpy().astype(np.int64),
+        "positions": np.array(positions, dtype=np.int64),
+        "labels": np.array(targets, dtype=np.int64),
+        "loss": np.array([out.loss.item()], dtype=np.float64),
+    }
+    grad_norms_and_new_weights(model, set(info["missing_keys"]), tensors)
+    print("mlm", fam, "loss", out.loss.item(), "new head tensors", sorted(info["missing_keys"]))
+    save_file(tensors, os.path.join(OUT, f"mlm-{fam}.safetensors"))
+    with tempfile.TemporaryDirectory() as t:
+        model.save_pretrained(t)
+        with safe_open(os.path.join(t, "model.safetensors"), "np") as f:
+            keys = sorted(f.keys())
+    with open(os.path.join(OUT, f"mlm-{fam}.keys.json"), "w") as f:
+        json.dump(keys, f, indent=1)
 
 
 def main():
@@ -70,7 +134,6 @@ def main():
             kwargs["token_type_ids"] = types
         out = model(**kwargs)
         out.loss.backward()
-        own = set(info["missing_keys"])
         tensors = {
             "input_ids": ids.numpy().astype(np.int64),
             "token_type_ids": types.numpy().astype(np.int64),
@@ -78,15 +141,13 @@ def main():
             "labels": np.array(LABELS, dtype=np.int64),
             "loss": np.array([out.loss.item()], dtype=np.float64),
         }
-        for name, p in model.named_parameters():
-            g = 0.0 if p.grad is None else p.grad.double().norm().item()
-            tensors[f"grad_norm/{name}"] = np.array([g], dtype=np.float64)
-            if name in own:
-                tensors[f"head/{name}"] = p.detach().numpy().astype(np.float32)
-        print(fam, "loss", out.loss.item(), "new head tensors", sorted(own))
+        grad_norms_and_new_weights(model, set(info["missing_keys"]), tensors)
+        print(fam, "loss", out.loss.item(), "new head tensors", sorted(info["missing_keys"]))
         save_file(tensors, os.path.join(OUT, f"{fam}.safetensors"))
         with open(os.path.join(OUT, f"{fam}.keys.json"), "w") as f:
             json.dump(sorted(model.state_dict().keys()), f, indent=1)
+    for fam in MLM_FAMILIES:
+        mlm(fam)
 
 
 if __name__ == "__main__":
