@@ -12,13 +12,16 @@
 //! ALBERT's names (`attention.{query,key,value,dense,LayerNorm}`, `ffn`, `ffn_output`,
 //! `full_layer_layer_norm`).
 
-use super::blocks::{key_mask, Act, CResult, Dense};
+use super::blocks::{key_mask, Act, CResult, Dense, Dropout, TensorSource};
 use super::electra::{AbsEmbeddings, BertLayer};
 use super::family::{ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
 use super::weights::Weights;
 use super::EncoderError;
 use candle_core::Tensor;
+
+/// Where ALBERT checkpoints keep the body: bare, or under the `*For*` wrappers' prefix.
+pub const PREFIXES: &[&str] = &["", "albert.", "model."];
 
 /// ALBERT hyperparameters.
 #[derive(Debug, Clone)]
@@ -67,7 +70,7 @@ impl AlbertConfig {
 }
 
 /// ALBERT's names of the BERT block's weights.
-const ALBERT_LAYER: [&str; 8] = [
+pub const ALBERT_LAYER: [&str; 8] = [
     "attention.query",
     "attention.key",
     "attention.value",
@@ -90,17 +93,23 @@ pub struct Albert {
 impl Albert {
     /// Build from weights (bare or under `albert.`), checking shapes.
     pub fn load(cfg: AlbertConfig, mut w: Weights, dir: String) -> Result<Self, EncoderError> {
+        w.select_prefix("embeddings.word_embeddings.weight", PREFIXES)?;
+        Self::build(cfg, &w, dir)
+    }
+
+    /// Build from a tensor source whose prefix is selected (checkpoint or trainable).
+    pub fn build<S: TensorSource + ?Sized>(
+        cfg: AlbertConfig,
+        w: &S,
+        dir: String,
+    ) -> Result<Self, EncoderError> {
         let c = &cfg.common;
-        w.select_prefix(
-            "embeddings.word_embeddings.weight",
-            &["", "albert.", "model."],
-        )?;
         let groups = (0..cfg.num_hidden_groups)
             .map(|g| {
                 (0..cfg.inner_group_num)
                     .map(|j| {
                         BertLayer::load_named(
-                            &w,
+                            w,
                             &format!("encoder.albert_layer_groups.{g}.albert_layers.{j}"),
                             &ALBERT_LAYER,
                             c,
@@ -110,9 +119,9 @@ impl Albert {
             })
             .collect::<Result<_, _>>()?;
         Ok(Albert {
-            emb: AbsEmbeddings::load(&w, c, cfg.embedding_size)?,
+            emb: AbsEmbeddings::load(w, c, cfg.embedding_size)?,
             mapping_in: Dense::load(
-                &w,
+                w,
                 "encoder.embedding_hidden_mapping_in",
                 c.hidden_size,
                 cfg.embedding_size,
@@ -131,7 +140,11 @@ impl PaddedEncoder for Albert {
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
-        let e = self.emb.forward(batch, &self.dir)?;
+        self.forward_t(batch, &mut Dropout::off())
+    }
+
+    fn forward_t(&self, batch: &Batch, dp: &mut Dropout) -> Result<Vec<Tensor>, EncoderError> {
+        let e = self.emb.forward_t(batch, &self.dir, dp)?;
         let c = &self.cfg.common;
         let per_group = c.num_layers / self.cfg.num_hidden_groups;
         ok((|| -> CResult<Vec<Tensor>> {
@@ -140,7 +153,7 @@ impl PaddedEncoder for Albert {
             let mut out = vec![x.clone()];
             for i in 0..c.num_layers {
                 for l in &self.groups[i / per_group] {
-                    x = l.forward(&x, &mask, c.num_heads, c.act)?;
+                    x = l.forward_t(&x, &mask, c.num_heads, c.act, dp)?;
                 }
                 out.push(x.clone());
             }

@@ -10,10 +10,93 @@
 //! negative score, as transformers does), mirroring transformers' module tree one struct per
 //! module, so every weight name and every step can be read against the Python source. Rows
 //! beyond a sentence's length are computed and thrown away.
+//!
+//! The same code is the trainable body of these families (`super::trainable_family`): weights
+//! come in through [`TensorSource`], which is either the checkpoint ([`Weights`]: plain tensors)
+//! or a parameter builder that turns each tensor into a trainable `Var` (candle records every
+//! op on a `Var`'s tensor, so the inference forward pass is differentiable as written). The
+//! dense layer and LayerNorm are `crate::nn`'s fused ops with a backward pass, and [`Dropout`]
+//! is the identity at inference. So training and inference share one implementation of the
+//! maths; nothing derived from a weight is cached at load time (it would go stale after an
+//! optimiser step).
 
 use super::weights::Weights;
 use super::EncoderError;
-use candle_core::{DType, Device, Tensor, D};
+use candle_core::{Device, Tensor, D};
+use rand_chacha::ChaCha8Rng;
+
+/// Where a family's loader reads its weights from: the checkpoint for inference, or a
+/// parameter builder for training (each tensor becomes a trainable variable).
+pub trait TensorSource {
+    /// The tensor `name` (under the selected prefix), checked to have `shape`.
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor, EncoderError>;
+    /// The first of `names` that exists, checked to have `shape`.
+    fn get_any(&self, names: &[String], shape: &[usize]) -> Result<Tensor, EncoderError>;
+    /// Whether `name` exists.
+    fn contains(&self, name: &str) -> bool;
+}
+
+impl TensorSource for Weights {
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor, EncoderError> {
+        Weights::get(self, name, shape)
+    }
+    fn get_any(&self, names: &[String], shape: &[usize]) -> Result<Tensor, EncoderError> {
+        Weights::get_any(self, names, shape)
+    }
+    fn contains(&self, name: &str) -> bool {
+        Weights::contains(self, name)
+    }
+}
+
+/// Dropout of the padded forward pass: the identity at inference ([`Dropout::off`]); in
+/// training, seeded inverted dropout (`crate::nn::params::dropout`) with the config's
+/// probabilities, at the places transformers puts its `nn.Dropout` modules.
+pub struct Dropout<'a> {
+    rng: Option<&'a mut ChaCha8Rng>,
+    /// Hidden-state dropout probability.
+    pub hidden: f32,
+    /// Attention-probability dropout probability.
+    pub attention: f32,
+}
+
+impl Dropout<'static> {
+    /// No dropout (inference, evaluation).
+    pub fn off() -> Self {
+        Dropout {
+            rng: None,
+            hidden: 0.0,
+            attention: 0.0,
+        }
+    }
+}
+
+impl<'a> Dropout<'a> {
+    /// Dropout drawn from `rng` (None: off).
+    pub fn new(rng: Option<&'a mut ChaCha8Rng>, hidden: f32, attention: f32) -> Self {
+        Dropout {
+            rng,
+            hidden,
+            attention,
+        }
+    }
+
+    /// Dropout with probability `p`.
+    pub fn apply(&mut self, x: &Tensor, p: f32) -> CResult<Tensor> {
+        crate::nn::params::dropout(x, p, self.rng.as_deref_mut())
+    }
+
+    /// Hidden-state dropout.
+    pub fn hidden(&mut self, x: &Tensor) -> CResult<Tensor> {
+        let p = self.hidden;
+        self.apply(x, p)
+    }
+
+    /// Attention-probability dropout.
+    pub fn attention(&mut self, x: &Tensor) -> CResult<Tensor> {
+        let p = self.attention;
+        self.apply(x, p)
+    }
+}
 
 /// Result type of the tensor code.
 pub type CResult<T> = candle_core::Result<T>;
@@ -23,41 +106,34 @@ pub fn cerr(e: candle_core::Error) -> EncoderError {
     EncoderError::Internal(e.to_string())
 }
 
-/// A dense layer `y = x Wᵀ (+ b)`, W stored transposed ([in, out]) for the matmul.
+/// A dense layer `y = x Wᵀ (+ b)`, W [out, in] as in PyTorch; one fused op with a backward
+/// pass (`crate::nn::linear`). Without a bias, a constant zero vector stands in.
 pub struct Dense {
-    wt: Tensor,
-    b: Option<Tensor>,
+    w: Tensor,
+    b: Tensor,
 }
 
 impl Dense {
     /// Load `<name>.weight` [out, in] and `<name>.bias` [out] (required when `bias`).
-    pub fn load(
-        w: &Weights,
+    pub fn load<S: TensorSource + ?Sized>(
+        w: &S,
         name: &str,
         out: usize,
         inp: usize,
         bias: bool,
     ) -> Result<Self, EncoderError> {
-        let wt = w
-            .get(&format!("{name}.weight"), &[out, inp])?
-            .t()
-            .and_then(|t| t.contiguous())
-            .map_err(cerr)?;
+        let wt = w.get(&format!("{name}.weight"), &[out, inp])?;
         let b = if bias {
-            Some(w.get(&format!("{name}.bias"), &[out])?)
+            w.get(&format!("{name}.bias"), &[out])?
         } else {
-            None
+            Tensor::zeros(out, wt.dtype(), &Device::Cpu).map_err(cerr)?
         };
-        Ok(Dense { wt, b })
+        Ok(Dense { w: wt, b })
     }
 
     /// `x [.., in] -> [.., out]`.
     pub fn forward(&self, x: &Tensor) -> CResult<Tensor> {
-        let y = x.broadcast_matmul(&self.wt)?;
-        match &self.b {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
-        }
+        crate::nn::linear::linear(x, &self.w, &self.b)
     }
 }
 
@@ -71,8 +147,8 @@ pub struct Norm {
 
 impl Norm {
     /// Load `<name>.weight` (or `.gamma`) and, when `bias`, `<name>.bias` (or `.beta`).
-    pub fn load(
-        w: &Weights,
+    pub fn load<S: TensorSource + ?Sized>(
+        w: &S,
         name: &str,
         h: usize,
         eps: f64,
@@ -82,7 +158,7 @@ impl Norm {
         let b = if bias {
             w.get_any(&[format!("{name}.bias"), format!("{name}.beta")], &[h])?
         } else {
-            Tensor::zeros(h, DType::F32, &Device::Cpu).map_err(cerr)?
+            Tensor::zeros(h, g.dtype(), &Device::Cpu).map_err(cerr)?
         };
         Ok(Norm {
             w: g,
@@ -91,9 +167,10 @@ impl Norm {
         })
     }
 
-    /// Normalise the last dimension of `x`.
+    /// Normalise the last dimension of `x` (the fused op of `crate::nn::ops`, with a backward
+    /// pass).
     pub fn forward(&self, x: &Tensor) -> CResult<Tensor> {
-        candle_nn::ops::layer_norm(&x.contiguous()?, &self.w, &self.b, self.eps)
+        crate::nn::ops::layer_norm(x, &self.w, &self.b, self.eps as f64)
     }
 }
 
@@ -166,7 +243,19 @@ pub fn merge_heads(x: &Tensor) -> CResult<Tensor> {
 /// Softmax attention of `scores` [b, heads, s, s] (already scaled, biased and masked) over
 /// values `v` [b, heads, s, d]; returns the merged context [b, s, heads·d].
 pub fn attend(scores: &Tensor, v: &Tensor) -> CResult<Tensor> {
-    let p = candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?;
+    attend_t(scores, v, &mut Dropout::off())
+}
+
+/// [`attend`] with attention-probability dropout (training). When the scores are part of a
+/// gradient graph the softmax is candle's composed one (which has a backward pass), else its
+/// fused last-dimension kernel; both compute the same function.
+pub fn attend_t(scores: &Tensor, v: &Tensor, dp: &mut Dropout) -> CResult<Tensor> {
+    let p = if scores.track_op() {
+        candle_nn::ops::softmax(&scores.contiguous()?, D::Minus1)?
+    } else {
+        candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?
+    };
+    let p = dp.attention(&p)?;
     merge_heads(&p.matmul(v)?)
 }
 

@@ -16,13 +16,18 @@
 //!
 //! Runs on the padded candle path ([`super::blocks`]).
 
-use super::blocks::{self, cerr, key_mask, split_heads, Act, CResult, Dense, Norm};
+use super::blocks::{
+    self, key_mask, split_heads, Act, CResult, Dense, Dropout, Norm, TensorSource,
+};
 use super::electra::BertLayer;
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
 use super::weights::Weights;
 use super::EncoderError;
 use candle_core::{Device, Tensor, D};
+
+/// Where DeBERTa-v2 checkpoints keep the body: bare, or under the `*For*` wrappers' prefix.
+pub const PREFIXES: &[&str] = &["", "deberta.", "model."];
 
 /// DeBERTa-v2/v3 hyperparameters.
 #[derive(Debug, Clone)]
@@ -77,6 +82,12 @@ impl DebertaV2Config {
         }
         let groups = f.usize("conv_groups", Some(1))?;
         let conv_kernel_size = f.usize("conv_kernel_size", Some(0))?;
+        if conv_kernel_size % 2 == 0 && conv_kernel_size > 0 {
+            // PyTorch's Conv1d with padding (k − 1) / 2 shortens the sequence for an even k
+            return Err(f.bad(format!(
+                "conv_kernel_size {conv_kernel_size} is even (transformers needs an odd kernel)"
+            )));
+        }
         if conv_kernel_size > 0 && groups != 1 {
             return Err(f.bad(format!("conv_groups {groups} is not supported (only 1)")));
         }
@@ -167,6 +178,7 @@ pub struct DebertaV2 {
     embed_proj: Option<Dense>,
     ln_emb: Norm,
     rel: Option<Tensor>,
+    rel_norm: Option<Norm>,
     pos_key: Vec<Option<Dense>>,
     pos_query: Vec<Option<Dense>>,
     layers: Vec<BertLayer>,
@@ -174,7 +186,8 @@ pub struct DebertaV2 {
     dir: String,
 }
 
-const DEBERTA_LAYER: [&str; 8] = [
+/// The layer's weight names (the order of `BertLayer::load_named`).
+pub const DEBERTA_LAYER: [&str; 8] = [
     "attention.self.query_proj",
     "attention.self.key_proj",
     "attention.self.value_proj",
@@ -188,24 +201,28 @@ const DEBERTA_LAYER: [&str; 8] = [
 impl DebertaV2 {
     /// Build from weights (bare or under `deberta.`), checking shapes.
     pub fn load(cfg: DebertaV2Config, mut w: Weights, dir: String) -> Result<Self, EncoderError> {
+        w.select_prefix("embeddings.word_embeddings.weight", PREFIXES)?;
+        Self::build(cfg, &w, dir)
+    }
+
+    /// Build from a tensor source whose prefix is selected (checkpoint or trainable).
+    pub fn build<S: TensorSource + ?Sized>(
+        cfg: DebertaV2Config,
+        w: &S,
+        dir: String,
+    ) -> Result<Self, EncoderError> {
         let c = &cfg.common;
         let (h, e, eps) = (c.hidden_size, cfg.embedding_size, c.layer_norm_eps);
-        w.select_prefix(
-            "embeddings.word_embeddings.weight",
-            &["", "deberta.", "model."],
-        )?;
         let rel = if cfg.relative_attention {
-            let t = w.get(
+            Some(w.get(
                 "encoder.rel_embeddings.weight",
                 &[2 * cfg.span() as usize, h],
-            )?;
-            Some(if cfg.norm_rel_ebd {
-                Norm::load(&w, "encoder.LayerNorm", h, eps, true)?
-                    .forward(&t)
-                    .map_err(cerr)?
-            } else {
-                t
-            })
+            )?)
+        } else {
+            None
+        };
+        let rel_norm = if cfg.relative_attention && cfg.norm_rel_ebd {
+            Some(Norm::load(w, "encoder.LayerNorm", h, eps, true)?)
         } else {
             None
         };
@@ -213,11 +230,11 @@ impl DebertaV2 {
         let (mut pos_key, mut pos_query) = (Vec::new(), Vec::new());
         for i in 0..c.num_layers {
             let p = format!("encoder.layer.{i}");
-            let l = BertLayer::load_named(&w, &p, &DEBERTA_LAYER, c)?;
+            let l = BertLayer::load_named(w, &p, &DEBERTA_LAYER, c)?;
             let sep = cfg.relative_attention && !cfg.share_att_key;
             pos_key.push(if sep && cfg.c2p {
                 Some(Dense::load(
-                    &w,
+                    w,
                     &format!("{p}.attention.self.pos_key_proj"),
                     h,
                     h,
@@ -228,7 +245,7 @@ impl DebertaV2 {
             });
             pos_query.push(if sep && cfg.p2c {
                 Some(Dense::load(
-                    &w,
+                    w,
                     &format!("{p}.attention.self.pos_query_proj"),
                     h,
                     h,
@@ -244,7 +261,7 @@ impl DebertaV2 {
             Some(Conv {
                 w: w.get("encoder.conv.conv.weight", &[h, h, k])?,
                 b: w.get("encoder.conv.conv.bias", &[h])?,
-                ln: Norm::load(&w, "encoder.conv.LayerNorm", h, eps, true)?,
+                ln: Norm::load(w, "encoder.conv.LayerNorm", h, eps, true)?,
                 k,
             })
         } else {
@@ -269,12 +286,13 @@ impl DebertaV2 {
                 None
             },
             embed_proj: if e != h {
-                Some(Dense::load(&w, "embeddings.embed_proj", h, e, false)?)
+                Some(Dense::load(w, "embeddings.embed_proj", h, e, false)?)
             } else {
                 None
             },
-            ln_emb: Norm::load(&w, "embeddings.LayerNorm", h, eps, true)?,
+            ln_emb: Norm::load(w, "embeddings.LayerNorm", h, eps, true)?,
             rel,
+            rel_norm,
             pos_key,
             pos_query,
             layers,
@@ -324,17 +342,32 @@ impl DebertaV2 {
         att.contiguous()?.gather(&idx, D::Minus1)
     }
 
-    fn conv(&self, conv: &Conv, emb: &Tensor, out: &Tensor, rmask: &Tensor) -> CResult<Tensor> {
-        // Conv1d over the sequence with zero padding (k − 1) / 2 on both sides.
-        let x = emb.transpose(1, 2)?.contiguous()?; // [b, h, s]
-        let pad = (conv.k - 1) / 2;
-        let y = x.conv1d(&conv.w, pad, 1, 1, 1)?; // [b, h, s']
+    fn conv(
+        &self,
+        conv: &Conv,
+        emb: &Tensor,
+        out: &Tensor,
+        rmask: &Tensor,
+        dp: &mut Dropout,
+    ) -> CResult<Tensor> {
+        // Conv1d over the sequence with zero padding p = (k − 1) / 2 on both sides, as k
+        // shifted linear maps: y[t] = b + Σ_j W[:, :, j] · x[t + j − p]. (candle's conv1d
+        // computes the same forward, but its kernel gradient disagreed with PyTorch's on the
+        // tiny DeBERTa fixture; the linear op's backward is the one every layer uses.)
         let s = emb.dim(1)?;
-        let y = y
-            .narrow(2, 0, s)?
-            .broadcast_add(&conv.b.reshape((1, (), 1))?)?;
-        let y = y.transpose(1, 2)?.broadcast_mul(rmask)?; // padding rows zero
-        let y = self.cfg.conv_act.apply(&y)?;
+        let pad = (conv.k - 1) / 2;
+        let xp = emb.pad_with_zeros(1, pad, conv.k - 1 - pad)?; // [b, s + k − 1, h]
+        let tap = |j: usize, b: &Tensor| -> CResult<Tensor> {
+            let wj = conv.w.narrow(2, j, 1)?.squeeze(2)?.contiguous()?; // [out, in]
+            crate::nn::linear::linear(&xp.narrow(1, j, s)?, &wj, b)
+        };
+        let mut y = tap(0, &conv.b)?;
+        let zero = conv.b.zeros_like()?;
+        for j in 1..conv.k {
+            y = (y + tap(j, &zero)?)?;
+        }
+        let y = y.broadcast_mul(rmask)?; // padding rows zero
+        let y = self.cfg.conv_act.apply(&dp.hidden(&y)?)?;
         conv.ln.forward(&(out + y)?)?.broadcast_mul(rmask)
     }
 }
@@ -345,6 +378,10 @@ impl PaddedEncoder for DebertaV2 {
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
+        self.forward_t(batch, &mut Dropout::off())
+    }
+
+    fn forward_t(&self, batch: &Batch, dp: &mut Dropout) -> Result<Vec<Tensor>, EncoderError> {
         let (b, s) = check_batch(batch, self.cfg.max_input_tokens())?;
         let c = &self.cfg.common;
         let ids = blocks::ids_tensor(&batch.ids, b, s, c.vocab_size, &self.dir)?;
@@ -371,7 +408,11 @@ impl PaddedEncoder for DebertaV2 {
                 rm[r * s..r * s + l].iter_mut().for_each(|v| *v = 1.0);
             }
             let rmask = Tensor::from_vec(rm, (b, s, 1), &Device::Cpu)?;
-            let emb = self.ln_emb.forward(&x)?.broadcast_mul(&rmask)?;
+            let emb = dp.hidden(&self.ln_emb.forward(&x)?.broadcast_mul(&rmask)?)?;
+            let rel = match (&self.rel, &self.rel_norm) {
+                (Some(r), Some(n)) => Some(n.forward(r)?),
+                (r, _) => r.clone(),
+            };
             let mask = key_mask(&batch.lengths, s)?;
             let idx = match &self.rel {
                 Some(_) => Some(self.rel_index(s)?),
@@ -384,8 +425,8 @@ impl PaddedEncoder for DebertaV2 {
                 let k = split_heads(&l.k().forward(&x)?, heads)?;
                 let v = split_heads(&l.v().forward(&x)?, heads)?;
                 let mut sc = q.matmul(&(k.t()? / scale)?.contiguous()?)?;
-                if let (Some(rel), Some((idx, idx_t))) = (&self.rel, &idx) {
-                    let rel = rel.unsqueeze(0)?;
+                if let (Some(rel), Some((idx, idx_t))) = (&rel, &idx) {
+                    let rel = dp.hidden(&rel.unsqueeze(0)?)?;
                     if self.cfg.c2p {
                         let pk = match &self.pos_key[li] {
                             Some(p) => p.forward(&rel)?,
@@ -407,12 +448,12 @@ impl PaddedEncoder for DebertaV2 {
                     }
                 }
                 let sc = sc.broadcast_add(&mask)?;
-                let ctx = blocks::attend(&sc, &v)?;
-                let y = l.attn_out(&ctx, &x)?;
-                let mut o = l.ffn_out(&y, c.act)?;
+                let ctx = blocks::attend_t(&sc, &v, dp)?;
+                let y = l.attn_out_t(&ctx, &x, dp)?;
+                let mut o = l.ffn_out_t(&y, c.act, dp)?;
                 if li == 0 {
                     if let Some(conv) = &self.conv {
-                        o = self.conv(conv, &emb, &o, &rmask)?;
+                        o = self.conv(conv, &emb, &o, &rmask, dp)?;
                     }
                 }
                 x = o;

@@ -10,13 +10,18 @@
 //! ([`BertLayer`], also used as the reference structure for the other families) stay simple;
 //! ELECTRA checkpoints with `embedding_size == hidden_size` could take the packed path later.
 
-use super::blocks::{self, key_mask, split_heads, Act, CResult, Dense, Norm};
+use super::blocks::{
+    self, key_mask, split_heads, Act, CResult, Dense, Dropout, Norm, TensorSource,
+};
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
 use super::mpnet::ffn;
 use super::weights::Weights;
 use super::EncoderError;
 use candle_core::{Device, Tensor};
+
+/// Where ELECTRA checkpoints keep the body: bare, or under the `*For*` wrappers' prefix.
+pub const PREFIXES: &[&str] = &["", "electra.", "model."];
 
 /// ELECTRA hyperparameters.
 #[derive(Debug, Clone)]
@@ -44,6 +49,20 @@ impl ElectraConfig {
     }
 }
 
+/// BERT's (and ELECTRA's) names of the layer's weights under `encoder.layer.<i>.`: query,
+/// key, value, attention output, attention LayerNorm, feed-forward in, feed-forward out, final
+/// LayerNorm (the order of [`BertLayer::load_named`]).
+pub const BERT_LAYER: [&str; 8] = [
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "attention.output.LayerNorm",
+    "intermediate.dense",
+    "output.dense",
+    "output.LayerNorm",
+];
+
 /// BERT's post-norm layer with its weight names under `p` (`encoder.layer.<i>`).
 pub struct BertLayer {
     q: Dense,
@@ -59,25 +78,19 @@ pub struct BertLayer {
 impl BertLayer {
     /// Load `<p>.attention.self.{query,key,value}`, `<p>.attention.output.{dense,LayerNorm}`,
     /// `<p>.intermediate.dense`, `<p>.output.{dense,LayerNorm}`.
-    pub fn load(w: &Weights, p: &str, c: &CommonConfig) -> Result<Self, EncoderError> {
-        let names = [
-            "attention.self.query",
-            "attention.self.key",
-            "attention.self.value",
-            "attention.output.dense",
-            "attention.output.LayerNorm",
-            "intermediate.dense",
-            "output.dense",
-            "output.LayerNorm",
-        ];
-        Self::load_named(w, p, &names, c)
+    pub fn load<S: TensorSource + ?Sized>(
+        w: &S,
+        p: &str,
+        c: &CommonConfig,
+    ) -> Result<Self, EncoderError> {
+        Self::load_named(w, p, &BERT_LAYER, c)
     }
 
     /// Load the same block under other names: `names` are, under `<p>.`, the query, key, value,
     /// attention output, attention LayerNorm, feed-forward in, feed-forward out and final
     /// LayerNorm.
-    pub fn load_named(
-        w: &Weights,
+    pub fn load_named<S: TensorSource + ?Sized>(
+        w: &S,
         p: &str,
         names: &[&str; 8],
         c: &CommonConfig,
@@ -113,27 +126,51 @@ impl BertLayer {
 
     /// The attention sub-layer's end: `LayerNorm(o(ctx) + x)`.
     pub fn attn_out(&self, ctx: &Tensor, x: &Tensor) -> CResult<Tensor> {
-        self.ln_attn.forward(&(self.o.forward(ctx)? + x)?)
+        self.attn_out_t(ctx, x, &mut Dropout::off())
+    }
+
+    /// [`attn_out`](Self::attn_out) with hidden dropout on `o(ctx)` (training).
+    pub fn attn_out_t(&self, ctx: &Tensor, x: &Tensor, dp: &mut Dropout) -> CResult<Tensor> {
+        self.ln_attn
+            .forward(&(dp.hidden(&self.o.forward(ctx)?)? + x)?)
     }
 
     /// The feed-forward sub-layer: `LayerNorm(ff_out(act(ff_in(y))) + y)`.
     pub fn ffn_out(&self, y: &Tensor, act: Act) -> CResult<Tensor> {
-        let ff = ffn(&self.ff_in, &self.ff_out, act, y)?;
+        self.ffn_out_t(y, act, &mut Dropout::off())
+    }
+
+    /// [`ffn_out`](Self::ffn_out) with hidden dropout on the feed-forward output (training).
+    pub fn ffn_out_t(&self, y: &Tensor, act: Act, dp: &mut Dropout) -> CResult<Tensor> {
+        let ff = dp.hidden(&ffn(&self.ff_in, &self.ff_out, act, y)?)?;
         self.ln_ff.forward(&(ff + y)?)
     }
 
     /// One layer over `x` [b, s, h] with the additive score bias `bias` ([b or 1, heads or 1,
     /// s, s]: the key mask, plus a relative-position bias where the family has one).
     pub fn forward(&self, x: &Tensor, bias: &Tensor, heads: usize, act: Act) -> CResult<Tensor> {
+        self.forward_t(x, bias, heads, act, &mut Dropout::off())
+    }
+
+    /// [`forward`](Self::forward) with dropout where BERT has it: attention probabilities, the
+    /// attention output and the feed-forward output (training).
+    pub fn forward_t(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        heads: usize,
+        act: Act,
+        dp: &mut Dropout,
+    ) -> CResult<Tensor> {
         let h = x.dims3()?.2;
         let scale = 1.0 / ((h / heads) as f64).sqrt();
         let q = split_heads(&self.q.forward(x)?, heads)?;
         let k = split_heads(&self.k.forward(x)?, heads)?;
         let v = split_heads(&self.v.forward(x)?, heads)?;
         let sc = blocks::scores(&q, &k, scale)?.broadcast_add(bias)?;
-        let ctx = blocks::attend(&sc, &v)?;
-        let y = self.attn_out(&ctx, x)?;
-        self.ffn_out(&y, act)
+        let ctx = blocks::attend_t(&sc, &v, dp)?;
+        let y = self.attn_out_t(&ctx, x, dp)?;
+        self.ffn_out_t(&y, act, dp)
     }
 }
 
@@ -149,7 +186,11 @@ pub struct AbsEmbeddings {
 
 impl AbsEmbeddings {
     /// Load `embeddings.{word,position,token_type}_embeddings` and `embeddings.LayerNorm`.
-    pub fn load(w: &Weights, c: &CommonConfig, e: usize) -> Result<Self, EncoderError> {
+    pub fn load<S: TensorSource + ?Sized>(
+        w: &S,
+        c: &CommonConfig,
+        e: usize,
+    ) -> Result<Self, EncoderError> {
         Ok(AbsEmbeddings {
             word: w.get("embeddings.word_embeddings.weight", &[c.vocab_size, e])?,
             pos: w.get(
@@ -172,6 +213,16 @@ impl AbsEmbeddings {
 
     /// Embeddings of a right-padded batch ([b, s, e]).
     pub fn forward(&self, batch: &Batch, dir: &str) -> Result<Tensor, EncoderError> {
+        self.forward_t(batch, dir, &mut Dropout::off())
+    }
+
+    /// [`forward`](Self::forward) with hidden dropout after the LayerNorm (training).
+    pub fn forward_t(
+        &self,
+        batch: &Batch,
+        dir: &str,
+        dp: &mut Dropout,
+    ) -> Result<Tensor, EncoderError> {
         let (b, s) = check_batch(batch, self.max_pos)?;
         let ids = blocks::ids_tensor(&batch.ids, b, s, self.vocab, dir)?;
         ok((|| -> CResult<Tensor> {
@@ -184,7 +235,7 @@ impl AbsEmbeddings {
                 let ty = Tensor::from_vec(ty, (b, s), &Device::Cpu)?;
                 x = (x + blocks::embed(tt, &ty)?)?;
             }
-            self.ln.forward(&x)
+            dp.hidden(&self.ln.forward(&x)?)
         })())
     }
 }
@@ -201,15 +252,21 @@ pub struct Electra {
 impl Electra {
     /// Build from weights, checking shapes.
     pub fn load(cfg: ElectraConfig, mut w: Weights, dir: String) -> Result<Self, EncoderError> {
+        w.select_prefix("embeddings.word_embeddings.weight", PREFIXES)?;
+        Self::build(cfg, &w, dir)
+    }
+
+    /// Build from a tensor source whose prefix is selected (checkpoint or trainable).
+    pub fn build<S: TensorSource + ?Sized>(
+        cfg: ElectraConfig,
+        w: &S,
+        dir: String,
+    ) -> Result<Self, EncoderError> {
         let c = &cfg.common;
-        w.select_prefix(
-            "embeddings.word_embeddings.weight",
-            &["", "electra.", "model."],
-        )?;
         let e = cfg.embedding_size;
         let project = if e != c.hidden_size {
             Some(Dense::load(
-                &w,
+                w,
                 "embeddings_project",
                 c.hidden_size,
                 e,
@@ -219,10 +276,10 @@ impl Electra {
             None
         };
         let layers = (0..c.num_layers)
-            .map(|i| BertLayer::load(&w, &format!("encoder.layer.{i}"), c))
+            .map(|i| BertLayer::load(w, &format!("encoder.layer.{i}"), c))
             .collect::<Result<_, _>>()?;
         Ok(Electra {
-            emb: AbsEmbeddings::load(&w, c, e)?,
+            emb: AbsEmbeddings::load(w, c, e)?,
             project,
             layers,
             cfg,
@@ -237,7 +294,11 @@ impl PaddedEncoder for Electra {
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
-        let x = self.emb.forward(batch, &self.dir)?;
+        self.forward_t(batch, &mut Dropout::off())
+    }
+
+    fn forward_t(&self, batch: &Batch, dp: &mut Dropout) -> Result<Vec<Tensor>, EncoderError> {
+        let x = self.emb.forward_t(batch, &self.dir, dp)?;
         let c = &self.cfg.common;
         ok((|| -> CResult<Vec<Tensor>> {
             let mut x = match &self.project {
@@ -247,7 +308,7 @@ impl PaddedEncoder for Electra {
             let mask = key_mask(&batch.lengths, batch.seq)?;
             let mut out = vec![x.clone()];
             for l in &self.layers {
-                x = l.forward(&x, &mask, c.num_heads, c.act)?;
+                x = l.forward_t(&x, &mask, c.num_heads, c.act, dp)?;
                 out.push(x.clone());
             }
             Ok(out)

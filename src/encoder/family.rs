@@ -262,6 +262,17 @@ pub trait PaddedEncoder: Send + Sync {
     }
     /// Every hidden state of a right-padded batch.
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError>;
+    /// Every hidden state with dropout where transformers has it (training). The families with
+    /// a trainable body (`super::trainable_family`) implement it and their `forward_padded` is
+    /// this with dropout off; the default, for a family without one, ignores `dp`.
+    fn forward_t(
+        &self,
+        batch: &Batch,
+        dp: &mut blocks::Dropout,
+    ) -> Result<Vec<Tensor>, EncoderError> {
+        let _ = dp;
+        self.forward_padded(batch)
+    }
 }
 
 /// A loaded encoder of any supported architecture.

@@ -7,6 +7,7 @@
 //! - [`tokenizer`]: tokenizer.json, a SentencePiece model ([`spm`], [`spm_tokenizer`]) or vocab.txt;
 //! - [`model`]: the forward pass returning all `num_layers + 1` hidden states;
 //! - [`trainable`]: the same encoder as differentiable candle ops (`crate::nn`), for training;
+//! - [`trainable_family`]: the newer families' modules loaded as trainable parameters;
 //! - [`extract`]: sorting, batching and pooling (the cached entry point is a layer up, in `features`);
 //! - [`resolve`]: `--model` as a directory or a model id inside the local Hugging Face cache.
 
@@ -27,6 +28,7 @@ pub mod spm;
 pub mod spm_tokenizer;
 pub mod tokenizer;
 pub mod trainable;
+pub mod trainable_family;
 pub mod weights;
 pub mod write;
 pub mod xlnet;

@@ -10,13 +10,16 @@
 //! Runs on the padded candle path ([`super::blocks`]): the fused BERT attention kernel has no
 //! bias term.
 
-use super::blocks::{self, key_mask, Act, CResult, Dense, Norm};
+use super::blocks::{self, key_mask, Act, CResult, Dense, Dropout, Norm, TensorSource};
 use super::electra::BertLayer;
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
 use super::weights::Weights;
 use super::EncoderError;
 use candle_core::{Device, Tensor};
+
+/// Where MPNet checkpoints keep the body: bare, or under the `*For*` wrappers' prefix.
+pub const PREFIXES: &[&str] = &["", "mpnet.", "model."];
 
 /// MPNet hyperparameters.
 #[derive(Debug, Clone)]
@@ -65,7 +68,7 @@ pub fn relative_bucket(relative: i64, num_buckets: i64, max_distance: i64) -> us
 }
 
 /// MPNet's names of the BERT block's weights.
-const MPNET_LAYER: [&str; 8] = [
+pub const MPNET_LAYER: [&str; 8] = [
     "attention.attn.q",
     "attention.attn.k",
     "attention.attn.v",
@@ -90,14 +93,20 @@ pub struct Mpnet {
 impl Mpnet {
     /// Build from weights (bare `MPNetModel` names, or under `mpnet.`), checking shapes.
     pub fn load(cfg: MpnetConfig, mut w: Weights, dir: String) -> Result<Self, EncoderError> {
+        w.select_prefix("embeddings.word_embeddings.weight", PREFIXES)?;
+        Self::build(cfg, &w, dir)
+    }
+
+    /// Build from a tensor source whose prefix is selected (checkpoint or trainable).
+    pub fn build<S: TensorSource + ?Sized>(
+        cfg: MpnetConfig,
+        w: &S,
+        dir: String,
+    ) -> Result<Self, EncoderError> {
         let c = &cfg.common;
         let (h, eps) = (c.hidden_size, c.layer_norm_eps);
-        w.select_prefix(
-            "embeddings.word_embeddings.weight",
-            &["", "mpnet.", "model."],
-        )?;
         let layers = (0..c.num_layers)
-            .map(|i| BertLayer::load_named(&w, &format!("encoder.layer.{i}"), &MPNET_LAYER, c))
+            .map(|i| BertLayer::load_named(w, &format!("encoder.layer.{i}"), &MPNET_LAYER, c))
             .collect::<Result<_, _>>()?;
         Ok(Mpnet {
             word: w.get("embeddings.word_embeddings.weight", &[c.vocab_size, h])?,
@@ -105,7 +114,7 @@ impl Mpnet {
                 "embeddings.position_embeddings.weight",
                 &[c.max_position_embeddings, h],
             )?,
-            ln_emb: Norm::load(&w, "embeddings.LayerNorm", h, eps, true)?,
+            ln_emb: Norm::load(w, "embeddings.LayerNorm", h, eps, true)?,
             rel_bias: w.get(
                 "encoder.relative_attention_bias.weight",
                 &[cfg.relative_attention_num_buckets, c.num_heads],
@@ -141,6 +150,10 @@ impl PaddedEncoder for Mpnet {
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
+        self.forward_t(batch, &mut Dropout::off())
+    }
+
+    fn forward_t(&self, batch: &Batch, dp: &mut Dropout) -> Result<Vec<Tensor>, EncoderError> {
         let (b, s) = check_batch(batch, self.cfg.max_input_tokens())?;
         let c = &self.cfg.common;
         let ids = blocks::ids_tensor(&batch.ids, b, s, c.vocab_size, &self.dir)?;
@@ -156,13 +169,13 @@ impl PaddedEncoder for Mpnet {
         ok((|| -> CResult<Vec<Tensor>> {
             let pos = Tensor::from_vec(pos, (b, s), &Device::Cpu)?;
             let x = (blocks::embed(&self.word, &ids)? + blocks::embed(&self.pos, &pos)?)?;
-            let mut x = self.ln_emb.forward(&x)?;
+            let mut x = dp.hidden(&self.ln_emb.forward(&x)?)?;
             let bias = self
                 .position_bias(s)?
                 .broadcast_add(&key_mask(&batch.lengths, s)?)?;
             let mut out = vec![x.clone()];
             for l in &self.layers {
-                x = l.forward(&x, &bias, heads, act)?;
+                x = l.forward_t(&x, &bias, heads, act, dp)?;
                 out.push(x.clone());
             }
             Ok(out)

@@ -3,6 +3,7 @@
 //! fused ops, optimiser, schedule) lives in `crate::nn`; the trainable encoder body in
 //! `crate::encoder::trainable`.
 
+pub mod family_model;
 pub mod metrics;
 pub mod model;
 pub mod results;

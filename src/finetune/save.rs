@@ -1,10 +1,9 @@
 //! Writing a fine-tuned model as a Hugging Face `*ForSequenceClassification` directory, through
 //! the one checkpoint writer (`crate::encoder::write`: atomic, every tokenizer file copied).
 
-use super::model::SeqClassifier;
+use super::model::AnyClassifier;
 use super::FinetuneError;
 use crate::data::glue::{TaskKind, TaskSpec};
-use crate::encoder::config::Arch;
 use crate::encoder::write::write_hf_dir;
 use candle_core::DType;
 use std::path::Path;
@@ -15,33 +14,15 @@ use std::path::Path;
 pub fn save_model(
     src: &Path,
     out: &Path,
-    model: &SeqClassifier,
+    model: &AnyClassifier,
     spec: &TaskSpec,
 ) -> Result<(), FinetuneError> {
-    let prefix = match model.config.arch {
-        Arch::Bert => "bert.",
-        Arch::Roberta => "roberta.",
-        Arch::XlmRoberta => "roberta.",
-        Arch::DistilBert => "distilbert.",
-    };
-    let head = ["classifier", "pre_classifier"];
     let mut tensors = Vec::new();
-    for p in model.params() {
-        let name = if head.iter().any(|h| p.name.starts_with(h)) {
-            p.name.clone()
-        } else {
-            format!("{prefix}{}", p.name)
-        };
+    for (name, p) in model.hf_named_params() {
         tensors.push((name, p.var.as_tensor().to_dtype(DType::F32)?));
     }
-    let mut cfg = model.config.raw.clone();
-    let arch_name = match model.config.arch {
-        Arch::Bert => "BertForSequenceClassification",
-        Arch::Roberta => "RobertaForSequenceClassification",
-        Arch::XlmRoberta => "XLMRobertaForSequenceClassification",
-        Arch::DistilBert => "DistilBertForSequenceClassification",
-    };
-    cfg["architectures"] = serde_json::json!([arch_name]);
+    let mut cfg = model.config_json().clone();
+    cfg["architectures"] = serde_json::json!([model.architecture()]);
     let labels: Vec<String> = if spec.kind == TaskKind::Regression {
         vec!["LABEL_0".into()]
     } else {

@@ -2,14 +2,12 @@
 //! warmup/decay and gradient clipping, evaluation on dev after every epoch.
 
 use super::metrics::task_metrics;
-use super::model::SeqClassifier;
+use super::model::AnyClassifier;
 pub use super::FinetuneError;
 pub use crate::data::glue::stratified_subsample;
 use crate::data::glue::{GlueExample, GlueSplit, TaskKind};
-use crate::encoder::config::EncoderConfig;
-use crate::encoder::extract::check_max_length;
+use crate::encoder::extract::check_max_length_limit;
 use crate::encoder::tokenizer::TextTokenizer;
-use crate::encoder::weights::{weights_file, Weights};
 use crate::encoder::EncoderError;
 use crate::nn::optim::{linear_schedule, AdamW, AdamWSettings};
 use crate::util::{at_least_one, positive, SettingsError};
@@ -180,8 +178,9 @@ fn pad_batch(items: &[&Encoded], pad: u32) -> (Vec<u32>, Vec<u32>, Vec<usize>, u
     (ids, types, lens, seq)
 }
 
-/// Loss of a batch: cross-entropy for classification, mean squared error for regression.
-fn loss_of(logits: &Tensor, targets: &[f32], kind: TaskKind) -> candle_core::Result<Tensor> {
+/// Loss of a batch: cross-entropy for classification, mean squared error for regression (the
+/// losses of transformers' `*ForSequenceClassification` with `num_labels` > 1 and = 1).
+pub fn loss_of(logits: &Tensor, targets: &[f32], kind: TaskKind) -> candle_core::Result<Tensor> {
     match kind {
         TaskKind::Classification => {
             let t: Vec<u32> = targets.iter().map(|&x| x as u32).collect();
@@ -198,17 +197,17 @@ fn loss_of(logits: &Tensor, targets: &[f32], kind: TaskKind) -> candle_core::Res
 
 /// Predictions on `data` (class index, or the regression value), evaluation mode.
 fn predict(
-    model: &SeqClassifier,
+    model: &AnyClassifier,
     data: &[Encoded],
     kind: TaskKind,
     bs: usize,
-) -> candle_core::Result<Vec<f64>> {
+) -> Result<Vec<f64>, FinetuneError> {
     let mut order: Vec<usize> = (0..data.len()).collect();
     order.sort_by_key(|&i| data[i].ids.len());
     let mut out = vec![0f64; data.len()];
     for chunk in order.chunks(bs.max(1)) {
         let items: Vec<&Encoded> = chunk.iter().map(|&i| &data[i]).collect();
-        let (ids, types, lens, seq) = pad_batch(&items, model.config.pad_token_id);
+        let (ids, types, lens, seq) = pad_batch(&items, model.pad_token_id());
         let logits = model
             .forward(&ids, &types, &lens, seq, None)?
             .to_dtype(DType::F64)?;
@@ -241,18 +240,16 @@ pub fn finetune(
 ) -> Result<RunResult, FinetuneError> {
     s.check()?;
     let t0 = std::time::Instant::now();
-    let cfg = EncoderConfig::from_dir(dir)?;
-    check_max_length(dir, &cfg, s.max_length)?;
-    let tok = TextTokenizer::from_dir(dir, s.max_length)?;
-    let w = Weights::load(&weights_file(dir)?)?;
     let kind = train.spec.kind;
     let num_labels = if kind == TaskKind::Regression {
         1
     } else {
         train.spec.labels.len()
     };
-    let model = SeqClassifier::load(cfg.clone(), w, num_labels, DType::F32, seed)?;
-    let zero_types = cfg.type_vocab_size <= 1;
+    let model = AnyClassifier::load(dir, num_labels, seed)?;
+    check_max_length_limit(dir, model.max_input_tokens(), s.max_length)?;
+    let tok = TextTokenizer::from_dir(dir, s.max_length)?;
+    let zero_types = model.zero_types();
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_f17e);
     let keep = match s.max_train_examples {
         Some(n) => stratified_subsample(&train.examples, kind, n, &mut rng),
@@ -285,7 +282,7 @@ pub fn finetune(
     let dv = encode(&tok, &dev_ex, zero_types)?;
     crate::encoder::extract::check_token_ids(
         tok.source(),
-        cfg.vocab_size,
+        model.vocab_size(),
         tr.iter().chain(&dv).map(|e| e.ids.as_slice()),
     )?;
     let gold: Vec<f64> = dv.iter().map(|e| e.target as f64).collect();
@@ -308,7 +305,7 @@ pub fn finetune(
         let mut loss_sum = 0.0;
         for chunk in order.chunks(s.batch_size) {
             let items: Vec<&Encoded> = chunk.iter().map(|&i| &tr[i]).collect();
-            let (ids, types, lens, seq) = pad_batch(&items, cfg.pad_token_id);
+            let (ids, types, lens, seq) = pad_batch(&items, model.pad_token_id());
             let targets: Vec<f32> = items.iter().map(|e| e.target).collect();
             let logits = model.forward(&ids, &types, &lens, seq, Some(&mut rng))?;
             let loss = loss_of(&logits, &targets, kind)?;

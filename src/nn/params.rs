@@ -134,6 +134,21 @@ impl<'a> ParamBuilder<'a> {
         self.var(name, t, decay)
     }
 
+    /// The first of `names` present in the checkpoint, recorded under `names[0]` (e.g. a
+    /// LayerNorm's `weight` read from an older `gamma`); N(0, std) when fresh.
+    pub fn load_any(
+        &mut self,
+        names: &[String],
+        shape: &[usize],
+        decay: bool,
+    ) -> Result<Var, NnError> {
+        let t = match self.w {
+            Some(w) => w.get_any(names, shape)?,
+            None => self.normal(shape)?,
+        };
+        self.var(&names[0], t, decay)
+    }
+
     /// An embedding table whose row `pad` is zero when fresh (`nn.Embedding(padding_idx)`).
     pub fn embedding(
         &mut self,

@@ -1,12 +1,16 @@
 //! A source checkpoint as the variant operations see it: every tensor of the weights file under
 //! its own name and in its own dtype (so a variant keeps the pooler, an MLM head, buffers, ...),
-//! plus config.json and the encoder configuration.
+//! plus config.json and what the variant operations need to know of the architecture (BERT-
+//! shaped, or one of the newer families: where the layers' linear weights are, how truncation
+//! renames the layers, which decoders are tied).
 
 use super::ZooError;
 use crate::encoder::config::{Arch, EncoderConfig};
 use crate::encoder::extract::model_hash;
-use crate::encoder::model::{layer_names, weight_prefixes, Encoder};
+use crate::encoder::family::{detect, read_config, AnyEncoder, Family, Kind};
+use crate::encoder::model::{layer_names, weight_prefixes};
 use crate::encoder::weights::{weights_file, Weights};
+use crate::encoder::{albert, deberta_v2, electra, mpnet};
 use candle_core::{DType, Device, Tensor};
 use std::path::{Path, PathBuf};
 
@@ -19,6 +23,15 @@ pub struct SourceTensor {
     pub tensor: Tensor,
 }
 
+/// The architecture of a source checkpoint.
+#[derive(Clone)]
+pub enum ModelKind {
+    /// BERT, RoBERTa, XLM-R, DistilBERT, with their configuration.
+    Classic(EncoderConfig),
+    /// One of the newer families (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3).
+    Family(Family),
+}
+
 /// A loaded source checkpoint.
 #[derive(Clone)]
 pub struct Checkpoint {
@@ -28,8 +41,10 @@ pub struct Checkpoint {
     pub weights_path: PathBuf,
     /// config.json as parsed JSON.
     pub config_json: serde_json::Value,
-    /// The encoder configuration.
-    pub config: EncoderConfig,
+    /// The architecture.
+    pub kind: ModelKind,
+    /// Number of layer applications (`num_hidden_layers`; DistilBERT `n_layers`).
+    pub num_layers: usize,
     /// Prefix of the encoder's weights (`""`, `"bert."`, ...).
     pub prefix: String,
     /// Every tensor, sorted by name.
@@ -47,10 +62,20 @@ impl Checkpoint {
     /// checkpoint that lacks a tensor the encoder needs, or has one of the wrong shape, is
     /// refused here with the tensor's name.
     pub fn load(dir: &Path) -> Result<Self, ZooError> {
-        let config = EncoderConfig::from_dir(dir)?;
-        let config_json = config.raw.clone();
+        let (cfg_path, config_json) = read_config(dir)?;
+        let kind = match detect(&cfg_path, &config_json)? {
+            Kind::Classic => ModelKind::Classic(EncoderConfig::from_dir(dir)?),
+            Kind::Family(f) => ModelKind::Family(f),
+        };
         let weights_path = weights_file(dir)?;
-        Encoder::load(config.clone(), Weights::load(&weights_path)?)?;
+        AnyEncoder::load(dir, Weights::load(&weights_path)?)?;
+        let num_layers = match &kind {
+            ModelKind::Classic(c) => c.num_layers,
+            ModelKind::Family(_) => config_json
+                .get("num_hidden_layers")
+                .and_then(|v| v.as_u64())
+                .unwrap_or(0) as usize,
+        };
         let raw: Vec<(String, Tensor)> = if weights_path.extension().is_some_and(|e| e == "bin") {
             candle_core::pickle::read_all(&weights_path)
                 .map_err(|e| ZooError::input(&weights_path, format!("cannot read: {e}")))?
@@ -68,7 +93,16 @@ impl Checkpoint {
             .collect();
         tensors.sort_by(|a, b| a.name.cmp(&b.name));
         let probe = "embeddings.word_embeddings.weight";
-        let prefix = weight_prefixes(config.arch)
+        let prefixes: &[&str] = match &kind {
+            ModelKind::Classic(c) => weight_prefixes(c.arch),
+            ModelKind::Family(Family::Mpnet) => mpnet::PREFIXES,
+            ModelKind::Family(Family::Electra) => electra::PREFIXES,
+            ModelKind::Family(Family::Albert) => albert::PREFIXES,
+            ModelKind::Family(Family::DebertaV2) => deberta_v2::PREFIXES,
+            #[allow(unreachable_patterns)]
+            ModelKind::Family(_) => &[""],
+        };
+        let prefix = prefixes
             .iter()
             .find(|p| tensors.iter().any(|t| t.name == format!("{p}{probe}")))
             .map(|p| p.to_string())
@@ -78,7 +112,8 @@ impl Checkpoint {
             dir: dir.to_path_buf(),
             weights_path,
             config_json,
-            config,
+            kind,
+            num_layers,
             prefix,
             tensors,
         })
@@ -125,17 +160,79 @@ impl Checkpoint {
             .collect()
     }
 
+    /// The model_type.
+    pub fn model_type(&self) -> &'static str {
+        match &self.kind {
+            ModelKind::Classic(c) => c.arch.model_type(),
+            ModelKind::Family(f) => f.model_type(),
+        }
+    }
+
+    /// The BERT-shaped configuration, when the checkpoint is one.
+    pub fn classic(&self) -> Option<&EncoderConfig> {
+        match &self.kind {
+            ModelKind::Classic(c) => Some(c),
+            ModelKind::Family(_) => None,
+        }
+    }
+
     /// Full names of the linear layers' weights of the transformer blocks (query, key, value,
-    /// attention output, feed-forward in and out of every layer), in layer order.
+    /// attention output, feed-forward in and out of every layer), in layer order. ALBERT's
+    /// shared layers are listed once each (group by group), as they are stored.
     pub fn block_linear_weights(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for i in 0..self.config.num_layers {
-            let n = layer_names(self.config.arch, i);
-            for l in [&n.q, &n.k, &n.v, &n.o, &n.ff_in, &n.ff_out] {
-                out.push(format!("{}{l}.weight", self.prefix));
+        let block = |stem: &str, names: &[&str; 8]| -> Vec<String> {
+            [0, 1, 2, 3, 5, 6]
+                .iter()
+                .map(|&j| format!("{}{stem}.{}.weight", self.prefix, names[j]))
+                .collect()
+        };
+        match &self.kind {
+            ModelKind::Classic(c) => {
+                for i in 0..c.num_layers {
+                    let n = layer_names(c.arch, i);
+                    for l in [&n.q, &n.k, &n.v, &n.o, &n.ff_in, &n.ff_out] {
+                        out.push(format!("{}{l}.weight", self.prefix));
+                    }
+                }
+            }
+            ModelKind::Family(Family::Albert) => {
+                for (g, j) in self.albert_layers() {
+                    out.extend(block(
+                        &format!("encoder.albert_layer_groups.{g}.albert_layers.{j}"),
+                        &albert::ALBERT_LAYER,
+                    ));
+                }
+            }
+            ModelKind::Family(f) => {
+                let names = match f {
+                    Family::Mpnet => &mpnet::MPNET_LAYER,
+                    Family::DebertaV2 => &deberta_v2::DEBERTA_LAYER,
+                    _ => &electra::BERT_LAYER,
+                };
+                for i in 0..self.num_layers {
+                    out.extend(block(&format!("encoder.layer.{i}"), names));
+                }
             }
         }
         out
+    }
+
+    /// ALBERT's (group, inner layer) pairs, in order (empty for other architectures).
+    pub fn albert_layers(&self) -> Vec<(usize, usize)> {
+        if !matches!(self.kind, ModelKind::Family(Family::Albert)) {
+            return Vec::new();
+        }
+        let n = |k: &str| {
+            self.config_json
+                .get(k)
+                .and_then(|v| v.as_u64())
+                .unwrap_or(1) as usize
+        };
+        let (groups, inner) = (n("num_hidden_groups"), n("inner_group_num"));
+        (0..groups)
+            .flat_map(|g| (0..inner).map(move |j| (g, j)))
+            .collect()
     }
 
     /// Names of output-embedding matrices that Hugging Face ties to the word embeddings
@@ -149,10 +246,21 @@ impl Checkpoint {
         if !tie {
             return Vec::new();
         }
-        let cands: &[&str] = match self.config.arch {
-            Arch::Bert => &["cls.predictions.decoder.weight"],
-            Arch::Roberta | Arch::XlmRoberta => &["lm_head.decoder.weight"],
-            Arch::DistilBert => &["vocab_projector.weight"],
+        let cands: &[&str] = match &self.kind {
+            ModelKind::Classic(c) => match c.arch {
+                Arch::Bert => &["cls.predictions.decoder.weight"],
+                Arch::Roberta | Arch::XlmRoberta => &["lm_head.decoder.weight"],
+                Arch::DistilBert => &["vocab_projector.weight"],
+            },
+            ModelKind::Family(Family::Mpnet) => &["lm_head.decoder.weight"],
+            ModelKind::Family(Family::Electra) => &["generator_lm_head.weight"],
+            ModelKind::Family(Family::Albert) => &["predictions.decoder.weight"],
+            ModelKind::Family(Family::DebertaV2) => &[
+                "cls.predictions.decoder.weight",
+                "lm_predictions.lm_head.decoder.weight",
+            ],
+            #[allow(unreachable_patterns)]
+            ModelKind::Family(_) => &[],
         };
         cands
             .iter()

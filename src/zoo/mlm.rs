@@ -1,5 +1,7 @@
 //! Masked-language-model training of BERT-family encoders, from an existing checkpoint or from
-//! scratch, and saving the result as a Hugging Face `BertForMaskedLM` directory.
+//! scratch, and saving the result as a Hugging Face `BertForMaskedLM` directory; also of ALBERT
+//! and DeBERTa-v2/v3 checkpoints with their own heads (`AlbertForMaskedLM`,
+//! `DebertaV2ForMaskedLM`, see [`super::mlm_family`]), through the same loop.
 //!
 //! The head is Hugging Face's `BertOnlyMLMHead`: dense -> activation (`hidden_act`) ->
 //! LayerNorm -> decoder tied to the word embeddings, plus an output bias. A checkpoint that has
@@ -7,18 +9,22 @@
 //! gets a new head (dense N(0, initializer_range), LayerNorm 1/0, bias 0), always tied to the word
 //! embeddings. A fresh model is initialised as `BertForMaskedLM` (weights and embeddings
 //! N(0, initializer_range), the padding row of the word embeddings 0, biases 0, LayerNorm 1/0).
-//! Only BERT-family checkpoints are supported (RoBERTa's `lm_head` and DistilBERT's
-//! `vocab_projector` are refused). The loss is the mean cross-entropy over the masked positions
+//! Of the BERT-shaped architectures only BERT is supported (RoBERTa's `lm_head` and
+//! DistilBERT's `vocab_projector` are refused). The loss is the mean cross-entropy over the masked positions
 //! (see [`super::masking`]); the head runs on those positions only.
 
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{Checkpoint, ModelKind};
 use super::masking::{MaskedBatch, MaskingSettings};
+use super::mlm_family::FamilyHeadSpec;
 use super::ZooError;
+use crate::encoder::blocks::Act;
 use crate::encoder::config::{Activation, Arch, EncoderConfig};
-use crate::encoder::extract::check_max_length;
-use crate::encoder::model::weight_prefixes;
+use crate::encoder::extract::check_max_length_limit;
+use crate::encoder::family::Family;
+use crate::encoder::model::{weight_prefixes, Batch};
 use crate::encoder::tokenizer::TextTokenizer;
 use crate::encoder::trainable::EncoderBody;
+use crate::encoder::trainable_family::FamilyBody;
 use crate::encoder::weights::Weights;
 use crate::encoder::write::write_hf_files;
 use crate::nn::ops;
@@ -107,14 +113,40 @@ struct Head {
     dense: Lin,
     ln: Norm,
     bias: Var,
+    act: HeadAct,
 }
 
-/// A BERT encoder with its masked-LM head.
+/// The head's activation: BERT's fused ones, or the newer families' (`blocks::Act`).
+#[derive(Clone, Copy)]
+enum HeadAct {
+    Bert(Activation),
+    Family(Act),
+}
+
+/// The encoder under the head: BERT's trainable body, or a newer family's.
+enum Body {
+    Bert(EncoderBody),
+    Family(FamilyBody),
+}
+
+/// What the training loop needs to know of the model's shape.
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    hidden: usize,
+    vocab: usize,
+    pad: u32,
+    max_input_tokens: usize,
+}
+
+/// An encoder with its masked-LM head: BERT, ALBERT or DeBERTa-v2/v3.
 pub struct MlmModel {
-    /// Encoder configuration.
-    pub config: EncoderConfig,
-    body: EncoderBody,
+    dims: Dims,
+    body: Body,
+    /// The word embeddings (the tied decoder).
+    word: Var,
     head: Head,
+    /// ALBERT / DeBERTa: the head's names and the saved layout.
+    family: Option<FamilyHeadSpec>,
     params: Vec<Param>,
     n_body: usize,
     config_json: serde_json::Value,
@@ -123,11 +155,23 @@ pub struct MlmModel {
     source: Option<Checkpoint>,
 }
 
-fn activation(x: &Tensor, a: Activation) -> candle_core::Result<Tensor> {
+fn activation(x: &Tensor, a: HeadAct) -> candle_core::Result<Tensor> {
     match a {
-        Activation::Gelu => ops::gelu(x, ops::Gelu::Erf),
-        Activation::GeluTanh => ops::gelu(x, ops::Gelu::Tanh),
-        Activation::Relu => x.relu(),
+        HeadAct::Bert(Activation::Gelu) => ops::gelu(x, ops::Gelu::Erf),
+        HeadAct::Bert(Activation::GeluTanh) => ops::gelu(x, ops::Gelu::Tanh),
+        HeadAct::Bert(Activation::Relu) => x.relu(),
+        HeadAct::Family(a) => a.apply(x),
+    }
+}
+
+impl Dims {
+    fn of(c: &EncoderConfig) -> Self {
+        Dims {
+            hidden: c.hidden_size,
+            vocab: c.vocab_size,
+            pad: c.pad_token_id,
+            max_input_tokens: c.max_input_tokens(),
+        }
     }
 }
 
@@ -145,29 +189,32 @@ impl MlmModel {
     fn from_dir(dir: &Path, dtype: DType, seed: u64) -> Result<Self, ZooError> {
         let ck = Checkpoint::load(dir)?;
         let cfg_path = dir.join("config.json");
-        if ck.config.arch != Arch::Bert {
-            return Err(ZooError::input(
-                &cfg_path,
-                format!(
-                    "masked-LM training supports BERT-family checkpoints only, not model_type {:?}",
-                    ck.config.arch.model_type()
-                ),
-            ));
-        }
         if ck.config_json.get("tie_word_embeddings") == Some(&serde_json::Value::Bool(false)) {
             return Err(ZooError::input(
                 &cfg_path,
                 "tie_word_embeddings is false: an untied MLM decoder is not supported",
             ));
         }
+        if let ModelKind::Family(f) = ck.kind {
+            return Self::from_family(ck, f, dtype, seed);
+        }
+        let Some(config) = ck.classic().filter(|c| c.arch == Arch::Bert).cloned() else {
+            return Err(ZooError::input(
+                &cfg_path,
+                format!(
+                    "masked-LM training supports bert, albert and deberta-v2 checkpoints, not model_type {:?}",
+                    ck.model_type()
+                ),
+            ));
+        };
         let mut w = Weights::load(&ck.weights_path)?;
         w.select_prefix(
             "embeddings.word_embeddings.weight",
-            weight_prefixes(ck.config.arch),
+            weight_prefixes(config.arch),
         )?;
         let std = initializer_range(&ck.config_json);
         let mut b = ParamBuilder::from_weights(&w, dtype, seed, std);
-        let body = EncoderBody::build(&mut b, ck.config.clone())?;
+        let body = EncoderBody::build(&mut b, config.clone())?;
         let mut params = b.into_params();
         let n_body = params.len();
         let has_head = w.select_prefix(HEAD_PROBE, &[""]).is_ok();
@@ -176,18 +223,83 @@ impl MlmModel {
         } else {
             ParamBuilder::fresh(dtype, seed ^ 0x314d_4c4d, std)
         };
-        let head = build_head(&mut hb, &ck.config)?;
+        let head = build_head(&mut hb, &config)?;
         params.extend(hb.into_params());
         let mut config_json = ck.config_json.clone();
         config_json["architectures"] = serde_json::json!(["BertForMaskedLM"]);
         Ok(MlmModel {
-            config: ck.config.clone(),
-            body,
+            dims: Dims::of(&config),
+            word: body.word_embeddings().clone(),
+            body: Body::Bert(body),
             head,
+            family: None,
             params,
             n_body,
             config_json,
             tokenizer_dir: dir.to_path_buf(),
+            prefix: ck.prefix.clone(),
+            source: Some(ck),
+        })
+    }
+
+    /// ALBERT or DeBERTa-v2/v3 with the head of [`FamilyHeadSpec`] (read when the checkpoint
+    /// has it, else new: dense N(0, initializer_range), LayerNorm 1/0, bias 0).
+    fn from_family(
+        ck: Checkpoint,
+        family: Family,
+        dtype: DType,
+        seed: u64,
+    ) -> Result<Self, ZooError> {
+        let dir = ck.dir.clone();
+        let mut w = Weights::load(&ck.weights_path)?;
+        FamilyBody::select_prefix(&mut w, family)?;
+        let std = initializer_range(&ck.config_json);
+        let mut b = ParamBuilder::from_weights(&w, dtype, seed, std);
+        let body = FamilyBody::build(&dir, family, &mut b)?;
+        let mut params = b.into_params();
+        let n_body = params.len();
+        let word = params
+            .iter()
+            .find(|p| p.name == "embeddings.word_embeddings.weight")
+            .map(|p| p.var.clone())
+            .ok_or_else(|| ZooError::input(&ck.weights_path, "no word embeddings"))?;
+        let c = body.common.clone();
+        let spec = FamilyHeadSpec::of(&ck, family, c.hidden_size, word.dim(1)?)?;
+        let has_head = w
+            .select_prefix(&format!("{}.weight", spec.dense), &[""])
+            .is_ok();
+        let mut hb = if has_head {
+            ParamBuilder::from_weights(&w, dtype, seed, std)
+        } else {
+            ParamBuilder::fresh(dtype, seed ^ 0x314d_4c4d, std)
+        };
+        let head = Head {
+            dense: hb.lin(spec.dense, spec.width, c.hidden_size)?,
+            ln: hb.norm(spec.ln, spec.width, c.layer_norm_eps)?,
+            bias: hb.vector_or_zeros(spec.bias, c.vocab_size)?,
+            act: HeadAct::Family(spec.act),
+        };
+        params.extend(hb.into_params());
+        let mut config_json = ck.config_json.clone();
+        config_json["architectures"] = serde_json::json!([spec.architecture]);
+        if let Some(l) = spec.legacy {
+            config_json["legacy"] = serde_json::json!(l);
+        }
+        Ok(MlmModel {
+            dims: Dims {
+                hidden: c.hidden_size,
+                vocab: c.vocab_size,
+                pad: c.pad_token_id,
+                max_input_tokens: body.max_input_tokens,
+            },
+            body: Body::Family(body),
+            word,
+            head,
+            family: Some(spec),
+            params,
+            n_body,
+            config_json,
+            tokenizer_dir: dir,
             prefix: ck.prefix.clone(),
             source: Some(ck),
         })
@@ -220,9 +332,11 @@ impl MlmModel {
         let n_body = b.params_len();
         let head = build_head(&mut b, &cfg)?;
         Ok(MlmModel {
-            config: cfg,
-            body,
+            dims: Dims::of(&cfg),
+            word: body.word_embeddings().clone(),
+            body: Body::Bert(body),
             head,
+            family: None,
             params: b.into_params(),
             n_body,
             config_json,
@@ -237,9 +351,58 @@ impl MlmModel {
         &self.params
     }
 
-    /// The encoder body.
-    pub fn body(&self) -> &EncoderBody {
-        &self.body
+    /// The BERT encoder body (None for ALBERT and DeBERTa).
+    pub fn body(&self) -> Option<&EncoderBody> {
+        match &self.body {
+            Body::Bert(b) => Some(b),
+            Body::Family(_) => None,
+        }
+    }
+
+    /// Rows of the word embedding table (the output vocabulary).
+    pub fn vocab_size(&self) -> usize {
+        self.dims.vocab
+    }
+
+    /// The name of each of [`Self::params`] in the saved `*ForMaskedLM` state dict.
+    pub fn hf_param_names(&self) -> Vec<String> {
+        self.params
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                if i >= self.n_body {
+                    p.name.clone()
+                } else {
+                    match &self.family {
+                        Some(f) => format!("{}{}", f.body_prefix, p.name),
+                        None => format!("{}{}", self.prefix, p.name),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Last hidden state [batch, seq, hidden]; dropout when `rng` is given.
+    fn encode(
+        &self,
+        ids: &[u32],
+        lengths: &[usize],
+        seq: usize,
+        rng: Option<&mut ChaCha8Rng>,
+    ) -> Result<Tensor, ZooError> {
+        let types = vec![0u32; ids.len()];
+        Ok(match &self.body {
+            Body::Bert(b) => b.forward(ids, &types, lengths, seq, rng)?,
+            Body::Family(f) => {
+                let batch = Batch {
+                    ids: ids.to_vec(),
+                    type_ids: types,
+                    lengths: lengths.to_vec(),
+                    seq,
+                };
+                f.forward(&batch, rng)?
+            }
+        })
     }
 
     /// The directory whose tokenizer the model uses.
@@ -249,9 +412,9 @@ impl MlmModel {
 
     /// The head on hidden states [n, hidden] -> logits [n, vocab].
     fn head_fwd(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let z = activation(&self.head.dense.fwd(x)?, self.config.activation)?;
+        let z = activation(&self.head.dense.fwd(x)?, self.head.act)?;
         let z = self.head.ln.fwd(&z)?;
-        z.matmul(&self.body.word_embeddings().as_tensor().t()?)?
+        z.matmul(&self.word.as_tensor().t()?)?
             .broadcast_add(self.head.bias.as_tensor())
     }
 
@@ -259,9 +422,8 @@ impl MlmModel {
     /// evaluation mode (no dropout).
     pub fn logits(&self, ids: &[u32], lengths: &[usize], seq: usize) -> Result<Tensor, ZooError> {
         let b = lengths.len();
-        let types = vec![0u32; ids.len()];
-        let x = self.body.forward(ids, &types, lengths, seq, None)?;
-        let h = self.config.hidden_size;
+        let x = self.encode(ids, lengths, seq, None)?;
+        let h = self.dims.hidden;
         Ok(self
             .head_fwd(&x.reshape((b * seq, h))?)?
             .reshape((b, seq, ()))?)
@@ -274,11 +436,8 @@ impl MlmModel {
         rng: Option<&mut ChaCha8Rng>,
     ) -> Result<Tensor, ZooError> {
         let b = batch.lengths.len();
-        let types = vec![0u32; batch.ids.len()];
-        let x = self
-            .body
-            .forward(&batch.ids, &types, &batch.lengths, batch.seq, rng)?;
-        let x = x.reshape((b * batch.seq, self.config.hidden_size))?;
+        let x = self.encode(&batch.ids, &batch.lengths, batch.seq, rng)?;
+        let x = x.reshape((b * batch.seq, self.dims.hidden))?;
         let dev = Device::Cpu;
         let idx = Tensor::from_slice(&batch.positions, batch.positions.len(), &dev)?;
         let logits = self.head_fwd(&x.index_select(&idx, 0)?)?;
@@ -305,7 +464,7 @@ impl MlmModel {
             .remove(0);
         special.sort_unstable();
         special.dedup();
-        let vocab = self.config.vocab_size;
+        let vocab = self.dims.vocab;
         if mask_id as usize >= vocab {
             return Err(ZooError::input(
                 dir,
@@ -317,33 +476,33 @@ impl MlmModel {
             mask_id,
             random_vocab: tok.get_vocab_size(true).min(vocab) as u32,
             special,
-            pad_id: self.config.pad_token_id,
+            pad_id: self.dims.pad,
         })
     }
 
     /// Every tensor to write, with its Hugging Face name, in the source's dtype: the source's
     /// tensors (pooler, buffers, ...) with the trained ones replaced, the head, and copies of the
-    /// tied decoder (`cls.predictions.decoder.*`) when the source stores it.
+    /// tied decoder (`cls.predictions.decoder.*`) when the source stores it. ALBERT and DeBERTa
+    /// bodies are written under the wrapper's prefix (`albert.`, `deberta.`), the source's bare
+    /// body tensors renamed to match.
     pub fn named_tensors(&self) -> Result<Vec<(String, Tensor)>, ZooError> {
         let mut out: std::collections::BTreeMap<String, Tensor> = Default::default();
         let src = self.source.as_ref();
         if let Some(ck) = src {
             for t in &ck.tensors {
-                out.insert(t.name.clone(), t.tensor.clone());
+                let name = match &self.family {
+                    Some(f) => f.saved_name(&ck.prefix, &t.name),
+                    None => t.name.clone(),
+                };
+                out.insert(name, t.tensor.clone());
             }
         }
-        let n_body = self.n_body;
         // New tensors (a new head) take the source's float dtype, that of the word embeddings.
         let default_dtype = src
             .and_then(|ck| ck.index(&ck.word_embeddings_name()).map(|i| &ck.tensors[i]))
             .map(|t| t.tensor.dtype())
             .unwrap_or(DType::F32);
-        for (i, p) in self.params.iter().enumerate() {
-            let mut name = if i < n_body {
-                format!("{}{}", self.prefix, p.name)
-            } else {
-                p.name.clone()
-            };
+        for (p, mut name) in self.params.iter().zip(self.hf_param_names()) {
             if !out.contains_key(&name) {
                 let old = name
                     .strip_suffix(".weight")
@@ -356,11 +515,15 @@ impl MlmModel {
             let dtype = out.get(&name).map(|t| t.dtype()).unwrap_or(default_dtype);
             out.insert(name, p.var.as_tensor().to_dtype(dtype)?);
         }
-        let word = self.body.word_embeddings().as_tensor();
-        for (name, t) in [
-            ("cls.predictions.decoder.weight", word),
-            ("cls.predictions.decoder.bias", self.head.bias.as_tensor()),
-        ] {
+        let word = self.word.as_tensor();
+        let (dw, db) = match &self.family {
+            Some(f) => f.decoder.unwrap_or(("", "")),
+            None => (
+                "cls.predictions.decoder.weight",
+                "cls.predictions.decoder.bias",
+            ),
+        };
+        for (name, t) in [(dw, word), (db, self.head.bias.as_tensor())] {
             if let Some(old) = out.get(name) {
                 let d = old.dtype();
                 out.insert(name.to_string(), t.to_dtype(d)?);
@@ -369,7 +532,8 @@ impl MlmModel {
         Ok(out.into_iter().collect())
     }
 
-    /// Write the model as a Hugging Face directory: config.json (`BertForMaskedLM`),
+    /// Write the model as a Hugging Face directory: config.json (`BertForMaskedLM`,
+    /// `AlbertForMaskedLM`, `DebertaV2ForMaskedLM`),
     /// model.safetensors, and the tokenizer files.
     pub fn save(&self, dir: &Path) -> Result<(), ZooError> {
         Ok(write_hf_files(
@@ -387,6 +551,7 @@ fn build_head(b: &mut ParamBuilder, cfg: &EncoderConfig) -> Result<Head, ZooErro
         dense: b.lin("cls.predictions.transform.dense", h, h)?,
         ln: b.norm("cls.predictions.transform.LayerNorm", h, cfg.layer_norm_eps)?,
         bias: b.vector_or_zeros("cls.predictions.bias", cfg.vocab_size)?,
+        act: HeadAct::Bert(cfg.activation),
     })
 }
 
@@ -457,7 +622,7 @@ pub fn train_mlm_with_progress(
     s.check()?;
     let model = MlmModel::load(&init, DType::F32, s.seed)?;
     let tdir = model.tokenizer_dir.clone();
-    check_max_length(&tdir, &model.config, s.max_length)?;
+    check_max_length_limit(&tdir, model.dims.max_input_tokens, s.max_length)?;
     let spec = model.masking_spec(s.mask_prob)?;
     let tok = TextTokenizer::from_dir(&tdir, s.max_length)?;
     let lines: Vec<String> = corpus
@@ -472,7 +637,7 @@ pub fn train_mlm_with_progress(
         .collect();
     crate::encoder::extract::check_token_ids(
         tok.source(),
-        model.config.vocab_size,
+        model.dims.vocab,
         rows.iter().map(Vec::as_slice),
     )?;
     if rows.is_empty() {
@@ -481,7 +646,7 @@ pub fn train_mlm_with_progress(
             "no line with a maskable token (the corpus is empty or blank)",
         ));
     }
-    let vocab = model.config.vocab_size as u32;
+    let vocab = model.dims.vocab as u32;
     if let Some(id) = rows.iter().flatten().find(|&&id| id >= vocab) {
         return Err(ZooError::input(
             &tdir,

@@ -7,6 +7,7 @@
 //! - [`noise`], [`prune`], [`truncate`], [`quantize`]: the weight operations;
 //! - [`masking`]: BERT's 80/10/10 token masking;
 //! - [`mlm`]: the masked-LM model, its training loop and saving;
+//! - [`mlm_family`]: the masked-LM heads of ALBERT and DeBERTa-v2/v3;
 //! - [`corrupt`]: word shuffling and the corruption run;
 //! - [`run`]: writing variant directories (with `crate::encoder::write`), `variants.csv` and the
 //!   manifest.
@@ -16,6 +17,7 @@ pub mod corrupt;
 pub mod listing;
 pub mod masking;
 pub mod mlm;
+pub mod mlm_family;
 pub mod noise;
 pub mod prune;
 pub mod quantize;

@@ -2,11 +2,12 @@
 //! run, write one Hugging Face directory per variant (each renamed into place when complete),
 //! then `variants.csv` and `manifest.json`.
 
-use super::checkpoint::Checkpoint;
+use super::checkpoint::{Checkpoint, ModelKind};
 use super::corrupt::shuffle_words;
 use super::mlm::{train_mlm_with_progress, MlmInit, MlmModel, MlmSettings};
 use super::{noise, prune, quantize, truncate, ZooError};
 use crate::encoder::config::Arch;
+use crate::encoder::family::Family;
 use crate::encoder::write::{write_dir_atomically, write_hf_dir};
 use crate::manifest::Manifest;
 use crate::util;
@@ -93,7 +94,7 @@ fn check(spec: &VariantsSettings, ck: &Checkpoint) -> Result<Vec<String>, ZooErr
             format!("sparsity {s} is outside [0, 1)"),
         ));
     }
-    let l = ck.config.num_layers;
+    let l = ck.num_layers;
     if let Some(k) = spec.truncate.iter().find(|&&k| k == 0 || k > l) {
         return Err(ZooError::option(
             "--truncate",
@@ -102,6 +103,10 @@ fn check(spec: &VariantsSettings, ck: &Checkpoint) -> Result<Vec<String>, ZooErr
                 ck.dir.display()
             ),
         ));
+    }
+    for &k in &spec.truncate {
+        // an ALBERT truncation its layer sharing cannot express is refused before any output
+        truncate::truncate(&mut ck.clone(), k)?;
     }
     for q in &spec.quantize {
         quantize::parse_bits(q)?;
@@ -120,12 +125,16 @@ fn check(spec: &VariantsSettings, ck: &Checkpoint) -> Result<Vec<String>, ZooErr
                 "steps must be at least 1",
             ));
         }
-        if ck.config.arch != Arch::Bert {
+        let mlm_ok = match &ck.kind {
+            ModelKind::Classic(c) => c.arch == Arch::Bert,
+            ModelKind::Family(f) => matches!(f, Family::Albert | Family::DebertaV2),
+        };
+        if !mlm_ok {
             return Err(ZooError::input(
                 ck.dir.join("config.json"),
                 format!(
-                    "--corrupt-steps needs masked-LM training, supported for BERT-family checkpoints only (this is {})",
-                    ck.config.arch.model_type()
+                    "--corrupt-steps needs masked-LM training, supported for BERT-family, ALBERT and DeBERTa-v2/v3 checkpoints (this is {})",
+                    ck.model_type()
                 ),
             ));
         }

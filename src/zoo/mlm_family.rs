@@ -1,0 +1,146 @@
+//! The masked-LM heads of ALBERT and DeBERTa-v2/v3 (the families the seed paper corrupted), as
+//! transformers defines them, for [`super::mlm`]'s training loop:
+//! - ALBERT (`AlbertMLMHead`): `predictions.dense` (hidden → embedding_size), `hidden_act`,
+//!   `predictions.LayerNorm`, decoder tied to the word embeddings, `predictions.bias`;
+//! - DeBERTa-v2/v3 with `legacy` (transformers' default): `cls.predictions.transform.dense`
+//!   (hidden → embedding_size), `hidden_act`, `cls.predictions.transform.LayerNorm`, tied
+//!   decoder, `cls.predictions.bias`;
+//! - DeBERTa-v2/v3 without (`legacy: false`, the head microsoft/deberta-v3-* ship):
+//!   `lm_predictions.lm_head.{dense (hidden → hidden), LayerNorm, bias}`, then the word
+//!   embeddings' transpose (so embedding_size must equal hidden_size).
+//!
+//! A checkpoint's own head is used when it has one: for DeBERTa without a `legacy` key in
+//! config.json, a checkpoint holding `lm_predictions.lm_head.*` is read with that head (and the
+//! saved config says `legacy: false`, so transformers reads it back the same way).
+//!
+//! The body is the family's trainable body (`crate::encoder::trainable_family`), the same
+//! modules as inference. A saved model is a `*ForMaskedLM` directory: body tensors under the
+//! wrapper's prefix (`albert.`, `deberta.`), the head at the top level.
+
+use super::checkpoint::Checkpoint;
+use super::ZooError;
+use crate::encoder::blocks::Act;
+use crate::encoder::family::Family;
+use crate::encoder::trainable_family::{hf_prefix, TRAINABLE};
+
+/// Which masked-LM head a family checkpoint trains, and under which names.
+#[derive(Debug, Clone)]
+pub struct FamilyHeadSpec {
+    /// The dense transform (`<dense>.weight` [width, hidden], `<dense>.bias`).
+    pub dense: &'static str,
+    /// The LayerNorm after the activation (`<ln>.weight`, `<ln>.bias`, width wide).
+    pub ln: &'static str,
+    /// The output bias [vocab].
+    pub bias: &'static str,
+    /// Tied copies (word embeddings, output bias) a source may store; rewritten when present.
+    pub decoder: Option<(&'static str, &'static str)>,
+    /// Width of the transform's output (= the word embeddings' width).
+    pub width: usize,
+    /// The activation (`hidden_act`).
+    pub act: Act,
+    /// transformers' class.
+    pub architecture: &'static str,
+    /// DeBERTa's `legacy` as written to the saved config.json.
+    pub legacy: Option<bool>,
+    /// Prefix of the body's tensors in a saved model.
+    pub body_prefix: &'static str,
+}
+
+impl FamilyHeadSpec {
+    /// The head of the family checkpoint `ck` (`hidden` and `embedding` the hidden size and the
+    /// word embeddings' width); an input error for a family without masked-LM training.
+    pub fn of(
+        ck: &Checkpoint,
+        family: Family,
+        hidden: usize,
+        embedding: usize,
+    ) -> Result<Self, ZooError> {
+        let path = ck.dir.join("config.json");
+        let cfg = &ck.config_json;
+        let act_name = cfg
+            .get("hidden_act")
+            .and_then(|v| v.as_str())
+            .unwrap_or("gelu");
+        let act = Act::parse(act_name).ok_or_else(|| {
+            ZooError::input(&path, format!("unsupported hidden_act {act_name:?}"))
+        })?;
+        let body_prefix = hf_prefix(family);
+        match family {
+            Family::Albert => Ok(FamilyHeadSpec {
+                dense: "predictions.dense",
+                ln: "predictions.LayerNorm",
+                bias: "predictions.bias",
+                decoder: Some(("predictions.decoder.weight", "predictions.decoder.bias")),
+                width: embedding,
+                act,
+                architecture: "AlbertForMaskedLM",
+                legacy: None,
+                body_prefix,
+            }),
+            Family::DebertaV2 => {
+                let legacy = match cfg.get("legacy").and_then(|v| v.as_bool()) {
+                    Some(l) => l,
+                    None => ck.index("lm_predictions.lm_head.dense.weight").is_none(),
+                };
+                if legacy {
+                    Ok(FamilyHeadSpec {
+                        dense: "cls.predictions.transform.dense",
+                        ln: "cls.predictions.transform.LayerNorm",
+                        bias: "cls.predictions.bias",
+                        decoder: Some((
+                            "cls.predictions.decoder.weight",
+                            "cls.predictions.decoder.bias",
+                        )),
+                        width: embedding,
+                        act,
+                        architecture: "DebertaV2ForMaskedLM",
+                        legacy: Some(true),
+                        body_prefix,
+                    })
+                } else if embedding != hidden {
+                    Err(ZooError::input(
+                        &path,
+                        format!("legacy is false but embedding_size {embedding} differs from hidden_size {hidden} (transformers' lm_predictions head needs them equal)"),
+                    ))
+                } else {
+                    Ok(FamilyHeadSpec {
+                        dense: "lm_predictions.lm_head.dense",
+                        ln: "lm_predictions.lm_head.LayerNorm",
+                        bias: "lm_predictions.lm_head.bias",
+                        decoder: None,
+                        width: hidden,
+                        act,
+                        architecture: "DebertaV2ForMaskedLM",
+                        legacy: Some(false),
+                        body_prefix,
+                    })
+                }
+            }
+            other => Err(ZooError::input(
+                &path,
+                format!(
+                    "masked-LM training supports bert, albert and deberta-v2 checkpoints, not model_type {:?} (finetune supports: {TRAINABLE})",
+                    other.model_type()
+                ),
+            )),
+        }
+    }
+
+    /// The name a source tensor gets in the saved `*ForMaskedLM` directory: a bare body
+    /// tensor goes under the wrapper's prefix (`source_prefix` is the source's body prefix).
+    pub fn saved_name(&self, source_prefix: &str, name: &str) -> String {
+        let head_root = self.dense.split('.').next().unwrap_or("");
+        if source_prefix.is_empty() {
+            if name.starts_with(&format!("{head_root}.")) {
+                name.to_string()
+            } else {
+                format!("{}{name}", self.body_prefix)
+            }
+        } else {
+            match name.strip_prefix(source_prefix) {
+                Some(rest) => format!("{}{rest}", self.body_prefix),
+                None => name.to_string(),
+            }
+        }
+    }
+}

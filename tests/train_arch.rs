@@ -1,0 +1,289 @@
+//! Fine-tuning the newer families (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3) against PyTorch: one
+//! step's loss and the gradient norm of every parameter tensor equal transformers' on the same
+//! tiny checkpoint and batch to 1e-4 relative (fixtures by bench/python/make_train_fixtures.py
+//! from the committed tests/fixtures/arch checkpoints); the eval-mode training forward pass
+//! equals the inference hidden states; a tiny checkpoint overfits 32 examples; a saved model
+//! holds exactly the state-dict keys of transformers' `*ForSequenceClassification`.
+
+mod common;
+
+use candle_core::{DType, Device, Tensor};
+use common::{assert_user_error, fixture, probecast};
+use probecast::data::glue::{task_spec, GlueExample, GlueSplit, TaskKind};
+use probecast::encoder::family::AnyEncoder;
+use probecast::encoder::model::Batch;
+use probecast::encoder::weights::{weights_file, Weights};
+use probecast::finetune::model::AnyClassifier;
+use probecast::finetune::train::{finetune, loss_of, TrainSettings};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+const FAMILIES: [&str; 4] = ["mpnet", "electra", "albert", "deberta-v2"];
+
+/// The reference tensors of one family.
+fn reference(fam: &str) -> BTreeMap<String, Tensor> {
+    let p = fixture(&format!("train/{fam}.safetensors"));
+    candle_core::safetensors::load(&p, &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+fn checkpoint(fam: &str) -> PathBuf {
+    fixture(&format!("arch/{fam}"))
+}
+
+/// The fixture's batch.
+fn batch(r: &BTreeMap<String, Tensor>) -> (Batch, Vec<f32>) {
+    let u32s = |k: &str| -> Vec<u32> {
+        r[k].to_dtype(DType::U32)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let (_, seq) = r["input_ids"].dims2().unwrap();
+    let lengths = u32s("lengths").into_iter().map(|l| l as usize).collect();
+    let labels = u32s("labels").into_iter().map(|l| l as f32).collect();
+    (
+        Batch {
+            ids: u32s("input_ids"),
+            type_ids: u32s("token_type_ids"),
+            lengths,
+            seq,
+        },
+        labels,
+    )
+}
+
+fn scalar(t: &Tensor) -> f64 {
+    t.to_dtype(DType::F64)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap()[0]
+}
+
+/// Loss and every gradient norm of one batch, with the head PyTorch used, to 1e-4 relative.
+fn check_loss_and_gradients(fam: &str) {
+    let r = reference(fam);
+    let (b, labels) = batch(&r);
+    let model = AnyClassifier::load(&checkpoint(fam), 3, 0).unwrap();
+    let named = model.hf_named_params();
+    for (k, t) in r.iter().filter(|(k, _)| k.starts_with("head/")) {
+        let name = &k["head/".len()..];
+        let (_, p) = named
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("{fam}: no parameter {name}"));
+        p.var.set(t).unwrap();
+    }
+    let logits = model
+        .forward(&b.ids, &b.type_ids, &b.lengths, b.seq, None)
+        .unwrap();
+    let loss = loss_of(&logits, &labels, TaskKind::Classification).unwrap();
+    let (ours, theirs) = (scalar(&loss), scalar(&r["loss"]));
+    assert!(
+        (ours - theirs).abs() <= 1e-4 * theirs.abs(),
+        "{fam}: loss {ours} vs PyTorch {theirs}"
+    );
+    let grads = loss.backward().unwrap();
+    let want: BTreeSet<String> = r
+        .keys()
+        .filter_map(|k| k.strip_prefix("grad_norm/").map(str::to_string))
+        .collect();
+    let have: BTreeSet<String> = named.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(have, want, "{fam}: parameter sets differ");
+    // Key biases shift every score of a query row by the same amount, which the softmax
+    // ignores: their exact gradient is 0 and both sides hold rounding noise (~1e-11). A norm
+    // below 1e-7 of the largest is such a zero; it must be one on both sides.
+    let largest = want
+        .iter()
+        .map(|n| scalar(&r[&format!("grad_norm/{n}")]))
+        .fold(0f64, f64::max);
+    let zero = 1e-7 * largest;
+    let mut worst = 0f64;
+    let mut zeros = 0;
+    for (name, p) in &named {
+        let g = match grads.get(p.var.as_tensor()) {
+            Some(g) => scalar(&g.sqr().unwrap().sum_all().unwrap()).sqrt(),
+            None => 0.0,
+        };
+        let t = scalar(&r[&format!("grad_norm/{name}")]);
+        if t <= zero {
+            assert!(
+                g <= zero,
+                "{fam}: {name}: gradient norm {g}, PyTorch {t} (zero)"
+            );
+            zeros += 1;
+            continue;
+        }
+        let rel = (g - t).abs() / t;
+        assert!(
+            rel <= 1e-4,
+            "{fam}: {name}: gradient norm {g} vs PyTorch {t}"
+        );
+        worst = worst.max(rel);
+    }
+    assert!(zeros < named.len() / 4, "{fam}: {zeros} zero gradients");
+    eprintln!(
+        "{fam}: loss {ours} vs {theirs}; {} gradient norms ({zeros} zero), worst relative difference {worst:.2e}",
+        named.len()
+    );
+}
+
+#[test]
+fn mpnet_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    check_loss_and_gradients("mpnet");
+}
+
+#[test]
+fn electra_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    check_loss_and_gradients("electra");
+}
+
+#[test]
+fn albert_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    check_loss_and_gradients("albert");
+}
+
+#[test]
+fn deberta_v2_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    check_loss_and_gradients("deberta-v2");
+}
+
+/// The trainable body in evaluation mode returns the inference path's hidden states (the same
+/// modules loaded as parameters), bit for bit, on the fixture batch.
+#[test]
+fn trainable_forward_in_eval_mode_equals_the_inference_hidden_states() {
+    for fam in FAMILIES {
+        let dir = checkpoint(fam);
+        let (b, _) = batch(&reference(fam));
+        let enc =
+            AnyEncoder::load(&dir, Weights::load(&weights_file(&dir).unwrap()).unwrap()).unwrap();
+        let want = enc.forward(&b).unwrap();
+        let model = AnyClassifier::load(&dir, 2, 0).unwrap();
+        let AnyClassifier::Family(m) = &model else {
+            panic!("{fam} is not on the family path")
+        };
+        let got = m.body.hidden_states(&b).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            let d = scalar(&(g - w).unwrap().abs().unwrap().max_all().unwrap());
+            assert_eq!(d, 0.0, "{fam}");
+        }
+        let last = m.body.forward(&b, None).unwrap();
+        let d = scalar(
+            &(last - want.last().unwrap())
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap(),
+        );
+        assert_eq!(d, 0.0, "{fam}");
+    }
+}
+
+fn toy_split(n: usize) -> GlueSplit {
+    let words = [
+        "cat", "dog", "weather", "rain", "numbers", "words", "garden", "mat",
+    ];
+    let examples = (0..n)
+        .map(|i| GlueExample {
+            a: format!("the {} sat on the mat {}", words[i % 8], words[(i / 8) % 8]),
+            b: None,
+            target: (i % 2) as f32,
+        })
+        .collect();
+    GlueSplit {
+        spec: task_spec("sst2").unwrap(),
+        path: "toy".into(),
+        examples,
+    }
+}
+
+/// Each tiny checkpoint fits 32 examples to full training accuracy, and the saved model holds
+/// exactly the keys of transformers' `*ForSequenceClassification` (the fixture's state dict).
+#[test]
+fn tiny_family_checkpoints_overfit_32_examples_and_save_exactly_the_transformers_keys() {
+    let data = toy_split(32);
+    let s = TrainSettings {
+        epochs: 30,
+        lr: 3e-3,
+        batch_size: 8,
+        warmup_ratio: 0.0,
+        max_length: 32,
+        ..Default::default()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    for fam in FAMILIES {
+        let out = tmp.path().join(fam);
+        let r = finetune(
+            &checkpoint(fam),
+            &data,
+            &data,
+            &s,
+            7,
+            Some(&out),
+            &indicatif::ProgressBar::hidden(),
+        )
+        .unwrap();
+        let last = r.epochs.last().unwrap();
+        eprintln!(
+            "{fam}: train loss {:.4} -> {:.4}, accuracy {}",
+            r.epochs[0].train_loss, last.train_loss, last.metrics[0].1
+        );
+        assert_eq!(last.metrics[0], ("accuracy".to_string(), 1.0), "{fam}");
+        assert!(last.train_loss < r.epochs[0].train_loss);
+        let saved: BTreeSet<String> =
+            candle_core::safetensors::load(out.join("model.safetensors"), &Device::Cpu)
+                .unwrap()
+                .into_keys()
+                .collect();
+        let keys: Vec<String> = serde_json::from_str(
+            &std::fs::read_to_string(fixture(&format!("train/{fam}.keys.json"))).unwrap(),
+        )
+        .unwrap();
+        let want: BTreeSet<String> = keys.into_iter().collect();
+        assert_eq!(saved, want, "{fam}: saved keys differ from transformers'");
+    }
+}
+
+/// finetune of an architecture without a trainable body: exit 2, one line naming the list.
+#[test]
+fn finetune_of_an_architecture_without_a_trainable_body_names_the_supported_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("xlnet");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("config.json"),
+        r#"{"model_type": "xlnet", "d_model": 32, "n_layer": 2}"#,
+    )
+    .unwrap();
+    let task = tmp.path().join("RTE");
+    std::fs::create_dir_all(&task).unwrap();
+    let tsv = "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tentailment\n1\tc\td\tnot_entailment\n";
+    std::fs::write(task.join("train.tsv"), tsv).unwrap();
+    std::fs::write(task.join("dev.tsv"), tsv).unwrap();
+    let out = tmp.path().join("o");
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            m.to_str().unwrap(),
+            "--task",
+            task.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        &[
+            "config.json",
+            "xlnet",
+            "no trainable body",
+            "mpnet, electra, albert, deberta-v2",
+        ],
+    );
+}
