@@ -27,6 +27,17 @@ FAMILIES = {
                        position_buckets=256, norm_rel_ebd="layer_norm", share_att_key=True,
                        pos_att_type=["p2c", "c2p"], position_biased_input=False,
                        max_relative_positions=-1, layer_norm_eps=1e-7),
+    # microsoft/deberta-base's configuration.
+    "deberta": dict(max_position_embeddings=512, type_vocab_size=0, relative_attention=True,
+                    pos_att_type=["c2p", "p2c"], position_biased_input=False,
+                    max_relative_positions=-1, layer_norm_eps=1e-7),
+    # xlnet-base-cased's shape (XLNetConfig maps hidden_size/num_* to d_model/n_*).
+    "xlnet": dict(d_inner=3072, ff_activation="gelu", attn_type="bi", mem_len=None),
+    # answerdotai/ModernBERT-base's layer shape (GeGLU 1152, local window 128, a global layer
+    # every third), 12 layers like the others.
+    "modernbert": dict(intermediate_size=1152, max_position_embeddings=8192,
+                       global_attn_every_n_layers=3, local_attention=128, cls_token_id=0,
+                       sep_token_id=2),
 }
 TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"]
 
@@ -39,7 +50,10 @@ def main():
     a = ap.parse_args()
     for fam in a.families.split(","):
         torch.manual_seed(0)
-        cfg = AutoConfig.for_model(fam, **BASE, **FAMILIES[fam])
+        kw = dict(BASE)
+        if fam == "modernbert":
+            kw.pop("intermediate_size")
+        cfg = AutoConfig.for_model(fam, **kw, **FAMILIES[fam])
         model = AutoModel.from_config(cfg).eval()
         d = os.path.join(a.out, fam)
         model.save_pretrained(d, safe_serialization=True)
