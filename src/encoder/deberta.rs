@@ -17,7 +17,9 @@
 //! v1's relative positions differ from v2's: no log buckets, and transformers slices the table
 //! to the rows `mrp − span .. mrp + span` (span = min(s, mrp), mrp = `max_relative_positions`,
 //! the position table when < 1) and clamps `i − j + span` into it, which is the same row as
-//! δ(i, j) = clamp(i − j + mrp, 0, 2·mrp − 1) of the whole table: that is what runs here.
+//! δ(i, j) = clamp(i − j + mrp, 0, 2·mrp − 1) of the whole table: that is what runs here, with
+//! the position projections computed only over the rows a batch of s tokens can reach (2·s of
+//! deberta-base's 1,024: this took embedding from 0.33x to PyTorch's speed to par, BENCHMARKS.md).
 //! `pos_att_type` must be a subset of {c2p, p2c}; `talking_head` is refused.
 //!
 //! Runs on the padded candle path ([`super::blocks`]).
@@ -198,18 +200,25 @@ impl Deberta {
 
     /// δ(i, j) = clamp(i − j + mrp, 0, 2·mrp − 1) for a length `s`, as a [s, s] u32 tensor, and
     /// its transpose.
-    fn rel_index(&self, s: usize) -> CResult<(Tensor, Tensor)> {
+    /// The rows `lo .. hi` of the relative table a sequence of `s` tokens can reach (all
+    /// 2·mrp rows when s > mrp, else `mrp − s .. mrp + s`: a 10-token batch projects 20 rows,
+    /// not 1,024), and δ(i, j) − lo and its transpose.
+    fn rel_index(&self, s: usize) -> CResult<(usize, usize, Tensor, Tensor)> {
         let m = self.cfg.max_relative_positions as i64;
+        let lo = (m - s as i64).max(0);
+        let hi = (m + s as i64).min(2 * m);
         let mut idx = vec![0u32; s * s];
         let mut idx_t = vec![0u32; s * s];
         for i in 0..s {
             for j in 0..s {
-                let v = (i as i64 - j as i64 + m).clamp(0, 2 * m - 1) as u32;
+                let v = ((i as i64 - j as i64 + m).clamp(0, 2 * m - 1) - lo) as u32;
                 idx[i * s + j] = v;
                 idx_t[j * s + i] = v;
             }
         }
         Ok((
+            lo as usize,
+            hi as usize,
             Tensor::from_vec(idx, (s, s), &Device::Cpu)?,
             Tensor::from_vec(idx_t, (s, s), &Device::Cpu)?,
         ))
@@ -267,10 +276,10 @@ impl PaddedEncoder for Deberta {
                 let k = split_heads(&l.k().forward(&x)?, heads)?;
                 let v = split_heads(&l.v().forward(&x)?, heads)?;
                 let mut sc = q.matmul(&k.t()?.contiguous()?)?;
-                if let (Some(rel), Some((idx, idx_t))) = (&self.rel, &idx) {
-                    let rel = rel.unsqueeze(0)?;
+                if let (Some(rel), Some((lo, hi, idx, idx_t))) = (&self.rel, &idx) {
+                    let rel = rel.narrow(0, *lo, hi - lo)?.unsqueeze(0)?;
                     if let Some(pk) = &rp.key {
-                        let pk = split_heads(&pk.forward(&rel)?, heads)?; // [1, H, 2m, d]
+                        let pk = split_heads(&pk.forward(&rel)?, heads)?; // [1, H, hi - lo, d]
                         let att = q.broadcast_matmul(&pk.t()?.contiguous()?)?;
                         sc = (sc + DebertaV2::gather(&att, idx)?)?;
                     }
