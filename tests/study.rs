@@ -207,25 +207,6 @@ fn tiny_study_runs_reuses_its_units_and_recomputes_exactly_what_changed() {
     assert_eq!(lines[0], "model,rte");
     assert_eq!(lines.len(), 4, "{targets}");
     // the base's target is the mean of its two seeds' units
-    let unit_value = |seed: u64| -> f64 {
-        let d = std::fs::read_dir(out.join("finetune"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .find(|p| {
-                let n = p.file_name().unwrap().to_string_lossy().to_string();
-                n.starts_with(&format!("tiny-rte-seed{seed}-"))
-            })
-            .unwrap();
-        let t = std::fs::read_to_string(d.join("targets.csv")).unwrap();
-        t.lines()
-            .nth(1)
-            .unwrap()
-            .split(',')
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
     let base: f64 = lines
         .iter()
         .find(|l| l.starts_with("tiny,"))
@@ -235,7 +216,10 @@ fn tiny_study_runs_reuses_its_units_and_recomputes_exactly_what_changed() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((base - (unit_value(1) + unit_value(2)) / 2.0).abs() < 1e-12);
+    assert!(
+        (base - (unit_score(&out, "tiny-rte", 1) + unit_score(&out, "tiny-rte", 2)) / 2.0).abs()
+            < 1e-12
+    );
     // the checkpoint not fine-tuned is predicted
     let preds = std::fs::read_to_string(res.join("predictions.csv")).unwrap();
     assert!(
