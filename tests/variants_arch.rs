@@ -256,13 +256,13 @@ fn scalar(t: &Tensor) -> f64 {
         .unwrap()[0]
 }
 
-/// ALBERT's and DeBERTa's masked-LM loss on a fixed masked batch, and the gradient norm of every
+/// ALBERT's, DeBERTa's and MPNet's masked-LM loss on a fixed masked batch, and the gradient norm of every
 /// parameter tensor, equal transformers' `*ForMaskedLM` with the same head weights to 1e-4
 /// relative (bench/python/make_train_fixtures.py). Gradient norms below 1e-7 of the largest
 /// are the key biases' exact zeros (rounding noise on both sides) and must be such on ours.
 #[test]
-fn albert_and_deberta_masked_lm_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
-    for fam in ["albert", "deberta-v2"] {
+fn albert_deberta_and_mpnet_masked_lm_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    for fam in ["albert", "deberta-v2", "mpnet"] {
         let r = mlm_reference(fam);
         let m = MlmModel::load(&MlmInit::FromDir(checkpoint(fam)), DType::F32, 0).unwrap();
         let names = m.hf_param_names();
@@ -330,17 +330,18 @@ fn albert_and_deberta_masked_lm_loss_and_every_gradient_norm_equal_pytorch_to_1e
     }
 }
 
-/// `--corrupt-steps` on ALBERT and DeBERTa: one run saves a `*ForMaskedLM` directory at each
-/// listed step whose keys are those transformers saves (ALBERT keeps the source's pooler, which
-/// `AlbertForMaskedLM` lacks: fine-tuning uses it), that probecast reads back with the head it
+/// `--corrupt-steps` on ALBERT, DeBERTa and MPNet: one run saves a `*ForMaskedLM` directory at each
+/// listed step whose keys are those transformers saves (ALBERT and MPNet keep the source's pooler,
+/// which their `*ForMaskedLM` lacks: `AutoModel` uses it), that probecast reads back with the head it
 /// trained, and whose encoder moved away from the source.
 #[test]
-fn corrupt_steps_on_albert_and_deberta_save_masked_lm_checkpoints_with_transformers_keys() {
+fn corrupt_steps_on_albert_deberta_and_mpnet_save_masked_lm_checkpoints_with_transformers_keys() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = fixture("variants/corpus.txt");
     for (fam, arch) in [
         ("albert", "AlbertForMaskedLM"),
         ("deberta-v2", "DebertaV2ForMaskedLM"),
+        ("mpnet", "MPNetForMaskedLM"),
     ] {
         let out = tmp.path().join(fam);
         run_variants(
@@ -378,6 +379,11 @@ fn corrupt_steps_on_albert_and_deberta_save_masked_lm_checkpoints_with_transform
             want.insert("albert.pooler.weight".into());
             want.insert("albert.pooler.bias".into());
         }
+        if fam == "mpnet" {
+            // the source's pooler too (MPNetModel has one; MPNetForMaskedLM does not)
+            want.insert("mpnet.pooler.dense.weight".into());
+            want.insert("mpnet.pooler.dense.bias".into());
+        }
         assert_eq!(saved, want, "{fam}: saved keys differ from transformers'");
         // read back: the trained head is the saved one (logits of step 3 differ from step 1)
         let logits = |v: &str| -> Vec<f32> {
@@ -394,7 +400,13 @@ fn corrupt_steps_on_albert_and_deberta_save_masked_lm_checkpoints_with_transform
             logits(&format!("{fam}-corrupt1")),
             logits(&format!("{fam}-corrupt3")),
         );
-        assert_eq!(a.len(), 6 * 100);
+        let vocab = serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(checkpoint(fam).join("config.json")).unwrap(),
+        )
+        .unwrap()["vocab_size"]
+            .as_u64()
+            .unwrap() as usize;
+        assert_eq!(a.len(), 6 * vocab);
         assert_ne!(a, b, "{fam}: step 3 must differ from step 1");
         // the encoder moved: its last hidden state differs from the source's
         let r = reference(fam);
@@ -409,7 +421,7 @@ fn base_layers(fam: &str) -> usize {
 
 /// `--corrupt-steps` on a family without masked-LM training: exit 2, one line naming them.
 #[test]
-fn corrupt_steps_on_mpnet_is_refused_naming_the_supported_families() {
+fn corrupt_steps_on_electra_is_refused_naming_the_supported_families() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("o");
     let corpus = fixture("variants/corpus.txt");
@@ -417,7 +429,7 @@ fn corrupt_steps_on_mpnet_is_refused_naming_the_supported_families() {
         &probecast(&[
             "variants",
             "--model",
-            checkpoint("mpnet").to_str().unwrap(),
+            checkpoint("electra").to_str().unwrap(),
             "--out",
             out.to_str().unwrap(),
             "--corrupt-steps",
@@ -425,7 +437,7 @@ fn corrupt_steps_on_mpnet_is_refused_naming_the_supported_families() {
             "--corpus",
             corpus.to_str().unwrap(),
         ]),
-        &["config.json", "mpnet", "ALBERT and DeBERTa-v2/v3"],
+        &["config.json", "electra", "ALBERT, DeBERTa-v2/v3 and MPNet"],
     );
     assert!(!out.exists());
 }

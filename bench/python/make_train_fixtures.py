@@ -50,7 +50,7 @@ PAIRS = [
     ("cafe owners like quiet mornings", "the cat sat"),
 ]
 LABELS = [0, 2, 1, 2]
-MLM_FAMILIES = ["albert", "deberta-v2"]
+MLM_FAMILIES = ["albert", "deberta-v2", "mpnet"]
 MLM_SENTENCES = [
     "the cat sat on the mat",
     "nobody complained about the rain at all today",

@@ -1,5 +1,8 @@
-//! The masked-LM heads of ALBERT and DeBERTa-v2/v3 (the families the seed paper corrupted), as
-//! transformers defines them, for [`super::mlm`]'s training loop:
+//! The masked-LM heads of ALBERT and DeBERTa-v2/v3 (the families the seed paper corrupted) and
+//! MPNet (the study's second base), as transformers defines them, for [`super::mlm`]'s training
+//! loop:
+//! - MPNet (`MPNetLMHead`): `lm_head.dense` (hidden → hidden), gelu, `lm_head.layer_norm`,
+//!   decoder tied to the word embeddings, `lm_head.bias`;
 //! - ALBERT (`AlbertMLMHead`): `predictions.dense` (hidden → embedding_size), `hidden_act`,
 //!   `predictions.LayerNorm`, decoder tied to the word embeddings, `predictions.bias`;
 //! - DeBERTa-v2/v3 with `legacy` (transformers' default): `cls.predictions.transform.dense`
@@ -15,7 +18,7 @@
 //!
 //! The body is the family's trainable body (`crate::encoder::trainable_family`), the same
 //! modules as inference. A saved model is a `*ForMaskedLM` directory: body tensors under the
-//! wrapper's prefix (`albert.`, `deberta.`), the head at the top level.
+//! wrapper's prefix (`albert.`, `deberta.`, `mpnet.`), the head at the top level.
 
 use super::checkpoint::Checkpoint;
 use super::ZooError;
@@ -77,6 +80,19 @@ impl FamilyHeadSpec {
                 legacy: None,
                 body_prefix,
             }),
+            // MPNetLMHead: dense (hidden → hidden), gelu (always: it does not read hidden_act),
+            // layer_norm, decoder tied to the word embeddings, bias.
+            Family::Mpnet => Ok(FamilyHeadSpec {
+                dense: "lm_head.dense",
+                ln: "lm_head.layer_norm",
+                bias: "lm_head.bias",
+                decoder: Some(("lm_head.decoder.weight", "lm_head.decoder.bias")),
+                width: hidden,
+                act: Act::parse("gelu").expect("gelu is an activation"),
+                architecture: "MPNetForMaskedLM",
+                legacy: None,
+                body_prefix,
+            }),
             Family::DebertaV2 => {
                 let legacy = match cfg.get("legacy").and_then(|v| v.as_bool()) {
                     Some(l) => l,
@@ -119,7 +135,7 @@ impl FamilyHeadSpec {
             other => Err(ZooError::input(
                 &path,
                 format!(
-                    "masked-LM training supports bert, albert and deberta-v2 checkpoints, not model_type {:?} (finetune supports: {TRAINABLE})",
+                    "masked-LM training supports bert, albert, deberta-v2 and mpnet checkpoints, not model_type {:?} (finetune supports: {TRAINABLE})",
                     other.model_type()
                 ),
             )),
