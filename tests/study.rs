@@ -582,3 +582,39 @@ fn the_committed_tiny_study_is_the_test_fixture() {
         std::fs::read_to_string(tmp.path().join("study.toml")).unwrap()
     );
 }
+
+#[test]
+fn family_runs_only_that_familys_units_and_names_the_families_when_unknown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("encoder/tiny-bert");
+    let f = write_study(tmp.path(), &model, 2e-2);
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(
+        &f,
+        format!(
+            "{text}\n[[checkpoint]]\nname = \"twin\"\npath = \"{}\"\nfamily = \"other\"\n",
+            model.display()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("o");
+    // only the twin's probing (it is not fine-tuned); no variant, no fit
+    let (code, so, se) = study(&["run", s(&f), "--out", s(&out), "--family", "other"]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    assert_eq!(done_lines(&so, "variants"), 0, "{so}");
+    assert_eq!(done_lines(&so, "probe"), 1, "{so}");
+    assert!(so.contains("probe twin-"), "{so}");
+    assert_eq!(done_lines(&so, "finetune"), 0, "{so}");
+    assert!(!so.contains("fit ("), "{so}");
+    // then the rest, and the fit, since every unit is now done
+    let (code, so, se) = study(&["run", s(&f), "--out", s(&out), "--family", "tiny"]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    assert_eq!(done_lines(&so, "variants"), 3, "{so}");
+    assert_eq!(done_lines(&so, "probe"), 4, "{so}");
+    assert_eq!(done_lines(&so, "finetune"), 4, "{so}");
+    assert!(so.contains("fit ("), "{so}");
+    assert_bad(
+        &["run", s(&f), "--out", s(&out), "--family", "nope"],
+        &["--family nope", "families: tiny, other"],
+    );
+}

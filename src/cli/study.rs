@@ -64,6 +64,10 @@ pub struct RunArgs {
     /// study is still running.
     #[arg(long)]
     pub partial: bool,
+    /// Run only the units of this family's checkpoints (repeatable), e.g. the small family of
+    /// a long study first; the fit still needs every unit (or --stage fit --partial).
+    #[arg(long = "family", value_name = "NAME")]
+    pub families: Vec<String>,
 }
 
 /// Arguments of `probecast study status`.
@@ -124,6 +128,7 @@ fn run_cmd(r: RunArgs, argv: &[String]) -> Result<(), CliError> {
         stage,
         force: r.path.force,
         partial: r.partial,
+        families: r.families,
     };
     let rep = study::run(&study, &plan, &rs, argv, &mut |l| println!("{l}"))?;
     if let Some(f) = &rep.fit {

@@ -13,7 +13,7 @@ pub mod results;
 pub mod slurm;
 pub mod store;
 
-use file::Study;
+use file::{Source, Study};
 use plan::{Plan, Stage, Unit, UnitKind};
 use std::path::{Path, PathBuf};
 
@@ -85,6 +85,9 @@ pub struct RunSettings {
     /// With `stage: Some(Stage::Fit)`: fit on the complete checkpoints only, into
     /// `results-partial/` (see [`results::fit`]), while other units are still pending.
     pub partial: bool,
+    /// Only the units of checkpoints in these families (empty: all): a variant build belongs
+    /// to the family of the checkpoints it writes.
+    pub families: Vec<String>,
 }
 
 /// The default study directory: `out/` beside the study file.
@@ -330,6 +333,19 @@ fn run_unit(study: &Study, plan: &Plan, u: &Unit, argv: &[String]) -> Result<(),
     }
 }
 
+/// The family of a unit: its checkpoint's, or for a variant build, its base's variants'.
+fn unit_family<'a>(study: &'a Study, u: &Unit) -> &'a str {
+    let c = match u.kind {
+        UnitKind::Probe(c) | UnitKind::Finetune { ckpt: c, .. } => c,
+        UnitKind::Variant(b) => study
+            .checkpoints
+            .iter()
+            .position(|c| c.source == Source::Variant(b))
+            .unwrap_or(study.builds[b].base),
+    };
+    &study.checkpoints[c].family
+}
+
 /// Run the pending units of the selected stage(s) and share, then (unsharded, or with
 /// `--stage fit`) merge, fit and predict. `log` gets one line per unit.
 pub fn run(
@@ -344,6 +360,23 @@ pub fn run(
             &rs.out,
             "--partial is a kind of fit: use it with --stage fit",
         ));
+    }
+    for f in &rs.families {
+        if !study.checkpoints.iter().any(|c| &c.family == f) {
+            let mut known: Vec<&str> = Vec::new();
+            for c in &study.checkpoints {
+                if !known.contains(&c.family.as_str()) {
+                    known.push(&c.family);
+                }
+            }
+            return Err(StudyError::input(
+                &rs.out,
+                format!(
+                    "--family {f}: no checkpoint of the study is in it (families: {})",
+                    known.join(", ")
+                ),
+            ));
+        }
     }
     let mut report = RunReport::default();
     let mut failed_builds: Vec<usize> = Vec::new();
@@ -361,6 +394,9 @@ pub fn run(
             let mine = rs.shard.is_none_or(|sh| sh.owns(pos));
             pos += 1;
             if !mine || matches!(s, State::Done | State::NotNeeded) {
+                continue;
+            }
+            if !rs.families.is_empty() && !rs.families.iter().any(|f| f == unit_family(study, u)) {
                 continue;
             }
             let t0 = std::time::Instant::now();
