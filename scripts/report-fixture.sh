@@ -19,9 +19,11 @@ fi
 dst=tests/fixtures/report/demo
 rm -rf "$dst"
 mkdir -p "$dst"/{probe,finetune,zoo,fit/loo,fit/family,fit/paper}
-awk -F, 'NR == 1 || ($7 == "test_acc" && $6 != "std")' "$src/probe/probes.csv" >"$dst/probe/probes.csv"
-cp "$src/probe/features.csv" "$src/probe/manifest.json" "$dst/probe/"
-cp "$src/finetune/finetune.csv" "$src/finetune/targets.csv" "$src/finetune/manifest.json" "$dst/finetune/"
+# the study's merged tables (study/results/) in the layout the fixture has always had
+awk -F, 'NR == 1 || ($7 == "test_acc" && $6 != "std")' "$src/study/results/probes.csv" >"$dst/probe/probes.csv"
+cp "$src/study/results/features.csv" "$dst/probe/"
+cp "$src/study/results/finetune.csv" "$src/study/results/targets.csv" "$dst/finetune/"
+cp "$src/study/manifest.json" "$dst/finetune/"
 cp "$src/zoo/checkpoints.csv" "$dst/zoo/"
 cp "$src/fit/predictions.csv" "$src/fit/results.csv" "$src/fit/table.txt" "$src/fit/manifest.json" "$dst/fit/"
 for f in loo family paper; do

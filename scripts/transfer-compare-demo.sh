@@ -19,7 +19,7 @@ BIN=${PROBECAST:-target/release/probecast}
 "$BIN" demo --out "$DEMO"
 "$BIN" transfer-compare \
     --checkpoints "$DEMO/zoo/checkpoints.csv" \
-    --targets "$DEMO/finetune/targets.csv" \
+    --targets "$DEMO/study/results/targets.csv" \
     --task "$DEMO/data/acceptability,$DEMO/data/paraphrase" \
     --task-type acceptability=cola,paraphrase=mrpc \
     --predictions "$DEMO/fit/loo/cv_predictions.csv,$DEMO/fit/family/cv_predictions.csv" \

@@ -125,7 +125,7 @@ fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
     let run = uninterrupted_quick_run();
     let (out, stdout, stderr) = (&run.out, &run.stdout, &run.stderr);
     let o = out.to_str().unwrap();
-    for stage in ["data", "zoo", "probe", "finetune", "fit"] {
+    for stage in ["data", "zoo", "study", "fit"] {
         assert!(
             out.join(stage).join("manifest.json").is_file(),
             "{stage} manifest"
@@ -211,8 +211,8 @@ fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
     }
 
     // a held-out checkpoint's out-of-fold prediction, recomputed by a fit without it
-    let (fh, frows) = read_csv(&out.join("probe/features.csv"));
-    let (th, trows) = read_csv(&out.join("finetune/targets.csv"));
+    let (fh, frows) = read_csv(&out.join("study/results/features.csv"));
+    let (th, trows) = read_csv(&out.join("study/results/targets.csv"));
     let (_, cv) = read_csv(&out.join("fit/loo/cv_predictions.csv"));
     let (ch, _) = read_csv(&out.join("fit/loo/cv_predictions.csv"));
     let col = |name: &str| ch.iter().position(|c| c == name).unwrap();
@@ -242,7 +242,7 @@ fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
         "--predictor",
         fit_dir.join("predictor.json").to_str().unwrap(),
         "--data",
-        out.join("probe/features.csv").to_str().unwrap(),
+        out.join("study/results/features.csv").to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
     let refit: HashMap<(String, String), f64> = preds
@@ -285,7 +285,7 @@ fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
     // a second run resumes: every stage skipped, the same table
     let (code, stdout2, stderr2) = common::run(&["demo", "--quick", "--out", o]);
     assert_eq!(code, 0, "{stderr2}");
-    assert_eq!(stderr2.matches("skipped").count(), 5, "{stderr2}");
+    assert_eq!(stderr2.matches("skipped").count(), 4, "{stderr2}");
     let table = |s: &str| {
         s.lines()
             .filter(|l| !l.contains("total"))
@@ -311,6 +311,13 @@ fn comparable_outputs(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>>
             let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
             let rel = p.strip_prefix(dir).unwrap().display().to_string();
             assert!(ext != "tmp", "a temporary file was left: {rel}");
+            assert!(
+                !rel.contains(".probecast-staging-"),
+                "a staging directory was left: {rel}"
+            );
+            if rel.ends_with("cost.csv") {
+                continue; // CPU seconds
+            }
             let bytes = std::fs::read(&p).unwrap();
             match ext {
                 "safetensors" => {
@@ -362,17 +369,6 @@ fn kill_when(out: &Path, what: &str, ready: &dyn Fn() -> bool) {
 fn quick_demo_killed_mid_stage_resumes_reusing_finished_units_and_matches_an_uninterrupted_run() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("demo");
-    let files = |sub: &str| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(out.join(sub))
-            .map(|rd| {
-                rd.map(|e| e.unwrap().path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "csv"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
     // 1. Kill inside the zoo stage, once the first pretraining run has saved its checkpoints and
     //    the second has not finished.
     let first_run = out.join("zoo/pretrain/tiny-s1-step30/model.safetensors");
@@ -383,18 +379,29 @@ fn quick_demo_killed_mid_stage_resumes_reusing_finished_units_and_matches_an_uni
     assert!(!out.join("zoo/manifest.json").exists());
     let kept_ckpt = identity(&first_run);
 
-    // 2. Resume; kill inside the fine-tuning stage once three runs are saved.
-    kill_when(&out, "inside the fine-tuning stage", &|| {
-        files("finetune/runs").len() >= 3 && !out.join("finetune/manifest.json").exists()
+    // 2. Resume; kill inside the study stage once three fine-tuning units are done.
+    let units = |stage: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(out.join("study").join(stage))
+            .map(|rd| {
+                rd.map(|e| e.unwrap().path().join("done.json"))
+                    .filter(|p| p.is_file())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    kill_when(&out, "inside the study stage", &|| {
+        units("finetune").len() >= 3 && !out.join("study/manifest.json").exists()
     });
-    assert!(!out.join("finetune/manifest.json").exists());
+    assert!(!out.join("study/manifest.json").exists());
     assert_eq!(
         identity(&first_run),
         kept_ckpt,
         "the finished pretraining run was redone"
     );
-    let snapshot = |sub: &str| -> Vec<(PathBuf, (u64, std::time::SystemTime))> {
-        files(sub)
+    let snapshot = |stage: &str| -> Vec<(PathBuf, (u64, std::time::SystemTime))> {
+        units(stage)
             .into_iter()
             .map(|p| {
                 let id = identity(&p);
@@ -402,20 +409,20 @@ fn quick_demo_killed_mid_stage_resumes_reusing_finished_units_and_matches_an_uni
             })
             .collect()
     };
-    let done_runs = snapshot("finetune/runs");
+    let done_runs = snapshot("finetune");
     assert!(done_runs.len() >= 3);
-    let done_rows = snapshot("probe/rows");
+    let done_rows = snapshot("probe");
 
     // 3. Resume to the end: the earlier stages are skipped, the finished units reused.
     let (code, stdout, stderr) = common::run(&["demo", "--quick", "--out", out.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    for stage in ["data", "zoo", "probe"] {
+    for stage in ["data", "zoo"] {
         assert!(
             stderr.contains(&format!("] {stage}: done earlier")),
             "{stage} not skipped: {stderr}"
         );
     }
-    assert!(stderr.contains("] finetune: fine-tuning"), "{stderr}");
+    assert!(stderr.contains("] study: the study of"), "{stderr}");
     for (p, id) in done_runs.iter().chain(&done_rows) {
         assert_eq!(identity(p), *id, "{} was redone", p.display());
     }

@@ -6,16 +6,18 @@
 //!    by `data::tasks`, and the two downstream tasks (GLUE layout) from `data::grammar`;
 //! 2. `zoo/`: tiny BERT encoders pretrained with masked-LM from scratch (checkpoints along
 //!    training, several sizes and seeds) plus noise and corruption variants ([`zoo`]);
-//! 3. `probe/`: probing features of every checkpoint ([`probing`]);
-//! 4. `finetune/`: fine-tuned dev scores of every checkpoint on both tasks ([`tuning`]);
-//! 5. `fit/`: honest leave-one-checkpoint-out and leave-one-family-out validation, the paper's
-//!    in-sample protocol, predictions, and the table ([`results`]).
+//! 3. `study/`: the loop over the zoo as a study — `study.toml` (the built-in study file,
+//!    [`study_file`]) run by [`crate::study`], the one orchestrator of probing, fine-tuning and
+//!    fitting (resumable per unit: one checkpoint's probing, one fine-tuning run); its
+//!    `results/` holds the merged `features.csv`, `targets.csv` and the honest fits;
+//! 4. `fit/`: the demo's table from the study's merged tables: honest leave-one-checkpoint-out
+//!    and leave-one-family-out validation beside the paper's in-sample protocol, and
+//!    predictions ([`results`]).
 
-pub mod probing;
 pub mod results;
 pub mod stage;
+pub mod study_file;
 pub mod suite;
-pub mod tuning;
 pub mod zoo;
 
 use crate::data::grammar::{self, TaskSizes};
@@ -39,24 +41,9 @@ pub enum DemoError {
     /// Loading or running an encoder.
     #[error(transparent)]
     Encoder(#[from] crate::encoder::EncoderError),
-    /// Reading the probing suite.
+    /// The study of the zoo (its file, a failed unit).
     #[error(transparent)]
-    SentEval(#[from] crate::data::senteval::SentEvalError),
-    /// The probing protocol.
-    #[error(transparent)]
-    Probe(#[from] crate::probe::ProtocolError),
-    /// Writing probing results.
-    #[error(transparent)]
-    ProbeResults(#[from] crate::features::table::ResultsError),
-    /// Reading the probing suite.
-    #[error(transparent)]
-    ProbeRun(#[from] crate::probe::run::ProbeRunError),
-    /// Reading the downstream tasks.
-    #[error(transparent)]
-    Glue(#[from] crate::data::glue::GlueError),
-    /// Fine-tuning.
-    #[error(transparent)]
-    Finetune(#[from] crate::finetune::train::FinetuneError),
+    Study(#[from] crate::study::StudyError),
     /// Reading the fit tables.
     #[error(transparent)]
     Table(#[from] crate::predict::table::TableError),
@@ -216,7 +203,7 @@ pub fn run(
     let t_all = std::time::Instant::now();
     stage::mkdir(out)?;
     let mut timings = Vec::new();
-    let names = ["data", "zoo", "probe", "finetune", "fit"];
+    let names = ["data", "zoo", "study", "fit"];
     let dirs: Vec<PathBuf> = names.iter().map(|n| out.join(n)).collect();
     let zoo_entries = zoo::plan(s, &dirs[1]);
     let mut table = String::new();
@@ -225,7 +212,7 @@ pub fn run(
         let settings = stage_settings(s, name);
         if !force && stage::is_done(dir, &settings) {
             log(&format!(
-                "[{}/5] {name}: done earlier ({:.1} s then), skipped",
+                "[{}/4] {name}: done earlier ({:.1} s then), skipped",
                 i + 1,
                 stage::recorded_seconds(dir)
             ));
@@ -244,7 +231,7 @@ pub fn run(
         stage::mkdir(dir)?;
         let t0 = std::time::Instant::now();
         log(&format!(
-            "[{}/5] {name}: {}",
+            "[{}/4] {name}: {}",
             i + 1,
             describe(s, name, zoo_entries.len())
         ));
@@ -300,27 +287,49 @@ pub fn run(
                 }));
                 (outs, serde_json::json!({ "checkpoints": entries }))
             }
-            "probe" => {
-                probing::run(s, &zoo_entries, &dirs[0].join("probing"), dir)?;
+            "study" => {
+                let file = out.join("study.toml");
+                stage::write(&file, &study_file::text(s, &zoo_entries, out))?;
+                if force {
+                    // recompute every unit: a fresh study directory
+                    for sub in ["probe", "finetune", "results", "work", "study.json"] {
+                        let p = dir.join(sub);
+                        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+                    }
+                }
+                let (study, plan) = crate::study::open(&file, dir, false)?;
+                let rs = crate::study::RunSettings {
+                    out: dir.clone(),
+                    shard: None,
+                    stage: None,
+                    force: false,
+                    partial: false,
+                    families: vec![],
+                };
+                let rep = crate::study::run(&study, &plan, &rs, command_line, &mut |l: &str| {
+                    log(&format!("  {l}"))
+                })?;
+                if let Some((key, e)) = rep.failed.first() {
+                    return Err(DemoError::Io(format!("study unit {key} failed: {e}")));
+                }
+                if let Some(why) = rep.fit_skipped {
+                    return Err(DemoError::Io(format!("the study did not fit: {why}")));
+                }
                 (
-                    vec!["probes.csv".into(), "features.csv".into()],
-                    serde_json::json!({ "settings": format!("{:?}", probing::probe_settings(s)) }),
-                )
-            }
-            "finetune" => {
-                let tasks: Vec<PathBuf> =
-                    tuning::TASKS.iter().map(|(n, _)| dirs[0].join(n)).collect();
-                tuning::run(s, &zoo_entries, &tasks, dir)?;
-                (
-                    vec!["targets.csv".into(), "finetune.csv".into()],
-                    serde_json::json!({ "train_settings": tuning::train_settings(s) }),
+                    vec![
+                        "results/features.csv".into(),
+                        "results/targets.csv".into(),
+                        "results/probes.csv".into(),
+                        "results/finetune.csv".into(),
+                    ],
+                    serde_json::json!({ "study_file": "../study.toml" }),
                 )
             }
             _ => {
                 table = results::run(
                     s,
-                    &dirs[2].join("features.csv"),
-                    &dirs[3].join("targets.csv"),
+                    &dirs[2].join("results/features.csv"),
+                    &dirs[2].join("results/targets.csv"),
                     dir,
                 )?;
                 (
@@ -369,8 +378,9 @@ fn describe(s: &DemoSettings, stage: &str, n: usize) -> String {
             zoo::runs(s).len(),
             s.save_at.len()
         ),
-        "probe" => format!("probing {n} checkpoints on the probing tasks"),
-        "finetune" => format!("fine-tuning {n} checkpoints on 2 tasks"),
+        "study" => format!(
+            "the study of {n} checkpoints (study.toml): probing them, fine-tuning them on 2 tasks, fitting"
+        ),
         _ => "fitting the predictors (honest and paper protocols)".into(),
     }
 }

@@ -105,7 +105,7 @@ fn err(path: &Path, msg: impl std::fmt::Display) -> ReportError {
 }
 
 /// Directories to look in under `dir`: itself and its subdirectories, two levels deep (a demo
-/// directory holds `probe/`, `finetune/`, `fit/loo/`, ...), sorted, skipping the per-unit
+/// directory holds `study/results/`, `fit/loo/`, ...), sorted, skipping the per-unit
 /// folders of resumable stages (`rows`, `runs`) and checkpoint folders.
 fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     out.push(dir.to_path_buf());

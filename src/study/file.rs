@@ -605,7 +605,14 @@ impl Study {
                 .unwrap_or_else(|| spec.finetune.train.clone());
             s.check()
                 .map_err(|e| bad(format!("finetune.task {}: train.{e}", dir.display())))?;
-            let name = train.spec.name.to_string();
+            // the GLUE name; with an explicit task_type, the directory's (the task is not GLUE's)
+            let name = match &t.task_type {
+                Some(_) => dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| train.spec.name.to_string()),
+                None => train.spec.name.to_string(),
+            };
             if tasks.iter().any(|x: &Task| x.name == name) {
                 return Err(bad(format!("finetune: task '{name}' is listed twice")));
             }

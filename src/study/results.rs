@@ -157,11 +157,13 @@ pub fn fit(
             tune_cpu[ckpt][task] = super::store::read_marker(&u.dir).map(|m| m.cpu_seconds);
         }
         let name = &study.checkpoints[ckpt].name;
+        // relabelled: the study's checkpoint and task names
+        let tname = &study.tasks[task].name;
         let p = u.dir.join("finetune.csv");
         for m in read_finetune_csv(&p).map_err(|e| err(&p, e.to_string()))? {
             tidy.push_str(&format!(
-                "{name},{},{},{},{},{}\n",
-                m.task, m.seed, m.epoch, m.metric, m.value
+                "{name},{tname},{},{},{},{}\n",
+                m.seed, m.epoch, m.metric, m.value
             ));
         }
         let p = u.dir.join("targets.csv");
