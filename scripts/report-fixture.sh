@@ -34,7 +34,9 @@ cp "$src/manifest.json" "$dst/"
 python3 - "$src/zoo/manifest.json" "$dst/zoo/manifest.json" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
-m["details"] = {"checkpoints": len(m["details"].get("checkpoints", []))}
+# (the details sit at the top level in older manifests, under the command's section now)
+sec = m["demo"] if "details" not in m else m
+sec["details"] = {"checkpoints": len(sec["details"].get("checkpoints", []))}
 m["outputs"] = m["outputs"][:1]
 json.dump(m, open(sys.argv[2], "w"), indent=2)
 PY
