@@ -282,6 +282,23 @@ fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
         eprintln!("SKIPPED (live transformers check): python3 with transformers and torch is not installed; the committed fixture is checked instead");
     }
 
+    // the loop is an ordinary study: `study status` on the demo's own file finds every unit done
+    let (code, status, err) = common::run(&["study", "status", &format!("{o}/study.toml")]);
+    assert_eq!(code, 0, "{err}");
+    let row = |stage: &str| -> Vec<String> {
+        let l = status
+            .lines()
+            .find(|l| l.starts_with(stage))
+            .unwrap_or_else(|| panic!("no {stage} row in {status}"));
+        l.split_whitespace().map(String::from).collect()
+    };
+    // 8 checkpoints, 2 tasks
+    for (stage, done) in [("probe", "8"), ("finetune", "16"), ("fit", "1")] {
+        let r = row(stage);
+        assert_eq!(r[1], done, "{status}");
+        assert_eq!(r[2], "0", "{status}");
+    }
+
     // a second run resumes: every stage skipped, the same table
     let (code, stdout2, stderr2) = common::run(&["demo", "--quick", "--out", o]);
     assert_eq!(code, 0, "{stderr2}");

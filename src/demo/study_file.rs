@@ -81,6 +81,7 @@ pub fn text(s: &DemoSettings, entries: &[ZooEntry], out: &Path) -> String {
         .collect();
     let mut v = serde_json::json!({
         "name": NAME,
+        "out": "study",
         "checkpoint": checkpoints,
         "probe": {
             "tasks": ["data/probing"],

@@ -24,6 +24,8 @@ use std::path::{Path, PathBuf};
 pub struct StudyFile {
     /// The study's name: recorded in the study directory, which refuses another study's runs.
     pub name: String,
+    /// The study directory, relative to the study file (default `out`; `--out` overrides it).
+    pub out: Option<PathBuf>,
     /// Checkpoints given as directories or local Hugging Face cache ids.
     #[serde(default, rename = "checkpoint")]
     pub checkpoints: Vec<CheckpointEntry>,

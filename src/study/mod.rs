@@ -90,9 +90,17 @@ pub struct RunSettings {
     pub families: Vec<String>,
 }
 
-/// The default study directory: `out/` beside the study file.
+/// The default study directory: the study file's `out` key (relative to the file), else `out/`
+/// beside the file. An unreadable or invalid file gives `out/` here; loading it reports why.
 pub fn default_out(study_file: &Path) -> PathBuf {
-    study_file.parent().unwrap_or(Path::new(".")).join("out")
+    let named = std::fs::read_to_string(study_file)
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("out").and_then(|v| v.as_str()).map(PathBuf::from));
+    study_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(named.unwrap_or_else(|| PathBuf::from("out")))
 }
 
 /// Load the study and plan its units in `out` without creating or writing anything (for
