@@ -310,6 +310,22 @@ fn quick_demo_runs_end_to_end_with_consistent_outputs_and_resumes() {
             .join("\n")
     };
     assert_eq!(table(stdout), table(&stdout2));
+    // --force recomputes every stage (the study in a fresh directory that replaces the old
+    // one), on a copy: the other test reads this run's outputs
+    let copy = tmp.path().join("forced");
+    let st = std::process::Command::new("cp")
+        .args(["-a", o, copy.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let c = copy.to_str().unwrap();
+    let (code, stdout3, stderr3) = common::run(&["demo", "--quick", "--out", c, "--force"]);
+    assert_eq!(code, 0, "{stderr3}");
+    assert_eq!(stderr3.matches("done earlier").count(), 0, "{stderr3}");
+    let table3 = |s: &str| table(&s.replace(c, o));
+    assert_eq!(table(stdout), table3(&stdout3));
+    assert!(!copy.join(".probecast-staging-study").exists());
+    assert!(copy.join("study/results/targets.csv").is_file());
 }
 
 /// Every output file under `dir` that must not depend on how the run went (models, data, CSVs,

@@ -290,16 +290,21 @@ pub fn run(
             "study" => {
                 let file = out.join("study.toml");
                 stage::write(&file, &study_file::text(s, &zoo_entries, out))?;
-                if force {
-                    // recompute every unit: a fresh study directory
-                    for sub in ["probe", "finetune", "results", "work", "study.json"] {
-                        let p = dir.join(sub);
-                        let _ = std::fs::remove_dir_all(&p).or_else(|_| std::fs::remove_file(&p));
+                // --force recomputes every unit in a fresh directory that replaces the old
+                // one only when the study succeeded (a failed run leaves the old one intact)
+                let target = if force {
+                    let t = out.join(".probecast-staging-study");
+                    if t.exists() {
+                        std::fs::remove_dir_all(&t)
+                            .map_err(|e| DemoError::Io(format!("{}: {e}", t.display())))?;
                     }
-                }
-                let (study, plan) = crate::study::open(&file, dir, false)?;
+                    t
+                } else {
+                    dir.clone()
+                };
+                let (study, plan) = crate::study::open(&file, &target, false)?;
                 let rs = crate::study::RunSettings {
-                    out: dir.clone(),
+                    out: target.clone(),
                     shard: None,
                     stage: None,
                     force: false,
@@ -314,6 +319,11 @@ pub fn run(
                 }
                 if let Some(why) = rep.fit_skipped {
                     return Err(DemoError::Io(format!("the study did not fit: {why}")));
+                }
+                if force {
+                    let io = |e: std::io::Error| DemoError::Io(format!("{}: {e}", dir.display()));
+                    std::fs::remove_dir_all(dir).map_err(io)?;
+                    std::fs::rename(&target, dir).map_err(io)?;
                 }
                 (
                     vec![
