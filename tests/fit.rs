@@ -544,3 +544,68 @@ fn a_non_numeric_target_and_a_bad_regex_are_refused_on_one_line() {
         &["bad --features regex '[': unclosed character class"],
     );
 }
+
+#[test]
+fn group_column_holds_out_one_operation_while_the_family_mean_baseline_keeps_the_family() {
+    // families A (y 1, 2, 3) and B (y 10, 11, 12); operations x, y, z across both families.
+    // Leave one operation out: each fold holds out one row of each family, and the family-mean
+    // baseline predicts it by the other two rows of its family: residuals -1.5, 0, +1.5 per
+    // family, so RMSE = sqrt((4 * 2.25) / 6) = sqrt(1.5). The mean baseline predicts by the
+    // mean of the 4 training rows: fold x (rows 1, 10 out): mean(2, 3, 11, 12) = 7; fold y:
+    // mean(1, 3, 10, 12) = 6.5; fold z: mean(1, 2, 10, 11) = 6.
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("t.csv");
+    std::fs::write(
+        &data,
+        "model,family,op,f1,f2,rte\n\
+         a1,A,x,0.3,0.9,1\na2,A,y,0.5,0.1,2\na3,A,z,0.2,0.4,3\n\
+         b1,B,x,0.8,0.6,10\nb2,B,y,0.1,0.3,11\nb3,B,z,0.7,0.2,12\n",
+    )
+    .unwrap();
+    let args = [
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--targets",
+        "rte",
+        "--cv",
+        "group",
+        "--group-column",
+        "op",
+        "--permutations",
+        "0",
+        "--noise-draws",
+        "0",
+        "--json",
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["folds"], 3);
+    let b = &j["targets"][0]["baselines"];
+    let fam = b["family_mean"].as_f64().unwrap();
+    assert!((fam - 1.5f64.sqrt()).abs() < 1e-12, "{b}");
+    let res: [f64; 6] = [
+        1.0 - 7.0,
+        10.0 - 7.0,
+        2.0 - 6.5,
+        11.0 - 6.5,
+        3.0 - 6.0,
+        12.0 - 6.0,
+    ];
+    let mean = (res.iter().map(|r| r * r).sum::<f64>() / 6.0).sqrt();
+    assert!((b["mean"].as_f64().unwrap() - mean).abs() < 1e-12, "{b}");
+    // without --group-column the family groups the folds: the family is never in training
+    let (code, out, err) = run(&[&args[..7], &args[9..], &["--features", "^f"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["folds"], 2);
+    let b = &j["targets"][0]["baselines"];
+    assert_eq!(b["family_mean"], b["mean"]);
+    // a group column that is not there
+    let mut bad = args.to_vec();
+    bad[8] = "operation";
+    let (code, _, err) = run(&bad);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("operation") && err.contains("t.csv"), "{err}");
+}

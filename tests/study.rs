@@ -613,6 +613,25 @@ fn family_runs_only_that_familys_units_and_names_the_families_when_unknown() {
     assert_eq!(done_lines(&so, "probe"), 4, "{so}");
     assert_eq!(done_lines(&so, "finetune"), 4, "{so}");
     assert!(so.contains("fit ("), "{so}");
+    // every fit table carries the family (the family-mean baseline), and leave one operation
+    // out groups by the operation besides
+    let head = |p: &str| {
+        let t = std::fs::read_to_string(out.join("results").join(p)).unwrap();
+        t.lines().next().unwrap().to_string()
+    };
+    assert!(
+        head("table-loo.csv").starts_with("model,family,"),
+        "{}",
+        head("table-loo.csv")
+    );
+    assert!(head("table-by-operation.csv").starts_with("model,family,operation,"));
+    let rows = csv_rows(&out.join("results/fit-loo/summary.csv"));
+    let col = |n: &str| rows[0].iter().position(|c| c == n).unwrap();
+    for r in &rows[1..] {
+        // one fine-tuned family: its family mean is the training mean
+        assert!(!r[col("baseline_family_mean")].is_empty(), "{r:?}");
+        assert_eq!(r[col("baseline_family_mean")], r[col("baseline_mean")]);
+    }
     assert_bad(
         &["run", s(&f), "--out", s(&out), "--family", "nope"],
         &["--family nope", "families: tiny, other"],

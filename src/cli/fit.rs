@@ -37,6 +37,11 @@ pub struct FitFlags {
     /// Family = first capture group of this regex applied to the id, e.g. '^(.*?)(_corr_\d+)?$'.
     #[arg(long)]
     pub family_regex: Option<String>,
+    /// Column that groups the rows for --cv group when that is not the family (e.g. the
+    /// variant operation: leave one operation out); the family still gives the family-mean
+    /// baseline.
+    #[arg(long)]
+    pub group_column: Option<String>,
     /// Only columns whose name matches this regex are features (default: every other column).
     #[arg(long)]
     pub features: Option<String>,
@@ -93,6 +98,7 @@ pub fn run(args: FitArgs, argv: &[String]) -> Result<(), CliError> {
         targets_file: args.targets_file.clone(),
         family_column: args.family_column.clone(),
         family_regex: regex(&args.family_regex, "--family-regex")?,
+        group_column: args.group_column.clone(),
         features: regex(&args.features, "--features")?,
         impute_mean: args.impute.is_some(),
     };

@@ -79,6 +79,7 @@ pub fn run(
         targets_file: Some(targets.to_path_buf()),
         family_column: None,
         family_regex: Some(regex::Regex::new(FAMILY_REGEX).expect("valid regex")),
+        group_column: None,
         features: None,
         impute_mean: false,
     };

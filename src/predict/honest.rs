@@ -269,11 +269,15 @@ fn nested_width(
 }
 
 /// Run the honest protocol for one target.
+/// `families` gives the family-mean baseline; `groups` the grouping of the inner
+/// cross-validation when it is grouped (the outer folds' own grouping, e.g. the variant
+/// operation under leave-one-operation-out, which need not be the family).
 pub fn evaluate(
     cfg: &HonestSettings,
     x: &Mat,
     y: &[f64],
     families: Option<&[String]>,
+    groups: Option<&[String]>,
     folds: &[Fold],
 ) -> Result<HonestResult, ModelError> {
     let n = y.len();
@@ -331,7 +335,7 @@ pub fn evaluate(
     let widths: Vec<f64> = folds
         .par_iter()
         .enumerate()
-        .map(|(f, fold)| nested_width(cfg, x, y, families, &fold.train(n), fold_seed(cfg.seed, f)))
+        .map(|(f, fold)| nested_width(cfg, x, y, groups, &fold.train(n), fold_seed(cfg.seed, f)))
         .collect();
     let mut predictions = Vec::with_capacity(preds.len());
     let mut inside = 0usize;
@@ -460,7 +464,7 @@ mod tests {
                         ref s => s.clone(),
                     },
                 };
-                let res = evaluate(&cfg, &x, &y, None, &f).unwrap();
+                let res = evaluate(&cfg, &x, &y, None, None, &f).unwrap();
                 // the reported coverage is the fraction of rows inside their interval
                 let inside = res
                     .predictions
@@ -494,14 +498,14 @@ mod tests {
             progress: None,
             inner_cv: CvScheme::Loo,
         };
-        let res = evaluate(&cfg, &x, &y, None, &f).unwrap();
+        let res = evaluate(&cfg, &x, &y, None, None, &f).unwrap();
         assert!(res.reduction_pct > 50.0, "{}", res.reduction_pct);
         assert!(res.p_value.unwrap() <= 0.02);
         assert!(res.baselines.noise.unwrap() > res.scores.rmse);
         assert!(res.scores.kendall_tau > 0.6);
         // pure-noise target: no reduction, large p
         let yn: Vec<f64> = noise_matrix(n, 1, 1.0, 77).data;
-        let res = evaluate(&cfg, &x, &yn, None, &f).unwrap();
+        let res = evaluate(&cfg, &x, &yn, None, None, &f).unwrap();
         assert!(res.p_value.unwrap() > 0.1, "{:?}", res.p_value);
         assert!(res.reduction_pct < 10.0);
     }

@@ -154,11 +154,10 @@ pub fn validate(ds: &Dataset, cfg: &FitSettings) -> Result<Vec<cv::Fold>, FitErr
     if cfg.protocol == Protocol::Paper {
         return Ok(vec![]);
     }
-    let folds =
-        cv::folds(&cfg.cv, n, ds.families.as_deref(), cfg.seed).map_err(|source| FitError::Cv {
-            file: file.clone(),
-            source,
-        })?;
+    let folds = cv::folds(&cfg.cv, n, ds.cv_groups(), cfg.seed).map_err(|source| FitError::Cv {
+        file: file.clone(),
+        source,
+    })?;
     // every training fold must still have k + 2 rows for a subset fit
     let min_train = folds.iter().map(|f| n - f.test.len()).min().unwrap_or(0);
     if uses_k && min_train < cfg.k + 2 {
@@ -223,8 +222,15 @@ pub fn run(ds: &Dataset, cfg: &FitSettings) -> Result<FitOutcome, FitError> {
                     },
                 };
                 TargetResult::Honest(Box::new(
-                    honest::evaluate(&hc, &ds.x, y, ds.families.as_deref(), &folds)
-                        .map_err(wrap)?,
+                    honest::evaluate(
+                        &hc,
+                        &ds.x,
+                        y,
+                        ds.families.as_deref(),
+                        ds.cv_groups(),
+                        &folds,
+                    )
+                    .map_err(wrap)?,
                 ))
             }
         };

@@ -131,6 +131,9 @@ pub struct TableSettings {
     pub family_column: Option<String>,
     /// Family = first capture group of this regex on the id.
     pub family_regex: Option<Regex>,
+    /// Column that groups the rows for `--cv group` when that is not the family (e.g. the
+    /// variant operation); the family still gives the family-mean baseline.
+    pub group_column: Option<String>,
     /// Only columns whose name matches are features (others are ignored).
     pub features: Option<Regex>,
     /// Keep missing feature cells (NaN), imputed later by training-fold means.
@@ -142,8 +145,11 @@ pub struct TableSettings {
 pub struct Dataset {
     /// Checkpoint ids.
     pub ids: Vec<String>,
-    /// Family of each row, if known.
+    /// Family of each row, if known (the family-mean baseline; the `--cv group` grouping
+    /// unless `groups` is given).
     pub families: Option<Vec<String>>,
+    /// The `--cv group` grouping when it is not the family.
+    pub groups: Option<Vec<String>>,
     /// Feature column names.
     pub feature_names: Vec<String>,
     /// Features, rows x features; NaN marks a missing cell (only with `impute_mean`).
@@ -324,6 +330,13 @@ impl Raw {
 const TARGET_HINT: &str = " (target values must be numbers)";
 const FEATURE_HINT: &str = " (exclude non-feature columns with --features REGEX)";
 
+impl Dataset {
+    /// The grouping of `--cv group`: the group column, else the families.
+    pub fn cv_groups(&self) -> Option<&[String]> {
+        self.groups.as_deref().or(self.families.as_deref())
+    }
+}
+
 /// Read and validate the input table(s).
 pub fn load(data: &Path, opts: &TableSettings) -> Result<Dataset, TableError> {
     let raw = read_raw(data)?;
@@ -358,6 +371,16 @@ pub fn load(data: &Path, opts: &TableSettings) -> Result<Dataset, TableError> {
         Some(raw.rows.iter().map(|r| r[c].clone()).collect())
     } else {
         None
+    };
+
+    // The grouping of `--cv group`, when it is not the family.
+    let groups = match &opts.group_column {
+        Some(name) => {
+            let c = raw.col(name, "group")?;
+            reserved.insert(c);
+            Some(raw.rows.iter().map(|r| r[c].clone()).collect())
+        }
+        None => None,
     };
 
     // Targets.
@@ -480,6 +503,7 @@ pub fn load(data: &Path, opts: &TableSettings) -> Result<Dataset, TableError> {
     Ok(Dataset {
         ids,
         families,
+        groups,
         feature_names,
         x,
         target_names,

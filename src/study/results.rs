@@ -243,8 +243,12 @@ pub fn fit(
         .map_err(|e| err(&study.file, e))?;
     let mut fits = Vec::new();
     for f in &study.folds {
-        let mut h = vec!["model".to_string()];
-        if let Some(c) = &f.column {
+        // the family column always (the family-mean baseline), and the scheme's grouping
+        // column when it is another one (leave one operation out: the held-out variants'
+        // family is still in training, so the family-mean baseline is a real one)
+        let group = f.column.clone().filter(|c| c != "family");
+        let mut h = vec!["model".to_string(), "family".to_string()];
+        if let Some(c) = &group {
             h.push(c.clone());
         }
         h.extend(fh[1..].iter().cloned());
@@ -253,8 +257,8 @@ pub fn fit(
             let Some(c) = by_name(&r[0]).filter(|c| c.finetuned) else {
                 continue;
             };
-            let mut row = vec![r[0].clone()];
-            if let Some(col) = &f.column {
+            let mut row = vec![r[0].clone(), c.family.clone()];
+            if let Some(col) = &group {
                 row.push(c.group(col).unwrap_or_default().to_string());
             }
             row.extend(r[1..].iter().cloned());
@@ -266,8 +270,9 @@ pub fn fit(
             id_column: "model".into(),
             targets: Vec::new(),
             targets_file: Some(targets.clone()),
-            family_column: f.column.clone(),
+            family_column: Some("family".into()),
             family_regex: None,
+            group_column: group.clone(),
             features: features.clone(),
             impute_mean: study.spec.fit.impute,
         };
