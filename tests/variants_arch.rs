@@ -354,13 +354,14 @@ fn scalar(t: &Tensor) -> f64 {
         .unwrap()[0]
 }
 
-/// ALBERT's, DeBERTa's and MPNet's masked-LM loss on a fixed masked batch, and the gradient norm of every
-/// parameter tensor, equal transformers' `*ForMaskedLM` with the same head weights to 1e-4
-/// relative (bench/python/make_train_fixtures.py). Gradient norms below 1e-7 of the largest
-/// are the key biases' exact zeros (rounding noise on both sides) and must be such on ours.
+/// ALBERT's, DeBERTa-v2's, DeBERTa v1's and MPNet's masked-LM loss on a fixed masked batch,
+/// and the gradient norm of every parameter tensor, equal transformers' `*ForMaskedLM` with the
+/// same head weights to 1e-4 relative (bench/python/make_train_fixtures.py). Gradient norms
+/// below 1e-7 of the largest are the key biases' exact zeros (rounding noise on both sides) and
+/// must be such on ours.
 #[test]
 fn albert_deberta_and_mpnet_masked_lm_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
-    for fam in ["albert", "deberta-v2", "mpnet"] {
+    for fam in ["albert", "deberta-v2", "mpnet", "deberta"] {
         let r = mlm_reference(fam);
         let m = MlmModel::load(&MlmInit::FromDir(checkpoint(fam)), DType::F32, 0).unwrap();
         let names = m.hf_param_names();
@@ -428,7 +429,7 @@ fn albert_deberta_and_mpnet_masked_lm_loss_and_every_gradient_norm_equal_pytorch
     }
 }
 
-/// `--corrupt-steps` on ALBERT, DeBERTa and MPNet: one run saves a `*ForMaskedLM` directory at each
+/// `--corrupt-steps` on ALBERT, DeBERTa (v2 and v1) and MPNet: one run saves a `*ForMaskedLM` directory at each
 /// listed step whose keys are those transformers saves (ALBERT and MPNet keep the source's pooler,
 /// which their `*ForMaskedLM` lacks: `AutoModel` uses it), that probecast reads back with the head it
 /// trained, and whose encoder moved away from the source.
@@ -440,6 +441,7 @@ fn corrupt_steps_on_albert_deberta_and_mpnet_save_masked_lm_checkpoints_with_tra
         ("albert", "AlbertForMaskedLM"),
         ("deberta-v2", "DebertaV2ForMaskedLM"),
         ("mpnet", "MPNetForMaskedLM"),
+        ("deberta", "DebertaForMaskedLM"),
     ] {
         let out = tmp.path().join(fam);
         run_variants(
@@ -511,31 +513,63 @@ fn corrupt_steps_on_albert_deberta_and_mpnet_save_masked_lm_checkpoints_with_tra
         let d = last_state_vs_reference(&dir, &r, base_layers(fam));
         assert!(d > 1e-4 && d.is_finite(), "{fam}: {d}");
     }
+    // transformers loads each as its *ForMaskedLM with no missing key and the decoder tied
+    // (bench/python/check_hf_load.py), when python has it
+    let has_python = std::process::Command::new("python3")
+        .args(["-c", "import transformers, torch"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_python {
+        let dirs: Vec<PathBuf> = ["albert", "deberta-v2", "mpnet", "deberta"]
+            .iter()
+            .map(|f| tmp.path().join(f).join(format!("{f}-corrupt3")))
+            .collect();
+        let o = std::process::Command::new("python3")
+            .arg(common::root().join("bench/python/check_hf_load.py"))
+            .args(&dirs)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    } else {
+        eprintln!("SKIPPED (transformers load check): python3 with transformers and torch is not installed; the saved keys are checked against the committed fixtures instead");
+    }
 }
 
 fn base_layers(fam: &str) -> usize {
     Checkpoint::load(&checkpoint(fam)).unwrap().num_layers
 }
 
-/// `--corrupt-steps` on a family without masked-LM training: exit 2, one line naming them.
+/// `--corrupt-steps` on a family without masked-LM training (ELECTRA, XLNet, ModernBERT): exit
+/// 2, one line naming the families that have it; nothing written.
 #[test]
-fn corrupt_steps_on_electra_is_refused_naming_the_supported_families() {
+fn corrupt_steps_on_electra_xlnet_and_modernbert_is_refused_naming_the_supported_families() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("o");
     let corpus = fixture("variants/corpus.txt");
-    assert_user_error(
-        &probecast(&[
-            "variants",
-            "--model",
-            checkpoint("electra").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--corrupt-steps",
-            "1",
-            "--corpus",
-            corpus.to_str().unwrap(),
-        ]),
-        &["config.json", "electra", "ALBERT, DeBERTa-v2/v3 and MPNet"],
-    );
-    assert!(!out.exists());
+    for fam in ["electra", "xlnet", "modernbert"] {
+        let out = tmp.path().join(fam);
+        assert_user_error(
+            &probecast(&[
+                "variants",
+                "--model",
+                checkpoint(fam).to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--corrupt-steps",
+                "1",
+                "--corpus",
+                corpus.to_str().unwrap(),
+            ]),
+            &[
+                "config.json",
+                fam,
+                "ALBERT, DeBERTa v1, DeBERTa-v2/v3 and MPNet",
+            ],
+        );
+        assert!(!out.exists());
+    }
 }
