@@ -2,7 +2,9 @@
 //! its own name and in its own dtype (so a variant keeps the pooler, an MLM head, buffers, ...),
 //! plus config.json and what the variant operations need to know of the architecture (BERT-
 //! shaped, or one of the newer families: where the layers' linear weights are, how truncation
-//! renames the layers, which decoders are tied).
+//! renames the layers, which decoders are tied). XLNet keeps its attention projections as 3-D
+//! [hidden, heads, d] tensors without a `.weight` suffix; they are linear weights all the same
+//! (noise, pruning and quantisation treat them so, see [`Checkpoint::head_major`]).
 
 use super::ZooError;
 use crate::encoder::config::{Arch, EncoderConfig};
