@@ -367,3 +367,40 @@ fn finetune_of_an_architecture_without_a_trainable_body_names_the_supported_list
         ],
     );
 }
+
+/// Heads transformers defines differently than probecast trains are refused before training:
+/// a ModernBERT `classifier_pooling` other than cls/mean, an XLNet `summary_type` other than
+/// last/first. Exit 2, one line naming config.json and the field.
+#[test]
+fn finetune_refuses_unsupported_modernbert_pooling_and_xlnet_summary_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let task = tmp.path().join("SST-2");
+    std::fs::create_dir_all(&task).unwrap();
+    let tsv = "sentence\tlabel\nthe cat sat\t1\na dog barked\t0\n";
+    std::fs::write(task.join("train.tsv"), tsv).unwrap();
+    std::fs::write(task.join("dev.tsv"), tsv).unwrap();
+    for (fam, key, value) in [
+        ("modernbert", "classifier_pooling", "max"),
+        ("xlnet", "summary_type", "attn"),
+    ] {
+        let m = tmp.path().join(fam);
+        common::copy_dir(&fixture(&format!("arch/{fam}")), &m);
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+        cfg[key] = serde_json::json!(value);
+        std::fs::write(m.join("config.json"), cfg.to_string()).unwrap();
+        let out = tmp.path().join(format!("o-{fam}"));
+        assert_user_error(
+            &probecast(&[
+                "finetune",
+                "--model",
+                m.to_str().unwrap(),
+                "--task",
+                task.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ]),
+            &["config.json", key, value],
+        );
+    }
+}
