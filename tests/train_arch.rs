@@ -1,4 +1,5 @@
-//! Fine-tuning the newer families (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3) against PyTorch: one
+//! Fine-tuning the newer families (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3, DeBERTa v1, XLNet,
+//! ModernBERT with cls and mean pooling) against PyTorch: one
 //! step's loss and the gradient norm of every parameter tensor equal transformers' on the same
 //! tiny checkpoint and batch to 1e-4 relative (fixtures by bench/python/make_train_fixtures.py
 //! from the committed tests/fixtures/arch checkpoints); the eval-mode training forward pass
@@ -18,7 +19,16 @@ use probecast::finetune::train::{finetune, loss_of, TrainSettings};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-const FAMILIES: [&str; 4] = ["mpnet", "electra", "albert", "deberta-v2"];
+const FAMILIES: [&str; 8] = [
+    "mpnet",
+    "electra",
+    "albert",
+    "deberta-v2",
+    "deberta",
+    "xlnet",
+    "modernbert",
+    "modernbert-mean",
+];
 
 /// The reference tensors of one family.
 fn reference(fam: &str) -> BTreeMap<String, Tensor> {
@@ -29,8 +39,28 @@ fn reference(fam: &str) -> BTreeMap<String, Tensor> {
         .collect()
 }
 
+/// The tiny checkpoint of `fam`; `modernbert-mean` is the ModernBERT one with
+/// `classifier_pooling: mean` (a copy under the test scratch space).
 fn checkpoint(fam: &str) -> PathBuf {
-    fixture(&format!("arch/{fam}"))
+    if fam != "modernbert-mean" {
+        return fixture(&format!("arch/{fam}"));
+    }
+    let src = fixture("arch/modernbert");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "modernbert-mean-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("config.json")).unwrap()).unwrap();
+    cfg["classifier_pooling"] = serde_json::json!("mean");
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    dir
 }
 
 /// The fixture's batch.
@@ -154,6 +184,28 @@ fn deberta_v2_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
     check_loss_and_gradients("deberta-v2");
 }
 
+#[test]
+fn deberta_v1_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    check_loss_and_gradients("deberta");
+}
+
+/// XLNet's summary is the last real token of a right-padded batch (transformers' last position
+/// of its left-padded one).
+#[test]
+fn xlnet_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    check_loss_and_gradients("xlnet");
+}
+
+#[test]
+fn modernbert_cls_pooling_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    check_loss_and_gradients("modernbert");
+}
+
+#[test]
+fn modernbert_mean_pooling_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
+    check_loss_and_gradients("modernbert-mean");
+}
+
 /// The trainable body in evaluation mode returns the inference path's hidden states (the same
 /// modules loaded as parameters), bit for bit, on the fixture batch.
 #[test]
@@ -250,17 +302,45 @@ fn tiny_family_checkpoints_overfit_32_examples_and_save_exactly_the_transformers
         let want: BTreeSet<String> = keys.into_iter().collect();
         assert_eq!(saved, want, "{fam}: saved keys differ from transformers'");
     }
+    // the saved directories load in transformers as *ForSequenceClassification with no missing
+    // and no unexpected key (bench/python/check_hf_load.py --strict), when python has it
+    if python_with_transformers() {
+        let dirs: Vec<PathBuf> = FAMILIES.iter().map(|f| tmp.path().join(f)).collect();
+        let o = std::process::Command::new("python3")
+            .arg(common::root().join("bench/python/check_hf_load.py"))
+            .arg("--strict")
+            .args(&dirs)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        eprintln!("{}", String::from_utf8_lossy(&o.stdout));
+    } else {
+        eprintln!("SKIPPED (transformers load check): python3 with transformers and torch is not installed; the saved keys are checked against the committed fixtures instead");
+    }
+}
+
+fn python_with_transformers() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import transformers, torch"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// finetune of an architecture without a trainable body: exit 2, one line naming the list.
 #[test]
 fn finetune_of_an_architecture_without_a_trainable_body_names_the_supported_list() {
     let tmp = tempfile::tempdir().unwrap();
-    let m = tmp.path().join("xlnet");
+    let m = tmp.path().join("gpt2");
     std::fs::create_dir_all(&m).unwrap();
     std::fs::write(
         m.join("config.json"),
-        r#"{"model_type": "xlnet", "d_model": 32, "n_layer": 2}"#,
+        r#"{"model_type": "gpt2", "n_embd": 32, "n_layer": 2}"#,
     )
     .unwrap();
     let task = tmp.path().join("RTE");
@@ -281,9 +361,46 @@ fn finetune_of_an_architecture_without_a_trainable_body_names_the_supported_list
         ]),
         &[
             "config.json",
-            "xlnet",
+            "gpt2",
             "no trainable body",
-            "mpnet, electra, albert, deberta-v2",
+            "mpnet, electra, albert, deberta-v2, deberta, xlnet, modernbert",
         ],
     );
+}
+
+/// Heads transformers defines differently than probecast trains are refused before training:
+/// a ModernBERT `classifier_pooling` other than cls/mean, an XLNet `summary_type` other than
+/// last/first. Exit 2, one line naming config.json and the field.
+#[test]
+fn finetune_refuses_unsupported_modernbert_pooling_and_xlnet_summary_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let task = tmp.path().join("SST-2");
+    std::fs::create_dir_all(&task).unwrap();
+    let tsv = "sentence\tlabel\nthe cat sat\t1\na dog barked\t0\n";
+    std::fs::write(task.join("train.tsv"), tsv).unwrap();
+    std::fs::write(task.join("dev.tsv"), tsv).unwrap();
+    for (fam, key, value) in [
+        ("modernbert", "classifier_pooling", "max"),
+        ("xlnet", "summary_type", "attn"),
+    ] {
+        let m = tmp.path().join(fam);
+        common::copy_dir(&fixture(&format!("arch/{fam}")), &m);
+        let mut cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+        cfg[key] = serde_json::json!(value);
+        std::fs::write(m.join("config.json"), cfg.to_string()).unwrap();
+        let out = tmp.path().join(format!("o-{fam}"));
+        assert_user_error(
+            &probecast(&[
+                "finetune",
+                "--model",
+                m.to_str().unwrap(),
+                "--task",
+                task.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ]),
+            &["config.json", key, value],
+        );
+    }
 }

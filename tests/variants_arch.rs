@@ -1,9 +1,14 @@
-//! `probecast variants` on the newer families (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3), each
-//! operation checked by its closed form: a truncated model's last hidden state equals
-//! transformers' hidden state of that layer (tests/fixtures/arch references, ≤ 1e-4), pruning
-//! zeroes exactly round(sparsity · N) block weights, quantised rows lie on their symmetric grid,
-//! noise moves every weight matrix and no bias; ALBERT truncation changes the number of
-//! applications of the shared groups. `--corrupt-steps` (masked-LM training) on ALBERT and
+//! `probecast variants` on the newer families (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3, DeBERTa
+//! v1, XLNet, ModernBERT), each operation checked by its closed form: a truncated model's last
+//! hidden state equals transformers' hidden state of that layer (tests/fixtures/arch
+//! references, ≤ 1e-4), pruning zeroes exactly round(sparsity · N) block weights, quantised
+//! rows (output channels: XLNet's [hidden, heads, d] q/k/v through their transpose) lie on their
+//! symmetric grid, noise moves every weight matrix and no bias; ALBERT truncation changes the
+//! number of applications of the shared groups. For DeBERTa v1, XLNet and ModernBERT every
+//! variant (noise, pruning, int4, truncation) was also loaded by transformers with no missing,
+//! unexpected or mismatched key and run there (bench/python/variants_reference.py arch): our
+//! last hidden state equals transformers' on the same variant to 1e-4 (ModernBERT's truncated
+//! model ends in `final_norm`, and its truncated `layer_types` keep each layer's kind). `--corrupt-steps` (masked-LM training) on ALBERT and
 //! DeBERTa: one batch's loss and every gradient norm equal transformers' `*ForMaskedLM`, and the
 //! saved directories hold transformers' keys.
 
@@ -35,6 +40,12 @@ fn reference(fam: &str) -> HashMap<String, Tensor> {
 /// The last hidden state of `dir` on the reference's truncated-case batch, against
 /// transformers' hidden state `k` of the full model: max |difference| over real tokens.
 fn last_state_vs_reference(dir: &Path, r: &HashMap<String, Tensor>, k: usize) -> f32 {
+    last_state_vs(dir, r, k + 1, &r[&format!("trunc_hidden_{k}")])
+}
+
+/// The last hidden state of `dir` on the reference's truncated-case batch (`n` hidden states
+/// expected), against `theirs`: max |difference| over real tokens.
+fn last_state_vs(dir: &Path, r: &HashMap<String, Tensor>, n: usize, theirs: &Tensor) -> f32 {
     let ids = &r["trunc_ids"];
     let (b, s) = ids.dims2().unwrap();
     let lengths: Vec<usize> = r["trunc_lengths"]
@@ -59,9 +70,9 @@ fn last_state_vs_reference(dir: &Path, r: &HashMap<String, Tensor>, k: usize) ->
     };
     let enc = AnyEncoder::load(dir, Weights::load(&weights_file(dir).unwrap()).unwrap()).unwrap();
     let states = enc.forward(&batch).unwrap();
-    assert_eq!(states.len(), k + 1, "{}", dir.display());
-    let ours: Vec<f32> = states[k].flatten_all().unwrap().to_vec1().unwrap();
-    let theirs: Vec<f32> = r[&format!("trunc_hidden_{k}")]
+    assert_eq!(states.len(), n, "{}", dir.display());
+    let ours: Vec<f32> = states[n - 1].flatten_all().unwrap().to_vec1().unwrap();
+    let theirs: Vec<f32> = theirs
         .to_dtype(DType::F32)
         .unwrap()
         .flatten_all()
@@ -111,6 +122,8 @@ fn truncated_family_checkpoints_give_transformers_hidden_state_of_that_layer() {
         ("electra", vec![1]),
         ("albert", vec![1, 2]),
         ("deberta-v2", vec![1]),
+        ("deberta", vec![1]),
+        ("xlnet", vec![1]),
     ] {
         let out = tmp.path().join(fam);
         let list = ks
@@ -126,12 +139,78 @@ fn truncated_family_checkpoints_give_transformers_hidden_state_of_that_layer() {
             assert!(d <= 1e-4, "{fam} truncated to {k}: {d}");
             let ck = Checkpoint::load(&dir).unwrap();
             assert_eq!(ck.num_layers, k);
-            assert!(!ck
-                .tensors
+            let gone = [
+                format!("encoder.layer.{k}."),
+                format!("layer.{k}."),
+                format!("layers.{k}."),
+            ];
+            assert!(!ck.tensors.iter().any(|t| gone
                 .iter()
-                .any(|t| t.name.contains(&format!("encoder.layer.{k}."))));
+                .any(|g| t.name.starts_with(g) || t.name.contains(&format!(".{g}")))));
         }
     }
+}
+
+/// DeBERTa v1, XLNet and ModernBERT: every variant, written by the same command as
+/// bench/python/variants_reference.py's, gives the last hidden state transformers computes on
+/// that variant (tests/fixtures/variants/arch-<family>.safetensors: transformers loaded each
+/// with no missing, unexpected or mismatched key), to 1e-4; ModernBERT truncated to 2 keeps
+/// layer_types [full, sliding] and to 1 [full].
+#[test]
+fn deberta_xlnet_and_modernbert_variants_give_transformers_hidden_states_of_the_same_variant() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (fam, ks) in [("deberta", "1"), ("xlnet", "1"), ("modernbert", "1,2")] {
+        let out = tmp.path().join(fam);
+        // the arguments of bench/python/variants_reference.py's ARCH_ARGS
+        run_variants(
+            fam,
+            &out,
+            &[
+                "--truncate",
+                ks,
+                "--noise",
+                "0.5",
+                "--prune",
+                "0.3",
+                "--quantize",
+                "int4",
+                "--seed",
+                "3",
+            ],
+        );
+        let theirs = candle_core::safetensors::load(
+            fixture(&format!("variants/arch-{fam}.safetensors")),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let r = reference(fam);
+        let mut checked = 0;
+        for (k, t) in &theirs {
+            let Some(v) = k.strip_suffix("/last_hidden_state") else {
+                continue;
+            };
+            let n = u32s(&theirs[&format!("{v}/hidden_states")])[0] as usize;
+            let d = last_state_vs(&out.join(format!("{fam}-{v}")), &r, n, t);
+            assert!(d <= 1e-4, "{fam}-{v}: {d}");
+            checked += 1;
+        }
+        let want = 3 + ks.split(',').count();
+        assert_eq!(checked, want, "{fam}");
+    }
+    let types = |v: &str| -> Vec<String> {
+        let c = Checkpoint::load(&tmp.path().join("modernbert").join(v)).unwrap();
+        c.config_json["layer_types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        types("modernbert-trunc2"),
+        ["full_attention", "sliding_attention"]
+    );
+    assert_eq!(types("modernbert-trunc1"), ["full_attention"]);
 }
 
 /// ALBERT with 4 layers in 2 shared groups (2 consecutive layers each): truncating to 1 or 2
@@ -170,7 +249,15 @@ fn albert_truncation_keeps_the_groups_its_layers_use_and_refuses_what_sharing_ca
 #[test]
 fn noise_prune_and_quantize_work_on_every_family_with_their_closed_forms() {
     let tmp = tempfile::tempdir().unwrap();
-    for fam in ["mpnet", "electra", "albert", "deberta-v2"] {
+    for fam in [
+        "mpnet",
+        "electra",
+        "albert",
+        "deberta-v2",
+        "deberta",
+        "xlnet",
+        "modernbert",
+    ] {
         let out = tmp.path().join(fam);
         run_variants(
             fam,
@@ -180,6 +267,10 @@ fn noise_prune_and_quantize_work_on_every_family_with_their_closed_forms() {
         let base = Checkpoint::load(&checkpoint(fam)).unwrap();
         let blocks = base.block_linear_weights();
         assert!(blocks.len() >= 6, "{fam}: {blocks:?}");
+        assert!(
+            blocks.iter().all(|b| base.index(b).is_some()),
+            "{fam}: {blocks:?}"
+        );
         // pruning: exactly round(0.3 N) zeros over the block weights, nothing else touched
         let pr = Checkpoint::load(&out.join(format!("{fam}-prune0.3"))).unwrap();
         let n: usize = blocks.iter().map(|b| values(&base, b).len()).sum();
@@ -198,11 +289,18 @@ fn noise_prune_and_quantize_work_on_every_family_with_their_closed_forms() {
                 );
             }
         }
-        // int4: every row on k · max|row| / 7 with integer |k| <= 7
+        // int4: every output channel on k · max|row| / 7 with integer |k| <= 7
         let q = Checkpoint::load(&out.join(format!("{fam}-int4"))).unwrap();
         for b in &blocks {
-            let cols = q.tensors[q.index(b).unwrap()].tensor.dims()[1];
-            for row in values(&q, b).chunks(cols) {
+            let (rows, cols, transposed) = q.linear_layout(q.index(b).unwrap());
+            let mut v = values(&q, b);
+            if transposed {
+                // stored [in, out]: the output channels are its columns
+                v = (0..rows * cols)
+                    .map(|i| v[(i % cols) * rows + i / cols])
+                    .collect();
+            }
+            for row in v.chunks(cols) {
                 let m = row.iter().fold(0f32, |a, x| a.max(x.abs()));
                 for x in row {
                     let k = x / (m / 7.0);
@@ -256,13 +354,14 @@ fn scalar(t: &Tensor) -> f64 {
         .unwrap()[0]
 }
 
-/// ALBERT's, DeBERTa's and MPNet's masked-LM loss on a fixed masked batch, and the gradient norm of every
-/// parameter tensor, equal transformers' `*ForMaskedLM` with the same head weights to 1e-4
-/// relative (bench/python/make_train_fixtures.py). Gradient norms below 1e-7 of the largest
-/// are the key biases' exact zeros (rounding noise on both sides) and must be such on ours.
+/// ALBERT's, DeBERTa-v2's, DeBERTa v1's and MPNet's masked-LM loss on a fixed masked batch,
+/// and the gradient norm of every parameter tensor, equal transformers' `*ForMaskedLM` with the
+/// same head weights to 1e-4 relative (bench/python/make_train_fixtures.py). Gradient norms
+/// below 1e-7 of the largest are the key biases' exact zeros (rounding noise on both sides) and
+/// must be such on ours.
 #[test]
 fn albert_deberta_and_mpnet_masked_lm_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
-    for fam in ["albert", "deberta-v2", "mpnet"] {
+    for fam in ["albert", "deberta-v2", "mpnet", "deberta"] {
         let r = mlm_reference(fam);
         let m = MlmModel::load(&MlmInit::FromDir(checkpoint(fam)), DType::F32, 0).unwrap();
         let names = m.hf_param_names();
@@ -330,7 +429,7 @@ fn albert_deberta_and_mpnet_masked_lm_loss_and_every_gradient_norm_equal_pytorch
     }
 }
 
-/// `--corrupt-steps` on ALBERT, DeBERTa and MPNet: one run saves a `*ForMaskedLM` directory at each
+/// `--corrupt-steps` on ALBERT, DeBERTa (v2 and v1) and MPNet: one run saves a `*ForMaskedLM` directory at each
 /// listed step whose keys are those transformers saves (ALBERT and MPNet keep the source's pooler,
 /// which their `*ForMaskedLM` lacks: `AutoModel` uses it), that probecast reads back with the head it
 /// trained, and whose encoder moved away from the source.
@@ -342,6 +441,7 @@ fn corrupt_steps_on_albert_deberta_and_mpnet_save_masked_lm_checkpoints_with_tra
         ("albert", "AlbertForMaskedLM"),
         ("deberta-v2", "DebertaV2ForMaskedLM"),
         ("mpnet", "MPNetForMaskedLM"),
+        ("deberta", "DebertaForMaskedLM"),
     ] {
         let out = tmp.path().join(fam);
         run_variants(
@@ -413,31 +513,63 @@ fn corrupt_steps_on_albert_deberta_and_mpnet_save_masked_lm_checkpoints_with_tra
         let d = last_state_vs_reference(&dir, &r, base_layers(fam));
         assert!(d > 1e-4 && d.is_finite(), "{fam}: {d}");
     }
+    // transformers loads each as its *ForMaskedLM with no missing key and the decoder tied
+    // (bench/python/check_hf_load.py), when python has it
+    let has_python = std::process::Command::new("python3")
+        .args(["-c", "import transformers, torch"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_python {
+        let dirs: Vec<PathBuf> = ["albert", "deberta-v2", "mpnet", "deberta"]
+            .iter()
+            .map(|f| tmp.path().join(f).join(format!("{f}-corrupt3")))
+            .collect();
+        let o = std::process::Command::new("python3")
+            .arg(common::root().join("bench/python/check_hf_load.py"))
+            .args(&dirs)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    } else {
+        eprintln!("SKIPPED (transformers load check): python3 with transformers and torch is not installed; the saved keys are checked against the committed fixtures instead");
+    }
 }
 
 fn base_layers(fam: &str) -> usize {
     Checkpoint::load(&checkpoint(fam)).unwrap().num_layers
 }
 
-/// `--corrupt-steps` on a family without masked-LM training: exit 2, one line naming them.
+/// `--corrupt-steps` on a family without masked-LM training (ELECTRA, XLNet, ModernBERT): exit
+/// 2, one line naming the families that have it; nothing written.
 #[test]
-fn corrupt_steps_on_electra_is_refused_naming_the_supported_families() {
+fn corrupt_steps_on_electra_xlnet_and_modernbert_is_refused_naming_the_supported_families() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("o");
     let corpus = fixture("variants/corpus.txt");
-    assert_user_error(
-        &probecast(&[
-            "variants",
-            "--model",
-            checkpoint("electra").to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--corrupt-steps",
-            "1",
-            "--corpus",
-            corpus.to_str().unwrap(),
-        ]),
-        &["config.json", "electra", "ALBERT, DeBERTa-v2/v3 and MPNet"],
-    );
-    assert!(!out.exists());
+    for fam in ["electra", "xlnet", "modernbert"] {
+        let out = tmp.path().join(fam);
+        assert_user_error(
+            &probecast(&[
+                "variants",
+                "--model",
+                checkpoint(fam).to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--corrupt-steps",
+                "1",
+                "--corpus",
+                corpus.to_str().unwrap(),
+            ]),
+            &[
+                "config.json",
+                fam,
+                "ALBERT, DeBERTa v1, DeBERTa-v2/v3 and MPNet",
+            ],
+        );
+        assert!(!out.exists());
+    }
 }

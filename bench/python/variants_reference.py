@@ -12,15 +12,25 @@
    (`hidden_<k>`, [2, 6, hidden]) and MLM logits (`mlm_logits`, [2, 6, vocab]) of fixed token
    ids (IDS below, lengths 6 and 4, right padded).
 
-Usage: cargo build --release && python3 bench/python/variants_reference.py
+3. With the argument `arch`: for the tiny DeBERTa v1, XLNet and ModernBERT checkpoints of
+   tests/fixtures/arch, writes their variants with the probecast binary (ARCH_ARGS below: noise,
+   pruning, int4 and truncation; the same command tests/variants_arch.rs runs), loads each in
+   transformers (AutoModel) asserting that no key is missing, unexpected or mismatched, runs the
+   reference's truncated-case batch (`trunc_ids`, `trunc_lengths`, right-padded; XLNet with its
+   `<cls>` in segment 2 as pre-trained, which right padding leaves unchanged: see
+   make_arch_fixtures.py) and saves tests/fixtures/variants/arch-<family>.safetensors with
+   `<variant>/last_hidden_state` and `<variant>/hidden_states` (their number).
+
+Usage: cargo build --release && python3 bench/python/variants_reference.py [arch]
 """
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 from transformers import AutoModel, BertForMaskedLM
 
 torch.set_num_threads(2)
@@ -75,7 +85,47 @@ def reference(d):
     print(d, {k: tuple(v.shape) for k, v in res.items()})
 
 
+ARCH = os.path.join(ROOT, "tests", "fixtures", "arch")
+ARCH_FAMILIES = {"deberta": "1", "xlnet": "1", "modernbert": "1,2"}
+ARCH_ARGS = ["--noise", "0.5", "--prune", "0.3", "--quantize", "int4", "--seed", "3"]
+
+
+def arch_reference(fam):
+    ref = load_file(os.path.join(ARCH, fam, "reference.safetensors"))
+    ids, lengths = ref["trunc_ids"].long(), ref["trunc_lengths"].long()
+    mask = (torch.arange(ids.shape[1])[None, :] < lengths[:, None]).long()
+    kw = dict(input_ids=ids, attention_mask=mask)
+    if fam == "xlnet":
+        types = torch.zeros_like(ids)
+        types[torch.arange(len(lengths)), lengths - 1] = 2
+        kw["token_type_ids"] = types
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        subprocess.run([BIN, "variants", "--model", os.path.join(ARCH, fam), "--out", out,
+                        "--truncate", ARCH_FAMILIES[fam], *ARCH_ARGS], check=True)
+        for v in sorted(os.listdir(out)):
+            d = os.path.join(out, v)
+            if not os.path.isdir(d):
+                continue
+            model, info = AutoModel.from_pretrained(d, output_loading_info=True)
+            bad = info["missing_keys"] or info["unexpected_keys"] or info["mismatched_keys"]
+            assert not bad, (d, info)
+            model.eval()
+            with torch.no_grad():
+                o = model(**kw, output_hidden_states=True)
+            name = v[len(fam) + 1:]
+            res[f"{name}/last_hidden_state"] = o.last_hidden_state.contiguous()
+            res[f"{name}/hidden_states"] = torch.tensor([len(o.hidden_states)])
+            print(d, type(model).__name__, len(o.hidden_states), "hidden states")
+    save_file(res, os.path.join(FIX, f"arch-{fam}.safetensors"))
+
+
 def main():
+    if sys.argv[1:] == ["arch"]:
+        for fam in ARCH_FAMILIES:
+            arch_reference(fam)
+        return
     make_dirs()
     for v in VARIANTS + ["fresh-mlm"]:
         reference(os.path.join(FIX, v))

@@ -250,13 +250,20 @@ pub fn attend(scores: &Tensor, v: &Tensor) -> CResult<Tensor> {
 /// gradient graph the softmax is candle's composed one (which has a backward pass), else its
 /// fused last-dimension kernel; both compute the same function.
 pub fn attend_t(scores: &Tensor, v: &Tensor, dp: &mut Dropout) -> CResult<Tensor> {
-    let p = if scores.track_op() {
+    let p = dp.attention;
+    attend_p(scores, v, dp, p)
+}
+
+/// [`attend_t`] with attention-probability dropout `p` (a family whose probabilities are not
+/// the config's `attention_probs_dropout_prob`: ModernBERT).
+pub fn attend_p(scores: &Tensor, v: &Tensor, dp: &mut Dropout, p: f32) -> CResult<Tensor> {
+    let prob = if scores.track_op() {
         candle_nn::ops::softmax(&scores.contiguous()?, D::Minus1)?
     } else {
         candle_nn::ops::softmax_last_dim(&scores.contiguous()?)?
     };
-    let p = dp.attention(&p)?;
-    merge_heads(&p.matmul(v)?)
+    let prob = dp.apply(&prob, p)?;
+    merge_heads(&prob.matmul(v)?)
 }
 
 /// Scaled dot-product scores `q kᵀ · scale` of split heads.

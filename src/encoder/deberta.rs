@@ -9,8 +9,10 @@
 //! Layers: BERT's post-norm block whose query, key and value come from one fused matrix
 //! `attention.self.in_proj` [3·hidden, hidden] laid out per head (rows `3·d·n .. 3·d·n + d` are
 //! head n's query, the next d its key, the next d its value), with separate `q_bias` and
-//! `v_bias` and no key bias (the loader splits it into BERT's `query`, `key` and `value`
-//! layers, with a zero key bias, so that [`super::electra::BertLayer`] runs it). Disentangled attention as in v2 (see [`super::deberta_v2`]):
+//! `v_bias` and no key bias. The forward pass projects with the whole matrix and splits the
+//! result per head, as transformers does (one GEMM, and a trained `in_proj` is read as it is);
+//! the rest of the layer is BERT's ([`super::electra::PostNorm`]). Disentangled attention as in
+//! v2 (see [`super::deberta_v2`]):
 //! scores = q·kᵀ/√(d·f) + c2p + p2c, f = 1 + |pos_att_type|, c2p[i, j] = q_i · P_k[δ(i, j)] /
 //! √(d·f) with `pos_proj` (no bias), p2c[i, j] = k_j · P_q[δ(i, j)] / √(d·f) with `pos_q_proj`
 //! (with bias), over the raw `encoder.rel_embeddings` (no LayerNorm, no shared projections).
@@ -22,16 +24,17 @@
 //! deberta-base's 1,024: this took embedding from 0.33x to PyTorch's speed to par, BENCHMARKS.md).
 //! `pos_att_type` must be a subset of {c2p, p2c}; `talking_head` is refused.
 //!
-//! Runs on the padded candle path ([`super::blocks`]).
+//! Runs on the padded candle path ([`super::blocks`]), which is also its trainable body
+//! (`super::trainable_family`): dropout where transformers has it, identity at inference.
 
-use super::blocks::{self, cerr, key_mask, split_heads, CResult, Dense, Norm};
+use super::blocks::{self, key_mask, split_heads, CResult, Dense, Dropout, Norm, TensorSource};
 use super::deberta_v2::{DebertaV2, DebertaV2Config};
-use super::electra::BertLayer;
+use super::electra::PostNorm;
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
 use super::weights::Weights;
 use super::EncoderError;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 
 /// DeBERTa v1 hyperparameters.
 #[derive(Debug, Clone)]
@@ -83,12 +86,32 @@ impl DebertaConfig {
     }
 }
 
-/// The relative position projections of one layer.
-struct RelProj {
-    /// `pos_proj` (c2p).
-    key: Option<Dense>,
-    /// `pos_q_proj` (p2c).
-    query: Option<Dense>,
+/// Where DeBERTa v1 checkpoints keep the body: bare, or under the `*For*` wrappers' prefix.
+pub const PREFIXES: &[&str] = &["", "deberta.", "model."];
+
+/// The names, under `encoder.layer.<i>.`, of the post-norm block after the attention scores
+/// (attention output, its LayerNorm, feed-forward in, out, final LayerNorm).
+pub const DEBERTA_V1_POST: [&str; 5] = [
+    "attention.output.dense",
+    "attention.output.LayerNorm",
+    "intermediate.dense",
+    "output.dense",
+    "output.LayerNorm",
+];
+
+/// One DeBERTa v1 layer: the fused query/key/value projection with its two biases, the
+/// relative position projections, and BERT's post-norm block.
+struct Layer {
+    /// `attention.self.in_proj` [3·hidden, hidden], no bias, rows laid out per head.
+    in_proj: Dense,
+    /// `q_bias`, `v_bias` [hidden].
+    q_bias: Tensor,
+    v_bias: Tensor,
+    /// `pos_proj` (c2p, no bias).
+    pos_key: Option<Dense>,
+    /// `pos_q_proj` (p2c, with bias).
+    pos_query: Option<Dense>,
+    post: PostNorm,
 }
 
 /// A loaded DeBERTa v1 encoder.
@@ -100,63 +123,47 @@ pub struct Deberta {
     embed_proj: Option<Dense>,
     ln_emb: Norm,
     rel: Option<Tensor>,
-    rel_proj: Vec<RelProj>,
-    layers: Vec<BertLayer>,
+    layers: Vec<Layer>,
     dir: String,
-}
-
-/// Split the per-head fused `in_proj` [3h, h] into query, key and value weights [h, h].
-fn split_in_proj(w: &Tensor, heads: usize) -> CResult<[Tensor; 3]> {
-    let (h3, _) = w.dims2()?;
-    let d = h3 / 3 / heads;
-    let rows = |part: usize| -> CResult<Tensor> {
-        let idx: Vec<u32> = (0..heads)
-            .flat_map(|n| (0..d).map(move |t| (n * 3 * d + part * d + t) as u32))
-            .collect();
-        w.index_select(&Tensor::from_vec(idx, heads * d, &Device::Cpu)?, 0)
-    };
-    Ok([rows(0)?, rows(1)?, rows(2)?])
 }
 
 impl Deberta {
     /// Build from weights (bare or under `deberta.`), checking shapes.
     pub fn load(cfg: DebertaConfig, mut w: Weights, dir: String) -> Result<Self, EncoderError> {
+        w.select_prefix("embeddings.word_embeddings.weight", PREFIXES)?;
+        Self::build(cfg, &w, dir)
+    }
+
+    /// Build from a tensor source whose prefix is selected (checkpoint or trainable). Nothing
+    /// is derived from a weight here: the fused projection is split per head in the forward
+    /// pass, as transformers does, so a trained `in_proj` is read as it is now.
+    pub fn build<S: TensorSource + ?Sized>(
+        cfg: DebertaConfig,
+        w: &S,
+        dir: String,
+    ) -> Result<Self, EncoderError> {
         let c = &cfg.common;
         let (h, e, eps) = (c.hidden_size, cfg.embedding_size, c.layer_norm_eps);
-        w.select_prefix(
-            "embeddings.word_embeddings.weight",
-            &["", "deberta.", "model."],
-        )?;
         let mut layers = Vec::new();
-        let mut rel_proj = Vec::new();
         for i in 0..c.num_layers {
             let p = format!("encoder.layer.{i}");
             let a = format!("{p}.attention.self");
-            let fused = w.get(&format!("{a}.in_proj.weight"), &[3 * h, h])?;
-            let [q, k, v] = split_in_proj(&fused, c.num_heads).map_err(cerr)?;
-            let (qb, vb) = (
-                w.get(&format!("{a}.q_bias"), &[h])?,
-                w.get(&format!("{a}.v_bias"), &[h])?,
-            );
-            // the key has no bias: a zero one stands in, so that BERT's block loads as is
-            let kb = Tensor::zeros(h, DType::F32, &Device::Cpu).map_err(cerr)?;
-            for (n, t, b) in [("query", q, qb), ("key", k, kb), ("value", v, vb)] {
-                w.insert(&format!("{a}.{n}.weight"), t);
-                w.insert(&format!("{a}.{n}.bias"), b);
-            }
-            layers.push(BertLayer::load(&w, &p, c)?);
             let rel = cfg.relative_attention;
-            rel_proj.push(RelProj {
-                key: if rel && cfg.c2p {
-                    Some(Dense::load(&w, &format!("{a}.pos_proj"), h, h, false)?)
+            layers.push(Layer {
+                in_proj: Dense::load(w, &format!("{a}.in_proj"), 3 * h, h, false)?,
+                q_bias: w.get(&format!("{a}.q_bias"), &[h])?,
+                v_bias: w.get(&format!("{a}.v_bias"), &[h])?,
+                pos_key: if rel && cfg.c2p {
+                    Some(Dense::load(w, &format!("{a}.pos_proj"), h, h, false)?)
                 } else {
                     None
                 },
-                query: if rel && cfg.p2c {
-                    Some(Dense::load(&w, &format!("{a}.pos_q_proj"), h, h, true)?)
+                pos_query: if rel && cfg.p2c {
+                    Some(Dense::load(w, &format!("{a}.pos_q_proj"), h, h, true)?)
                 } else {
                     None
                 },
+                post: PostNorm::load_named(w, &p, &DEBERTA_V1_POST, c)?,
             });
         }
         Ok(Deberta {
@@ -178,11 +185,11 @@ impl Deberta {
                 None
             },
             embed_proj: if e != h {
-                Some(Dense::load(&w, "embeddings.embed_proj", h, e, false)?)
+                Some(Dense::load(w, "embeddings.embed_proj", h, e, false)?)
             } else {
                 None
             },
-            ln_emb: Norm::load(&w, "embeddings.LayerNorm", h, eps, true)?,
+            ln_emb: Norm::load(w, "embeddings.LayerNorm", h, eps, true)?,
             rel: if cfg.relative_attention {
                 Some(w.get(
                     "encoder.rel_embeddings.weight",
@@ -191,7 +198,6 @@ impl Deberta {
             } else {
                 None
             },
-            rel_proj,
             layers,
             cfg,
             dir,
@@ -255,6 +261,13 @@ impl PaddedEncoder for Deberta {
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
+        self.forward_t(batch, &mut Dropout::off())
+    }
+
+    /// Dropout where transformers has it: the embedding output, the relative embeddings
+    /// (`pos_dropout`, hidden probability), the attention probabilities, the attention output
+    /// and the feed-forward output.
+    fn forward_t(&self, batch: &Batch, dp: &mut Dropout) -> Result<Vec<Tensor>, EncoderError> {
         let (b, s) = check_batch(batch, self.cfg.max_input_tokens())?;
         let c = &self.cfg.common;
         let ids = blocks::ids_tensor(&batch.ids, b, s, c.vocab_size, &self.dir)?;
@@ -264,6 +277,7 @@ impl PaddedEncoder for Deberta {
         let scale = ((d as f32) * factor as f32).sqrt() as f64;
         ok((|| -> CResult<Vec<Tensor>> {
             let (emb, _) = self.embed(batch, &ids)?;
+            let emb = dp.hidden(&emb)?;
             let mask = key_mask(&batch.lengths, s)?;
             let idx = match &self.rel {
                 Some(_) => Some(self.rel_index(s)?),
@@ -271,28 +285,36 @@ impl PaddedEncoder for Deberta {
             };
             let mut x = emb.clone();
             let mut out = vec![emb];
-            for (l, rp) in self.layers.iter().zip(&self.rel_proj) {
-                let q = (split_heads(&l.q().forward(&x)?, heads)? / scale)?;
-                let k = split_heads(&l.k().forward(&x)?, heads)?;
-                let v = split_heads(&l.v().forward(&x)?, heads)?;
+            for l in &self.layers {
+                // transformers: in_proj(x) viewed [b, s, heads, 3d], chunked into q, k, v
+                let qkv = l
+                    .in_proj
+                    .forward(&x)?
+                    .reshape((b, s, heads, 3 * d))?
+                    .transpose(1, 2)?; // [b, H, s, 3d]
+                let part = |i: usize| qkv.narrow(3, i * d, d)?.contiguous();
+                let bias = |t: &Tensor| t.reshape((1, heads, 1, d));
+                let q = (part(0)?.broadcast_add(&bias(&l.q_bias)?)? / scale)?;
+                let k = part(1)?;
+                let v = part(2)?.broadcast_add(&bias(&l.v_bias)?)?;
                 let mut sc = q.matmul(&k.t()?.contiguous()?)?;
                 if let (Some(rel), Some((lo, hi, idx, idx_t))) = (&self.rel, &idx) {
-                    let rel = rel.narrow(0, *lo, hi - lo)?.unsqueeze(0)?;
-                    if let Some(pk) = &rp.key {
+                    let rel = dp.hidden(&rel.narrow(0, *lo, hi - lo)?.unsqueeze(0)?)?;
+                    if let Some(pk) = &l.pos_key {
                         let pk = split_heads(&pk.forward(&rel)?, heads)?; // [1, H, hi - lo, d]
                         let att = q.broadcast_matmul(&pk.t()?.contiguous()?)?;
                         sc = (sc + DebertaV2::gather(&att, idx)?)?;
                     }
-                    if let Some(pq) = &rp.query {
+                    if let Some(pq) = &l.pos_query {
                         let pq = (split_heads(&pq.forward(&rel)?, heads)? / scale)?;
                         let att = k.broadcast_matmul(&pq.t()?.contiguous()?)?;
                         sc = (sc + DebertaV2::gather(&att, idx_t)?.transpose(2, 3)?)?;
                     }
                 }
                 let sc = sc.broadcast_add(&mask)?;
-                let ctx = blocks::attend(&sc, &v)?;
-                let y = l.attn_out(&ctx, &x)?;
-                x = l.ffn_out(&y, c.act)?;
+                let ctx = blocks::attend_t(&sc, &v, dp)?;
+                let y = l.post.attn_out_t(&ctx, &x, dp)?;
+                x = l.post.ffn_out_t(&y, c.act, dp)?;
                 out.push(x.clone());
             }
             Ok(out)

@@ -68,11 +68,52 @@ pub struct BertLayer {
     q: Dense,
     k: Dense,
     v: Dense,
+    post: PostNorm,
+}
+
+/// What follows the attention scores in BERT's post-norm layer: the output projection with its
+/// residual LayerNorm, then the feed-forward block with its own (DeBERTa v1, whose query, key
+/// and value come from one fused projection, shares it).
+pub struct PostNorm {
     o: Dense,
     ln_attn: Norm,
     ff_in: Dense,
     ff_out: Dense,
     ln_ff: Norm,
+}
+
+impl PostNorm {
+    /// Load the block under `<p>.`: `names` are the attention output, attention LayerNorm,
+    /// feed-forward in, feed-forward out and final LayerNorm.
+    pub fn load_named<S: TensorSource + ?Sized>(
+        w: &S,
+        p: &str,
+        names: &[&str; 5],
+        c: &CommonConfig,
+    ) -> Result<Self, EncoderError> {
+        let (h, f, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
+        let n = |i: usize| format!("{p}.{}", names[i]);
+        Ok(PostNorm {
+            o: Dense::load(w, &n(0), h, h, true)?,
+            ln_attn: Norm::load(w, &n(1), h, eps, true)?,
+            ff_in: Dense::load(w, &n(2), f, h, true)?,
+            ff_out: Dense::load(w, &n(3), h, f, true)?,
+            ln_ff: Norm::load(w, &n(4), h, eps, true)?,
+        })
+    }
+
+    /// The attention sub-layer's end with hidden dropout on `o(ctx)`: `LayerNorm(o(ctx) + x)`.
+    pub fn attn_out_t(&self, ctx: &Tensor, x: &Tensor, dp: &mut Dropout) -> CResult<Tensor> {
+        self.ln_attn
+            .forward(&(dp.hidden(&self.o.forward(ctx)?)? + x)?)
+    }
+
+    /// The feed-forward sub-layer with hidden dropout on its output:
+    /// `LayerNorm(ff_out(act(ff_in(y))) + y)`.
+    pub fn ffn_out_t(&self, y: &Tensor, act: Act, dp: &mut Dropout) -> CResult<Tensor> {
+        let ff = dp.hidden(&ffn(&self.ff_in, &self.ff_out, act, y)?)?;
+        self.ln_ff.forward(&(ff + y)?)
+    }
 }
 
 impl BertLayer {
@@ -95,17 +136,18 @@ impl BertLayer {
         names: &[&str; 8],
         c: &CommonConfig,
     ) -> Result<Self, EncoderError> {
-        let (h, f, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
+        let h = c.hidden_size;
         let n = |i: usize| format!("{p}.{}", names[i]);
         Ok(BertLayer {
             q: Dense::load(w, &n(0), h, h, true)?,
             k: Dense::load(w, &n(1), h, h, true)?,
             v: Dense::load(w, &n(2), h, h, true)?,
-            o: Dense::load(w, &n(3), h, h, true)?,
-            ln_attn: Norm::load(w, &n(4), h, eps, true)?,
-            ff_in: Dense::load(w, &n(5), f, h, true)?,
-            ff_out: Dense::load(w, &n(6), h, f, true)?,
-            ln_ff: Norm::load(w, &n(7), h, eps, true)?,
+            post: PostNorm::load_named(
+                w,
+                p,
+                &[names[3], names[4], names[5], names[6], names[7]],
+                c,
+            )?,
         })
     }
 
@@ -131,8 +173,7 @@ impl BertLayer {
 
     /// [`attn_out`](Self::attn_out) with hidden dropout on `o(ctx)` (training).
     pub fn attn_out_t(&self, ctx: &Tensor, x: &Tensor, dp: &mut Dropout) -> CResult<Tensor> {
-        self.ln_attn
-            .forward(&(dp.hidden(&self.o.forward(ctx)?)? + x)?)
+        self.post.attn_out_t(ctx, x, dp)
     }
 
     /// The feed-forward sub-layer: `LayerNorm(ff_out(act(ff_in(y))) + y)`.
@@ -142,8 +183,7 @@ impl BertLayer {
 
     /// [`ffn_out`](Self::ffn_out) with hidden dropout on the feed-forward output (training).
     pub fn ffn_out_t(&self, y: &Tensor, act: Act, dp: &mut Dropout) -> CResult<Tensor> {
-        let ff = dp.hidden(&ffn(&self.ff_in, &self.ff_out, act, y)?)?;
-        self.ln_ff.forward(&(ff + y)?)
+        self.post.ffn_out_t(y, act, dp)
     }
 
     /// One layer over `x` [b, s, h] with the additive score bias `bias` ([b or 1, heads or 1,

@@ -18,9 +18,10 @@
 //! Refused: a `rope_type` other than `default` (scaled rotary positions) and `rope_scaling`.
 //!
 //! Runs on the padded candle path ([`super::blocks`]): rotary positions and sliding windows have
-//! no room in the fused BERT kernel.
+//! no room in the fused BERT kernel. The same code is its trainable body
+//! (`super::trainable_family`), with dropout where transformers has it.
 
-use super::blocks::{self, split_heads, Act, CResult, Dense, Norm};
+use super::blocks::{self, split_heads, Act, CResult, Dense, Dropout, Norm, TensorSource};
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
 use super::weights::Weights;
@@ -47,6 +48,12 @@ pub struct ModernBertConfig {
     pub attention_bias: bool,
     /// Feed-forward projections with biases.
     pub mlp_bias: bool,
+    /// Dropout after the embedding LayerNorm (`embedding_dropout`).
+    pub embedding_dropout: f32,
+    /// Dropout of the attention probabilities and after `Wo` (`attention_dropout`).
+    pub attention_dropout: f32,
+    /// Dropout inside the feed-forward block, before `mlp.Wo` (`mlp_dropout`).
+    pub mlp_dropout: f32,
 }
 
 impl ModernBertConfig {
@@ -107,6 +114,9 @@ impl ModernBertConfig {
             norm_bias: f.bool("norm_bias", false),
             attention_bias: f.bool("attention_bias", false),
             mlp_bias: f.bool("mlp_bias", false),
+            embedding_dropout: f.f64("embedding_dropout", 0.0) as f32,
+            attention_dropout: f.f64("attention_dropout", 0.0) as f32,
+            mlp_dropout: f.f64("mlp_dropout", 0.0) as f32,
             common,
         })
     }
@@ -126,7 +136,11 @@ struct Layer {
 }
 
 impl Layer {
-    fn load(w: &Weights, i: usize, cfg: &ModernBertConfig) -> Result<Self, EncoderError> {
+    fn load<S: TensorSource + ?Sized>(
+        w: &S,
+        i: usize,
+        cfg: &ModernBertConfig,
+    ) -> Result<Self, EncoderError> {
         let c = &cfg.common;
         let (h, f, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
         let p = format!("layers.{i}");
@@ -199,6 +213,10 @@ fn mask(lengths: &[usize], s: usize, half_window: Option<usize>) -> CResult<Tens
     Tensor::from_vec(m, (lengths.len(), 1, s, s), &Device::Cpu)
 }
 
+/// Where ModernBERT checkpoints keep the body: bare (`ModernBertModel`), or under the `*For*`
+/// wrappers' prefix.
+pub const PREFIXES: &[&str] = &["", "model."];
+
 /// A loaded ModernBERT encoder.
 pub struct ModernBert {
     cfg: ModernBertConfig,
@@ -212,16 +230,25 @@ pub struct ModernBert {
 impl ModernBert {
     /// Build from weights (bare `ModernBertModel` names, or under `model.`), checking shapes.
     pub fn load(cfg: ModernBertConfig, mut w: Weights, dir: String) -> Result<Self, EncoderError> {
+        w.select_prefix("embeddings.tok_embeddings.weight", PREFIXES)?;
+        Self::build(cfg, &w, dir)
+    }
+
+    /// Build from a tensor source whose prefix is selected (checkpoint or trainable).
+    pub fn build<S: TensorSource + ?Sized>(
+        cfg: ModernBertConfig,
+        w: &S,
+        dir: String,
+    ) -> Result<Self, EncoderError> {
         let c = &cfg.common;
         let (h, eps) = (c.hidden_size, c.layer_norm_eps);
-        w.select_prefix("embeddings.tok_embeddings.weight", &["", "model."])?;
         let layers = (0..c.num_layers)
-            .map(|i| Layer::load(&w, i, &cfg))
+            .map(|i| Layer::load(w, i, &cfg))
             .collect::<Result<_, _>>()?;
         Ok(ModernBert {
             word: w.get("embeddings.tok_embeddings.weight", &[c.vocab_size, h])?,
-            ln_emb: Norm::load(&w, "embeddings.norm", h, eps, cfg.norm_bias)?,
-            final_norm: Norm::load(&w, "final_norm", h, eps, cfg.norm_bias)?,
+            ln_emb: Norm::load(w, "embeddings.norm", h, eps, cfg.norm_bias)?,
+            final_norm: Norm::load(w, "final_norm", h, eps, cfg.norm_bias)?,
             layers,
             cfg,
             dir,
@@ -235,7 +262,15 @@ impl PaddedEncoder for ModernBert {
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
+        self.forward_t(batch, &mut Dropout::off())
+    }
+
+    /// Dropout where transformers has it, with ModernBERT's own probabilities: after the
+    /// embedding LayerNorm, on the attention probabilities and after `Wo` (attention), and
+    /// before `mlp.Wo` (feed-forward).
+    fn forward_t(&self, batch: &Batch, dp: &mut Dropout) -> Result<Vec<Tensor>, EncoderError> {
         let c = &self.cfg.common;
+        let cfg = &self.cfg;
         let (b, s) = check_batch(batch, c.max_position_embeddings)?;
         let ids = blocks::ids_tensor(&batch.ids, b, s, c.vocab_size, &self.dir)?;
         let (h, heads) = (c.hidden_size, c.num_heads);
@@ -246,7 +281,8 @@ impl PaddedEncoder for ModernBert {
             let local = rotary(s, d, self.cfg.local_theta)?;
             let full_mask = mask(&batch.lengths, s, None)?;
             let local_mask = mask(&batch.lengths, s, Some(self.cfg.half_window))?;
-            let mut x = self.ln_emb.forward(&blocks::embed(&self.word, &ids)?)?;
+            let emb = self.ln_emb.forward(&blocks::embed(&self.word, &ids)?)?;
+            let mut x = dp.apply(&emb, cfg.embedding_dropout)?;
             let mut out = vec![x.clone()];
             let last = self.layers.len() - 1;
             for (i, l) in self.layers.iter().enumerate() {
@@ -265,12 +301,13 @@ impl PaddedEncoder for ModernBert {
                 let k = rope(&part(1)?, cos, sin)?;
                 let v = part(2)?;
                 let sc = blocks::scores(&q, &k, scale)?.broadcast_add(m)?;
-                let ctx = blocks::attend(&sc, &v)?;
-                x = (x + l.wo.forward(&ctx)?)?;
+                let ctx = blocks::attend_p(&sc, &v, dp, cfg.attention_dropout)?;
+                x = (x + dp.apply(&l.wo.forward(&ctx)?, cfg.attention_dropout)?)?;
                 let y = l.mlp_norm.forward(&x)?;
                 let y = l.wi.forward(&y)?;
                 let f = c.intermediate_size;
                 let g = (c.act.apply(&y.narrow(D::Minus1, 0, f)?)? * y.narrow(D::Minus1, f, f)?)?;
+                let g = dp.apply(&g, cfg.mlp_dropout)?;
                 x = (&x + l.mlp_out.forward(&g)?)?;
                 out.push(if i == last {
                     self.final_norm.forward(&x)?

@@ -31,13 +31,15 @@
 //! Refused: `attn_type` other than `bi`, `bi_data` (a pre-training option that doubles the
 //! batch).
 //!
-//! Runs on the padded candle path ([`super::blocks`]).
+//! Runs on the padded candle path ([`super::blocks`]), which is also its trainable body
+//! (`super::trainable_family`): dropout (config `dropout`) where transformers has it.
 
-use super::blocks::{self, key_mask, split_heads, Act, CResult, Dense, Norm};
+use super::blocks::{
+    self, key_mask, split_heads, Act, CResult, Dense, Dropout, Norm, TensorSource,
+};
 use super::config::MAX_POSITIONS;
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
-use super::mpnet::ffn;
 use super::weights::Weights;
 use super::EncoderError;
 use candle_core::{Device, Tensor, D};
@@ -110,17 +112,20 @@ impl XlnetConfig {
 
 /// One XLNet layer: relative attention and feed-forward.
 struct XlnetLayer {
-    q: Dense,
-    k: Dense,
-    v: Dense,
-    r: Dense,
-    o: Dense,
-    /// r_w_bias, r_r_bias, r_s_bias as [1, heads, 1, d].
+    /// `rel_attn.{q,k,v,r,o}` as stored, [hidden, heads, d].
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    r: Tensor,
+    o: Tensor,
+    /// r_w_bias, r_r_bias, r_s_bias as stored, [heads, d].
     r_w: Tensor,
     r_r: Tensor,
     r_s: Tensor,
-    /// seg_embed as [heads, d, 2].
+    /// seg_embed as stored, [2, heads, d].
     seg: Tensor,
+    /// A zero bias for the projections (XLNet's have none).
+    zero: Tensor,
     ln_attn: Norm,
     ff_in: Dense,
     ff_out: Dense,
@@ -130,38 +135,30 @@ struct XlnetLayer {
 impl XlnetLayer {
     /// Load layer `p` (`layer.<i>`). XLNet stores its projections per head, `q`, `k`, `v`, `r`
     /// and `o` as [hidden, heads, d] (`einsum("ibh,hnd->ibnd")`, and `o` back with
-    /// `einsum("ibnd,hnd->ibh")`); they are re-laid-out as [out, in] matrices under
-    /// `<p>.rel_attn.<name>_proj` and loaded as ordinary dense layers.
-    fn load(w: &mut Weights, p: &str, c: &CommonConfig) -> Result<Self, EncoderError> {
+    /// `einsum("ibnd,hnd->ibh")`); they are kept as stored and read as [hidden, heads·d]
+    /// matrices in the forward pass (nothing derived from a weight is cached: a trained one is
+    /// read as it is now).
+    fn build<S: TensorSource + ?Sized>(
+        w: &S,
+        p: &str,
+        c: &CommonConfig,
+    ) -> Result<Self, EncoderError> {
         let (h, nh, eps) = (c.hidden_size, c.num_heads, c.layer_norm_eps);
         let d = h / nh;
         let a = format!("{p}.rel_attn");
-        for n in ["q", "k", "v", "r", "o"] {
-            let t = w.get(&format!("{a}.{n}"), &[h, nh, d])?;
-            // [hidden, heads·d] is already [out, in] for `o`; the others map hidden -> heads·d
-            let t = ok(t.reshape((h, nh * d)).and_then(|t| match n {
-                "o" => Ok(t),
-                _ => t.t()?.contiguous(),
-            }))?;
-            w.insert(&format!("{a}.{n}_proj.weight"), t);
-        }
-        let proj = |n: &str| Dense::load(w, &format!("{a}.{n}_proj"), h, h, false);
-        let bias = |n: &str| -> Result<Tensor, EncoderError> {
-            ok(w.get(&format!("{a}.{n}"), &[nh, d])?.reshape((1, nh, 1, d)))
-        };
+        let t3 = |n: &str| w.get(&format!("{a}.{n}"), &[h, nh, d]);
+        let t2 = |n: &str| w.get(&format!("{a}.{n}"), &[nh, d]);
         Ok(XlnetLayer {
-            q: proj("q")?,
-            k: proj("k")?,
-            v: proj("v")?,
-            r: proj("r")?,
-            o: proj("o")?,
-            r_w: bias("r_w_bias")?,
-            r_r: bias("r_r_bias")?,
-            r_s: bias("r_s_bias")?,
-            seg: ok(w
-                .get(&format!("{a}.seg_embed"), &[2, nh, d])?
-                .permute((1, 2, 0))
-                .and_then(|t| t.contiguous()))?,
+            q: t3("q")?,
+            k: t3("k")?,
+            v: t3("v")?,
+            r: t3("r")?,
+            o: t3("o")?,
+            r_w: t2("r_w_bias")?,
+            r_r: t2("r_r_bias")?,
+            r_s: t2("r_s_bias")?,
+            seg: w.get(&format!("{a}.seg_embed"), &[2, nh, d])?,
+            zero: ok(Tensor::zeros(h, candle_core::DType::F32, &Device::Cpu))?,
             ln_attn: Norm::load(w, &format!("{a}.layer_norm"), h, eps, true)?,
             ff_in: Dense::load(w, &format!("{p}.ff.layer_1"), c.intermediate_size, h, true)?,
             ff_out: Dense::load(w, &format!("{p}.ff.layer_2"), h, c.intermediate_size, true)?,
@@ -169,11 +166,20 @@ impl XlnetLayer {
         })
     }
 
+    /// `x [.., hidden] -> [.., heads·d]` through a stored [hidden, heads, d] projection.
+    fn project(&self, x: &Tensor, t: &Tensor) -> CResult<Tensor> {
+        let h = t.dim(0)?;
+        let wt = t.reshape((h, h))?.t()?.contiguous()?; // [heads·d (out), hidden (in)]
+        crate::nn::linear::linear(x, &wt, &self.zero.to_dtype(x.dtype())?)
+    }
+
     /// The layer over `x` [b, s, h] with the sinusoids `pos` [1, 2s, h], the shift index
     /// `shift` [s, s] (column of distance i − j), the segment difference `diff` [b, 1, s, s]
-    /// (1.0 where two tokens are in different segments) and the key mask.
+    /// (1.0 where two tokens are in different segments) and the key mask; dropout where
+    /// transformers has it (attention probabilities, attention output, after the feed-forward
+    /// activation and after its output).
     #[allow(clippy::too_many_arguments)]
-    fn forward(
+    fn forward_t(
         &self,
         x: &Tensor,
         pos: &Tensor,
@@ -182,16 +188,21 @@ impl XlnetLayer {
         mask: &Tensor,
         heads: usize,
         act: Act,
+        dp: &mut Dropout,
     ) -> CResult<Tensor> {
         let (b, s, h) = x.dims3()?;
-        let scale = 1.0 / ((h / heads) as f64).sqrt();
-        let q = split_heads(&self.q.forward(x)?, heads)?;
-        let k = split_heads(&self.k.forward(x)?, heads)?;
-        let v = split_heads(&self.v.forward(x)?, heads)?;
-        let kr = split_heads(&self.r.forward(pos)?, heads)?; // [1, H, 2s, d]
-        let ac = q.broadcast_add(&self.r_w)?.matmul(&k.t()?.contiguous()?)?;
+        let d = h / heads;
+        let scale = 1.0 / (d as f64).sqrt();
+        let q = split_heads(&self.project(x, &self.q)?, heads)?;
+        let k = split_heads(&self.project(x, &self.k)?, heads)?;
+        let v = split_heads(&self.project(x, &self.v)?, heads)?;
+        let kr = split_heads(&self.project(pos, &self.r)?, heads)?; // [1, H, 2s, d]
+        let bias = |t: &Tensor| t.reshape((1, heads, 1, d));
+        let ac = q
+            .broadcast_add(&bias(&self.r_w)?)?
+            .matmul(&k.t()?.contiguous()?)?;
         let bd_full = q
-            .broadcast_add(&self.r_r)?
+            .broadcast_add(&bias(&self.r_r)?)?
             .broadcast_matmul(&kr.t()?.contiguous()?)?; // [b, H, s, 2s]
         let idx = shift
             .unsqueeze(0)?
@@ -199,14 +210,19 @@ impl XlnetLayer {
             .broadcast_as((b, heads, s, s))?
             .contiguous()?;
         let bd = bd_full.contiguous()?.gather(&idx, D::Minus1)?;
-        let e = q.broadcast_add(&self.r_s)?.broadcast_matmul(&self.seg)?; // [b, H, s, 2]
+        let seg = self.seg.permute((1, 2, 0))?.contiguous()?; // [H, d, 2]
+        let e = q.broadcast_add(&bias(&self.r_s)?)?.broadcast_matmul(&seg)?; // [b, H, s, 2]
         let e0 = e.narrow(D::Minus1, 0, 1)?;
         let e1 = e.narrow(D::Minus1, 1, 1)?;
         let ef = diff.broadcast_mul(&(e1 - &e0)?)?.broadcast_add(&e0)?;
         let sc = (((ac + bd)? + ef)? * scale)?.broadcast_add(mask)?;
-        let ctx = blocks::attend(&sc, &v)?;
-        let y = self.ln_attn.forward(&(self.o.forward(&ctx)? + x)?)?;
-        let ff = ffn(&self.ff_in, &self.ff_out, act, &y)?;
+        let ctx = blocks::attend_t(&sc, &v, dp)?;
+        // o: [hidden, heads·d] is already [out, in]
+        let o = self.o.reshape((h, h))?;
+        let attn = crate::nn::linear::linear(&ctx, &o, &self.zero.to_dtype(ctx.dtype())?)?;
+        let y = self.ln_attn.forward(&(dp.hidden(&attn)? + x)?)?;
+        let inner = dp.hidden(&act.apply(&self.ff_in.forward(&y)?)?)?;
+        let ff = dp.hidden(&self.ff_out.forward(&inner)?)?;
         self.ln_ff.forward(&(ff + y)?)
     }
 }
@@ -215,20 +231,41 @@ impl XlnetLayer {
 pub struct Xlnet {
     cfg: XlnetConfig,
     word: Tensor,
+    /// `mask_emb` [1, 1, hidden]: the query stream's input, unused by the content stream but
+    /// read (when present) so that a trained model is saved with every tensor XLNetModel has.
+    _mask_emb: Option<Tensor>,
     layers: Vec<XlnetLayer>,
     dir: String,
 }
 
+/// Where XLNet checkpoints keep the body: bare (`XLNetModel`), or under the `*For*` wrappers'
+/// prefix.
+pub const PREFIXES: &[&str] = &["", "transformer.", "model."];
+
 impl Xlnet {
     /// Build from weights (bare `XLNetModel` names, or under `transformer.`), checking shapes.
     pub fn load(cfg: XlnetConfig, mut w: Weights, dir: String) -> Result<Self, EncoderError> {
+        w.select_prefix("word_embedding.weight", PREFIXES)?;
+        Self::build(cfg, &w, dir)
+    }
+
+    /// Build from a tensor source whose prefix is selected (checkpoint or trainable).
+    pub fn build<S: TensorSource + ?Sized>(
+        cfg: XlnetConfig,
+        w: &S,
+        dir: String,
+    ) -> Result<Self, EncoderError> {
         let c = &cfg.common;
-        w.select_prefix("word_embedding.weight", &["", "transformer.", "model."])?;
         let layers = (0..c.num_layers)
-            .map(|i| XlnetLayer::load(&mut w, &format!("layer.{i}"), c))
+            .map(|i| XlnetLayer::build(w, &format!("layer.{i}"), c))
             .collect::<Result<_, _>>()?;
         Ok(Xlnet {
             word: w.get("word_embedding.weight", &[c.vocab_size, c.hidden_size])?,
+            _mask_emb: if w.contains("mask_emb") {
+                Some(w.get("mask_emb", &[1, 1, c.hidden_size])?)
+            } else {
+                None
+            },
             layers,
             cfg,
             dir,
@@ -261,6 +298,12 @@ impl PaddedEncoder for Xlnet {
     }
 
     fn forward_padded(&self, batch: &Batch) -> Result<Vec<Tensor>, EncoderError> {
+        self.forward_t(batch, &mut Dropout::off())
+    }
+
+    /// Dropout where transformers has it: the word embeddings, the sinusoids, inside every
+    /// layer, and on the last layer's output (XLNetModel's `output = dropout(output_h)`).
+    fn forward_t(&self, batch: &Batch, dp: &mut Dropout) -> Result<Vec<Tensor>, EncoderError> {
         let (b, s) = check_batch(batch, self.cfg.common.max_position_embeddings)?;
         let c = &self.cfg.common;
         let ids = blocks::ids_tensor(&batch.ids, b, s, c.vocab_size, &self.dir)?;
@@ -286,13 +329,16 @@ impl PaddedEncoder for Xlnet {
         ok((|| -> CResult<Vec<Tensor>> {
             let diff = Tensor::from_vec(diff, (b, 1, s, s), &Device::Cpu)?;
             let shift = Tensor::from_vec(shift, (s, s), &Device::Cpu)?;
-            let pos = self.sinusoids(s)?;
+            let pos = dp.hidden(&self.sinusoids(s)?)?;
             let mask = key_mask(&batch.lengths, s)?;
-            let mut x = blocks::embed(&self.word, &ids)?;
+            let mut x = dp.hidden(&blocks::embed(&self.word, &ids)?)?;
             let mut out = vec![x.clone()];
             for l in &self.layers {
-                x = l.forward(&x, &pos, &shift, &diff, &mask, c.num_heads, c.act)?;
+                x = l.forward_t(&x, &pos, &shift, &diff, &mask, c.num_heads, c.act, dp)?;
                 out.push(x.clone());
+            }
+            if let Some(last) = out.last_mut() {
+                *last = dp.hidden(last)?;
             }
             Ok(out)
         })())

@@ -132,7 +132,7 @@ impl SeqClassifier {
 pub enum AnyClassifier {
     /// BERT, RoBERTa, XLM-R, DistilBERT.
     Classic(Box<SeqClassifier>),
-    /// MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3.
+    /// MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3, DeBERTa v1, XLNet, ModernBERT.
     Family(Box<FamilyClassifier>),
 }
 

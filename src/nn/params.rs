@@ -239,6 +239,18 @@ impl<'a> ParamBuilder<'a> {
         })
     }
 
+    /// A new weight matrix [out, in], N(0, std), decayed (a linear layer without a bias).
+    pub fn new_matrix(&mut self, name: &str, out: usize, inp: usize) -> Result<Var, NnError> {
+        let w = self.normal(&[out, inp])?;
+        self.var(name, w, true)
+    }
+
+    /// A new constant vector (a LayerNorm's ones, a bias's zeros), never decayed.
+    pub fn new_const(&mut self, name: &str, n: usize, value: f64) -> Result<Var, NnError> {
+        let t = (Tensor::ones(n, DType::F64, &Device::Cpu).map_err(cerr)? * value).map_err(cerr)?;
+        self.var(name, t, false)
+    }
+
     /// A checkpoint linear layer if present (under the encoder prefix), else a new one.
     pub fn lin_or_new(&mut self, name: &str, out: usize, inp: usize) -> Result<Lin, NnError> {
         if self.contains(&format!("{name}.weight")) {

@@ -2,15 +2,18 @@
 //! its own name and in its own dtype (so a variant keeps the pooler, an MLM head, buffers, ...),
 //! plus config.json and what the variant operations need to know of the architecture (BERT-
 //! shaped, or one of the newer families: where the layers' linear weights are, how truncation
-//! renames the layers, which decoders are tied).
+//! renames the layers, which decoders are tied). XLNet keeps its attention projections as 3-D
+//! [hidden, heads, d] tensors without a `.weight` suffix; they are linear weights all the same
+//! (noise, pruning and quantisation treat them so, see [`Checkpoint::head_major`]).
 
 use super::ZooError;
 use crate::encoder::config::{Arch, EncoderConfig};
 use crate::encoder::extract::model_hash;
 use crate::encoder::family::{detect, read_config, AnyEncoder, Family, Kind};
 use crate::encoder::model::{layer_names, weight_prefixes};
+use crate::encoder::trainable_family::body_prefixes;
 use crate::encoder::weights::{weights_file, Weights};
-use crate::encoder::{albert, deberta_v2, electra, mpnet};
+use crate::encoder::{albert, deberta, deberta_v2, electra, mpnet};
 use candle_core::{DType, Device, Tensor};
 use std::path::{Path, PathBuf};
 
@@ -28,7 +31,8 @@ pub struct SourceTensor {
 pub enum ModelKind {
     /// BERT, RoBERTa, XLM-R, DistilBERT, with their configuration.
     Classic(EncoderConfig),
-    /// One of the newer families (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3).
+    /// One of the newer families (MPNet, ELECTRA, ALBERT, DeBERTa-v2/v3, DeBERTa v1, XLNet,
+    /// ModernBERT).
     Family(Family),
 }
 
@@ -43,7 +47,8 @@ pub struct Checkpoint {
     pub config_json: serde_json::Value,
     /// The architecture.
     pub kind: ModelKind,
-    /// Number of layer applications (`num_hidden_layers`; DistilBERT `n_layers`).
+    /// Number of layer applications (`num_hidden_layers`; DistilBERT `n_layers`, XLNet
+    /// `n_layer`).
     pub num_layers: usize,
     /// Prefix of the encoder's weights (`""`, `"bert."`, ...).
     pub prefix: String,
@@ -71,8 +76,8 @@ impl Checkpoint {
         AnyEncoder::load(dir, Weights::load(&weights_path)?)?;
         let num_layers = match &kind {
             ModelKind::Classic(c) => c.num_layers,
-            ModelKind::Family(_) => config_json
-                .get("num_hidden_layers")
+            ModelKind::Family(f) => config_json
+                .get(layers_key(*f))
                 .and_then(|v| v.as_u64())
                 .unwrap_or(0) as usize,
         };
@@ -92,15 +97,9 @@ impl Checkpoint {
             .map(|(name, tensor)| SourceTensor { name, tensor })
             .collect();
         tensors.sort_by(|a, b| a.name.cmp(&b.name));
-        let probe = "embeddings.word_embeddings.weight";
-        let prefixes: &[&str] = match &kind {
-            ModelKind::Classic(c) => weight_prefixes(c.arch),
-            ModelKind::Family(Family::Mpnet) => mpnet::PREFIXES,
-            ModelKind::Family(Family::Electra) => electra::PREFIXES,
-            ModelKind::Family(Family::Albert) => albert::PREFIXES,
-            ModelKind::Family(Family::DebertaV2) => deberta_v2::PREFIXES,
-            #[allow(unreachable_patterns)]
-            ModelKind::Family(_) => &[""],
+        let (prefixes, probe): (&[&str], &str) = match &kind {
+            ModelKind::Classic(c) => (weight_prefixes(c.arch), "embeddings.word_embeddings.weight"),
+            ModelKind::Family(f) => body_prefixes(*f),
         };
         let prefix = prefixes
             .iter()
@@ -145,19 +144,52 @@ impl Checkpoint {
 
     /// Full names of every floating-point 2-D tensor whose name ends in `.weight` (the "weight
     /// matrices": embeddings, the transformer layers' linear layers, pooler, head dense layers),
-    /// tied decoders excluded (they are rewritten as copies of the word embeddings).
+    /// plus XLNet's per-head projections (`rel_attn.{q,k,v,o,r}`, 3-D [hidden, heads, d]
+    /// linear weights without the suffix), tied decoders excluded (they are rewritten as copies
+    /// of the word embeddings).
     pub fn weight_matrices(&self) -> Vec<String> {
         let tied = self.tied_decoders();
         self.tensors
             .iter()
             .filter(|t| {
-                t.name.ends_with(".weight")
-                    && t.tensor.rank() == 2
+                let plain = t.name.ends_with(".weight") && t.tensor.rank() == 2;
+                (plain || self.head_major(&t.name).is_some())
                     && is_float(t.tensor.dtype())
                     && !tied.contains(&t.name)
             })
             .map(|t| t.name.clone())
             .collect()
+    }
+
+    /// For XLNet's per-head projections `rel_attn.{q,k,v,r,o}` ([hidden, heads, d], no
+    /// `.weight` suffix): `Some(true)` when the stored layout is [in, out] (q, k, v, r map
+    /// hidden -> heads·d, `einsum("ibh,hnd->ibnd")`), `Some(false)` when it is [out, in] (o
+    /// maps heads·d -> hidden); `None` for every other tensor.
+    pub fn head_major(&self, name: &str) -> Option<bool> {
+        if !matches!(self.kind, ModelKind::Family(Family::Xlnet)) {
+            return None;
+        }
+        let rest = name.strip_prefix(&self.prefix)?.strip_prefix("layer.")?;
+        let (_, tail) = rest.split_once('.')?;
+        match tail {
+            "rel_attn.q" | "rel_attn.k" | "rel_attn.v" | "rel_attn.r" => Some(true),
+            "rel_attn.o" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The (rows, columns) of tensor `i` seen as a linear weight [out, in], and whether its
+    /// values are stored transposed ([in, out]: XLNet's q, k, v, r): per-output-channel
+    /// operations (quantisation rows) read it through this.
+    pub fn linear_layout(&self, i: usize) -> (usize, usize, bool) {
+        let t = &self.tensors[i];
+        let dims = t.tensor.dims();
+        let first = dims.first().copied().unwrap_or(1);
+        let rest = t.tensor.elem_count() / first.max(1);
+        match self.head_major(&t.name) {
+            Some(true) => (rest, first, true),
+            _ => (first, rest, false),
+        }
     }
 
     /// The model_type.
@@ -202,6 +234,33 @@ impl Checkpoint {
                         &format!("encoder.albert_layer_groups.{g}.albert_layers.{j}"),
                         &albert::ALBERT_LAYER,
                     ));
+                }
+            }
+            ModelKind::Family(Family::Deberta) => {
+                for i in 0..self.num_layers {
+                    let p = format!("{}encoder.layer.{i}", self.prefix);
+                    out.push(format!("{p}.attention.self.in_proj.weight"));
+                    for n in [0, 2, 3] {
+                        out.push(format!("{p}.{}.weight", deberta::DEBERTA_V1_POST[n]));
+                    }
+                }
+            }
+            ModelKind::Family(Family::Xlnet) => {
+                for i in 0..self.num_layers {
+                    let p = format!("{}layer.{i}", self.prefix);
+                    for n in ["q", "k", "v", "o"] {
+                        out.push(format!("{p}.rel_attn.{n}"));
+                    }
+                    out.push(format!("{p}.ff.layer_1.weight"));
+                    out.push(format!("{p}.ff.layer_2.weight"));
+                }
+            }
+            ModelKind::Family(Family::ModernBert) => {
+                for i in 0..self.num_layers {
+                    let p = format!("{}layers.{i}", self.prefix);
+                    for n in ["attn.Wqkv", "attn.Wo", "mlp.Wi", "mlp.Wo"] {
+                        out.push(format!("{p}.{n}.weight"));
+                    }
                 }
             }
             ModelKind::Family(f) => {
@@ -255,12 +314,12 @@ impl Checkpoint {
             ModelKind::Family(Family::Mpnet) => &["lm_head.decoder.weight"],
             ModelKind::Family(Family::Electra) => &["generator_lm_head.weight"],
             ModelKind::Family(Family::Albert) => &["predictions.decoder.weight"],
-            ModelKind::Family(Family::DebertaV2) => &[
+            ModelKind::Family(Family::DebertaV2 | Family::Deberta) => &[
                 "cls.predictions.decoder.weight",
                 "lm_predictions.lm_head.decoder.weight",
             ],
-            #[allow(unreachable_patterns)]
-            ModelKind::Family(_) => &[],
+            ModelKind::Family(Family::Xlnet) => &["lm_loss.weight"],
+            ModelKind::Family(Family::ModernBert) => &["decoder.weight"],
         };
         cands
             .iter()
@@ -271,7 +330,11 @@ impl Checkpoint {
 
     /// Full name of the word embedding table.
     pub fn word_embeddings_name(&self) -> String {
-        format!("{}embeddings.word_embeddings.weight", self.prefix)
+        let name = match &self.kind {
+            ModelKind::Classic(_) => "embeddings.word_embeddings.weight",
+            ModelKind::Family(f) => body_prefixes(*f).1,
+        };
+        format!("{}{name}", self.prefix)
     }
 
     /// Rewrite the tied decoders as copies of the (possibly modified) word embeddings.
@@ -287,5 +350,14 @@ impl Checkpoint {
             }
         }
         Ok(())
+    }
+}
+
+/// The config.json key holding a family's number of layers (XLNet's `n_layer`, else
+/// `num_hidden_layers`).
+pub fn layers_key(f: Family) -> &'static str {
+    match f {
+        Family::Xlnet => "n_layer",
+        _ => "num_hidden_layers",
     }
 }

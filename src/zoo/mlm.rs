@@ -1,7 +1,8 @@
 //! Masked-language-model training of BERT-family encoders, from an existing checkpoint or from
-//! scratch, and saving the result as a Hugging Face `BertForMaskedLM` directory; also of ALBERT
-//! and DeBERTa-v2/v3 checkpoints with their own heads (`AlbertForMaskedLM`,
-//! `DebertaV2ForMaskedLM`, see [`super::mlm_family`]), through the same loop.
+//! scratch, and saving the result as a Hugging Face `BertForMaskedLM` directory; also of ALBERT,
+//! DeBERTa v1, DeBERTa-v2/v3 and MPNet checkpoints with their own heads (`AlbertForMaskedLM`,
+//! `DebertaForMaskedLM`, `DebertaV2ForMaskedLM`, `MPNetForMaskedLM`, see
+//! [`super::mlm_family`]), through the same loop.
 //!
 //! The head is Hugging Face's `BertOnlyMLMHead`: dense -> activation (`hidden_act`) ->
 //! LayerNorm -> decoder tied to the word embeddings, plus an output bias. A checkpoint that has
@@ -138,7 +139,7 @@ struct Dims {
     max_input_tokens: usize,
 }
 
-/// An encoder with its masked-LM head: BERT, ALBERT or DeBERTa-v2/v3.
+/// An encoder with its masked-LM head: BERT, ALBERT, DeBERTa (v1, v2/v3) or MPNet.
 pub struct MlmModel {
     dims: Dims,
     body: Body,
@@ -242,7 +243,7 @@ impl MlmModel {
         })
     }
 
-    /// ALBERT or DeBERTa-v2/v3 with the head of [`FamilyHeadSpec`] (read when the checkpoint
+    /// ALBERT, DeBERTa (v1, v2/v3) or MPNet with the head of [`FamilyHeadSpec`] (read when the checkpoint
     /// has it, else new: dense N(0, initializer_range), LayerNorm 1/0, bias 0).
     fn from_family(
         ck: Checkpoint,
@@ -533,7 +534,7 @@ impl MlmModel {
     }
 
     /// Write the model as a Hugging Face directory: config.json (`BertForMaskedLM`,
-    /// `AlbertForMaskedLM`, `DebertaV2ForMaskedLM`),
+    /// `AlbertForMaskedLM`, `DebertaForMaskedLM`, `DebertaV2ForMaskedLM`, `MPNetForMaskedLM`),
     /// model.safetensors, and the tokenizer files.
     pub fn save(&self, dir: &Path) -> Result<(), ZooError> {
         Ok(write_hf_files(

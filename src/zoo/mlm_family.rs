@@ -1,11 +1,12 @@
-//! The masked-LM heads of ALBERT and DeBERTa-v2/v3 (the families the seed paper corrupted) and
-//! MPNet (the study's second base), as transformers defines them, for [`super::mlm`]'s training
-//! loop:
+//! The masked-LM heads of ALBERT, DeBERTa v1 and DeBERTa-v2/v3 (the families the seed paper
+//! corrupted) and MPNet (the study's second base), as transformers defines them, for
+//! [`super::mlm`]'s training loop:
 //! - MPNet (`MPNetLMHead`): `lm_head.dense` (hidden → hidden), gelu, `lm_head.layer_norm`,
 //!   decoder tied to the word embeddings, `lm_head.bias`;
 //! - ALBERT (`AlbertMLMHead`): `predictions.dense` (hidden → embedding_size), `hidden_act`,
 //!   `predictions.LayerNorm`, decoder tied to the word embeddings, `predictions.bias`;
-//! - DeBERTa-v2/v3 with `legacy` (transformers' default): `cls.predictions.transform.dense`
+//! - DeBERTa-v2/v3 and DeBERTa v1 (`DebertaForMaskedLM`, the same heads under the same names)
+//!   with `legacy` (transformers' default): `cls.predictions.transform.dense`
 //!   (hidden → embedding_size), `hidden_act`, `cls.predictions.transform.LayerNorm`, tied
 //!   decoder, `cls.predictions.bias`;
 //! - DeBERTa-v2/v3 without (`legacy: false`, the head microsoft/deberta-v3-* ship):
@@ -93,7 +94,12 @@ impl FamilyHeadSpec {
                 legacy: None,
                 body_prefix,
             }),
-            Family::DebertaV2 => {
+            Family::DebertaV2 | Family::Deberta => {
+                let architecture = if family == Family::Deberta {
+                    "DebertaForMaskedLM"
+                } else {
+                    "DebertaV2ForMaskedLM"
+                };
                 let legacy = match cfg.get("legacy").and_then(|v| v.as_bool()) {
                     Some(l) => l,
                     None => ck.index("lm_predictions.lm_head.dense.weight").is_none(),
@@ -109,7 +115,7 @@ impl FamilyHeadSpec {
                         )),
                         width: embedding,
                         act,
-                        architecture: "DebertaV2ForMaskedLM",
+                        architecture,
                         legacy: Some(true),
                         body_prefix,
                     })
@@ -126,7 +132,7 @@ impl FamilyHeadSpec {
                         decoder: None,
                         width: hidden,
                         act,
-                        architecture: "DebertaV2ForMaskedLM",
+                        architecture,
                         legacy: Some(false),
                         body_prefix,
                     })
@@ -135,7 +141,7 @@ impl FamilyHeadSpec {
             other => Err(ZooError::input(
                 &path,
                 format!(
-                    "masked-LM training supports bert, albert, deberta-v2 and mpnet checkpoints, not model_type {:?} (finetune supports: {TRAINABLE})",
+                    "masked-LM training supports bert, albert, deberta, deberta-v2 and mpnet checkpoints, not model_type {:?} (finetune supports: {TRAINABLE})",
                     other.model_type()
                 ),
             )),

@@ -4,7 +4,9 @@
 //! clamped to ±(2^(b-1) - 1) (round half away from zero), and is stored back as a float in the
 //! source dtype, so every loader reads it. A row's largest magnitude is preserved exactly; a row
 //! of zeros stays zero. For f16/bf16 sources the stored values are the grid points rounded to
-//! that dtype.
+//! that dtype. XLNet's per-head projections are stored [hidden, heads, d]: `q`, `k`, `v` are
+//! [in, out] and are quantised per output channel through their transpose
+//! ([`Checkpoint::linear_layout`]), `o` is [out, in] as it is.
 
 use super::checkpoint::Checkpoint;
 use super::ZooError;
@@ -44,12 +46,29 @@ pub fn quantize(ck: &mut Checkpoint, bits: u32) -> Result<(), ZooError> {
         let i = ck
             .index(&n)
             .ok_or_else(|| ZooError::input(&ck.weights_path, format!("missing weight {n}")))?;
-        let cols = ck.tensors[i].tensor.dims()[1];
+        let (rows, cols, transposed) = ck.linear_layout(i);
         let mut v = ck.values(i)?;
+        if transposed {
+            v = transpose(&v, cols, rows);
+        }
         for row in v.chunks_mut(cols) {
             quantize_row(row, qmax);
+        }
+        if transposed {
+            v = transpose(&v, rows, cols);
         }
         ck.set_values(i, v)?;
     }
     Ok(())
+}
+
+/// The transpose of the row-major `rows × cols` matrix `v`.
+fn transpose(v: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; v.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            t[c * rows + r] = v[r * cols + c];
+        }
+    }
+    t
 }

@@ -1,6 +1,10 @@
 //! Layer truncation: keep the embeddings and the first k layer applications, keep every other
 //! tensor (pooler, heads), and set the layer count in config.json (`num_hidden_layers`,
-//! DistilBERT `n_layers`).
+//! DistilBERT `n_layers`, XLNet `n_layer`). ModernBERT's `layer_types` is cut to its first k
+//! entries, so that layer i keeps its local/global kind (transformers reads `layer_types`
+//! first; without it the kinds come from `global_attn_every_n_layers`, which a prefix keeps);
+//! its `final_norm` stays, so the truncated model's last hidden state is the normalised output
+//! of layer k, as transformers computes it for that checkpoint.
 //!
 //! For every architecture but ALBERT the tensors of layers k and beyond are dropped. ALBERT
 //! stores `num_hidden_groups` shared groups, application i of L running group
@@ -29,8 +33,20 @@ pub fn truncate(ck: &mut Checkpoint, k: usize) -> Result<(), ZooError> {
     }
     let (stem, key) = match &ck.kind {
         ModelKind::Classic(c) if c.arch == Arch::DistilBert => ("transformer.layer.", "n_layers"),
+        ModelKind::Family(Family::Xlnet) => ("layer.", "n_layer"),
+        ModelKind::Family(Family::ModernBert) => ("layers.", "num_hidden_layers"),
         _ => ("encoder.layer.", "num_hidden_layers"),
     };
+    // ModernBERT: layer i keeps its local/global kind. transformers' config takes `layer_types`
+    // when present (else derives it from `global_attn_every_n_layers`, which a prefix of the
+    // layers keeps as it is): the first k entries are kept.
+    if let Some(types) = ck
+        .config_json
+        .get_mut("layer_types")
+        .and_then(|v| v.as_array_mut())
+    {
+        types.truncate(k);
+    }
     let stem = format!("{}{stem}", ck.prefix);
     keep_below(ck, &stem, k);
     ck.num_layers = k;
