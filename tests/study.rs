@@ -172,6 +172,41 @@ fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost()
         !part.join("predictions.csv").exists(),
         "nothing left to predict"
     );
+    assert_eq!(note["pending_seeds"], serde_json::json!([]));
+    // drop the base's extra seed: the partial fit keeps the base with the finished seed
+    // (extra seeds run last), and lists the pending one
+    let seed2 = std::fs::read_dir(out.join("finetune"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tiny-rte-seed2-")
+        })
+        .unwrap();
+    std::fs::remove_dir_all(&seed2).unwrap();
+    let (code, so, se) = study(&[
+        "run",
+        s(&f),
+        "--out",
+        s(&out),
+        "--stage",
+        "fit",
+        "--partial",
+    ]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let note: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(part.join("partial.json")).unwrap()).unwrap();
+    assert_eq!(note["included"].as_array().unwrap().len(), 3, "{note}");
+    let key = seed2.file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(note["pending_seeds"], serde_json::json!([key]));
+    let t = csv_rows(&part.join("targets.csv"));
+    assert_eq!(t[1][0], "tiny");
+    assert!(
+        (num(&t[1][1]) - a).abs() < 1e-12,
+        "{t:?}: seed 1 alone is {a}"
+    );
     // without --partial the fit refuses: a unit is missing
     let (code, so, _) = study(&["run", s(&f), "--out", s(&out), "--stage", "fit"]);
     assert_eq!(code, 2, "{so}");

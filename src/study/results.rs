@@ -77,19 +77,26 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), StudyError> {
 /// that it is never taken for the study's results.
 pub const PARTIAL_DIR: &str = "results-partial";
 
-/// Per checkpoint: whether its probing unit and every one of its fine-tuning units are done.
+/// Per checkpoint: whether it can enter a partial fit — its probing unit is done and, for a
+/// fine-tuned one, every task has at least one finished seed (extra seeds run after every
+/// checkpoint's first seed, so waiting for them would keep the first checkpoints out for most
+/// of a long study; the targets are then the mean of the finished seeds, and `partial.json`
+/// lists the seeds still pending).
 pub fn complete_checkpoints(study: &Study, plan: &Plan) -> Vec<bool> {
-    let mut ok = vec![true; study.checkpoints.len()];
+    let n = study.checkpoints.len();
+    let mut probed = vec![false; n];
+    let mut tuned = vec![vec![false; study.tasks.len()]; n];
     for u in &plan.units {
-        let c = match u.kind {
-            UnitKind::Probe(c) | UnitKind::Finetune { ckpt: c, .. } => c,
-            UnitKind::Variant(_) => continue,
-        };
-        if ok[c] && super::store::verify(&u.dir, &u.hash).is_some() {
-            ok[c] = false;
+        let done = super::store::verify(&u.dir, &u.hash).is_none();
+        match u.kind {
+            UnitKind::Probe(c) => probed[c] = done,
+            UnitKind::Finetune { ckpt, task, .. } => tuned[ckpt][task] |= done,
+            UnitKind::Variant(_) => {}
         }
     }
-    ok
+    (0..n)
+        .map(|c| probed[c] && (!study.checkpoints[c].finetuned || tuned[c].iter().all(|&t| t)))
+        .collect()
 }
 
 /// Merge, fit, predict. Every probing and fine-tuning unit must be done, unless `partial`:
@@ -149,8 +156,13 @@ pub fn fit(
         })
         .collect();
     units.sort_by_key(|&(c, t, s, _)| (c, t, s));
+    let mut pending_seeds = Vec::new();
     for (ckpt, task, _, u) in units {
         if !include[ckpt] {
+            continue;
+        }
+        if partial && super::store::verify(&u.dir, &u.hash).is_some() {
+            pending_seeds.push(u.key.clone());
             continue;
         }
         if tune_cpu[ckpt][task].is_none() {
@@ -321,6 +333,7 @@ pub fn fit(
             "partial": true,
             "included": names(true),
             "missing": names(false),
+            "pending_seeds": pending_seeds,
         });
         util::write_json(&res.join("partial.json"), &note).map_err(|e| err(&res, e))?;
     } else {
