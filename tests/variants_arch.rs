@@ -8,9 +8,10 @@
 //! variant (noise, pruning, int4, truncation) was also loaded by transformers with no missing,
 //! unexpected or mismatched key and run there (bench/python/variants_reference.py arch): our
 //! last hidden state equals transformers' on the same variant to 1e-4 (ModernBERT's truncated
-//! model ends in `final_norm`, and its truncated `layer_types` keep each layer's kind). `--corrupt-steps` (masked-LM training) on ALBERT and
-//! DeBERTa: one batch's loss and every gradient norm equal transformers' `*ForMaskedLM`, and the
-//! saved directories hold transformers' keys.
+//! model ends in `final_norm`, and its truncated `layer_types` keep each layer's kind).
+//! `--corrupt-steps` (masked-LM training) on ALBERT, DeBERTa (v1 and v2/v3), MPNet and
+//! ModernBERT: one batch's loss and every gradient norm equal transformers' `*ForMaskedLM`, and
+//! the saved directories hold transformers' keys and load in transformers.
 
 mod common;
 
@@ -354,14 +355,15 @@ fn scalar(t: &Tensor) -> f64 {
         .unwrap()[0]
 }
 
-/// ALBERT's, DeBERTa-v2's, DeBERTa v1's and MPNet's masked-LM loss on a fixed masked batch,
+/// ALBERT's, DeBERTa-v2's, DeBERTa v1's, MPNet's and ModernBERT's masked-LM loss on a fixed masked batch,
 /// and the gradient norm of every parameter tensor, equal transformers' `*ForMaskedLM` with the
 /// same head weights to 1e-4 relative (bench/python/make_train_fixtures.py). Gradient norms
 /// below 1e-7 of the largest are the key biases' exact zeros (rounding noise on both sides) and
 /// must be such on ours.
 #[test]
-fn albert_deberta_and_mpnet_masked_lm_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative() {
-    for fam in ["albert", "deberta-v2", "mpnet", "deberta"] {
+fn albert_deberta_mpnet_and_modernbert_masked_lm_loss_and_every_gradient_norm_equal_pytorch_to_1e4_relative(
+) {
+    for fam in ["albert", "deberta-v2", "mpnet", "deberta", "modernbert"] {
         let r = mlm_reference(fam);
         let m = MlmModel::load(&MlmInit::FromDir(checkpoint(fam)), DType::F32, 0).unwrap();
         let names = m.hf_param_names();
@@ -429,12 +431,13 @@ fn albert_deberta_and_mpnet_masked_lm_loss_and_every_gradient_norm_equal_pytorch
     }
 }
 
-/// `--corrupt-steps` on ALBERT, DeBERTa (v2 and v1) and MPNet: one run saves a `*ForMaskedLM` directory at each
+/// `--corrupt-steps` on ALBERT, DeBERTa (v2 and v1), MPNet and ModernBERT: one run saves a `*ForMaskedLM` directory at each
 /// listed step whose keys are those transformers saves (ALBERT and MPNet keep the source's pooler,
 /// which their `*ForMaskedLM` lacks: `AutoModel` uses it), that probecast reads back with the head it
 /// trained, and whose encoder moved away from the source.
 #[test]
-fn corrupt_steps_on_albert_deberta_and_mpnet_save_masked_lm_checkpoints_with_transformers_keys() {
+fn corrupt_steps_on_albert_deberta_mpnet_and_modernbert_save_masked_lm_checkpoints_with_transformers_keys(
+) {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = fixture("variants/corpus.txt");
     for (fam, arch) in [
@@ -442,6 +445,7 @@ fn corrupt_steps_on_albert_deberta_and_mpnet_save_masked_lm_checkpoints_with_tra
         ("deberta-v2", "DebertaV2ForMaskedLM"),
         ("mpnet", "MPNetForMaskedLM"),
         ("deberta", "DebertaForMaskedLM"),
+        ("modernbert", "ModernBertForMaskedLM"),
     ] {
         let out = tmp.path().join(fam);
         run_variants(
@@ -520,7 +524,7 @@ fn corrupt_steps_on_albert_deberta_and_mpnet_save_masked_lm_checkpoints_with_tra
         .output()
         .is_ok_and(|o| o.status.success());
     if has_python {
-        let dirs: Vec<PathBuf> = ["albert", "deberta-v2", "mpnet", "deberta"]
+        let dirs: Vec<PathBuf> = ["albert", "deberta-v2", "mpnet", "deberta", "modernbert"]
             .iter()
             .map(|f| tmp.path().join(f).join(format!("{f}-corrupt3")))
             .collect();
@@ -544,13 +548,14 @@ fn base_layers(fam: &str) -> usize {
     Checkpoint::load(&checkpoint(fam)).unwrap().num_layers
 }
 
-/// `--corrupt-steps` on a family without masked-LM training (ELECTRA, XLNet, ModernBERT): exit
-/// 2, one line naming the families that have it; nothing written.
+/// `--corrupt-steps` on a family without masked-LM training (ELECTRA; XLNet, whose pre-training
+/// is permutation language modelling): exit 2, one line naming the families that have it;
+/// nothing written.
 #[test]
-fn corrupt_steps_on_electra_xlnet_and_modernbert_is_refused_naming_the_supported_families() {
+fn corrupt_steps_on_electra_and_xlnet_is_refused_naming_the_supported_families() {
     let tmp = tempfile::tempdir().unwrap();
     let corpus = fixture("variants/corpus.txt");
-    for fam in ["electra", "xlnet", "modernbert"] {
+    for fam in ["electra", "xlnet"] {
         let out = tmp.path().join(fam);
         assert_user_error(
             &probecast(&[
@@ -567,7 +572,7 @@ fn corrupt_steps_on_electra_xlnet_and_modernbert_is_refused_naming_the_supported
             &[
                 "config.json",
                 fam,
-                "ALBERT, DeBERTa v1, DeBERTa-v2/v3 and MPNet",
+                "ALBERT, DeBERTa v1, DeBERTa-v2/v3, MPNet and ModernBERT",
             ],
         );
         assert!(!out.exists());

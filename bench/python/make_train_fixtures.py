@@ -30,8 +30,8 @@ and OUT_DIR/<family>.keys.json: the sorted state-dict keys of the model (what a 
 fine-tuned directory must hold: no missing and no unexpected key). tests/train_arch.rs checks
 probecast's loss and every gradient norm against these to 1e-4 relative.
 
-For ALBERT, DeBERTa-v2, MPNet and DeBERTa v1 (the families whose masked-LM training
-`--corrupt-steps` runs) it also
+For ALBERT, DeBERTa-v2, MPNet, DeBERTa v1 and ModernBERT (the families whose masked-LM
+training `--corrupt-steps` runs) it also
 loads AutoModelForMaskedLM (the head seeded with torch.manual_seed(4321)), masks fixed positions
 of a fixed batch with the tokenizer's [MASK] and writes OUT_DIR/mlm-<family>.safetensors:
 input_ids (masked), lengths, positions (flat row * seq + column), labels, loss, grad_norm/<name>,
@@ -63,7 +63,7 @@ PAIRS = [
     ("cafe owners like quiet mornings", "the cat sat"),
 ]
 LABELS = [0, 2, 1, 2]
-MLM_FAMILIES = ["albert", "deberta-v2", "mpnet", "deberta"]
+MLM_FAMILIES = ["albert", "deberta-v2", "mpnet", "deberta", "modernbert"]
 MLM_SENTENCES = [
     "the cat sat on the mat",
     "nobody complained about the rain at all today",

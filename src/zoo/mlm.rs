@@ -1,8 +1,10 @@
 //! Masked-language-model training of BERT-family encoders, from an existing checkpoint or from
 //! scratch, and saving the result as a Hugging Face `BertForMaskedLM` directory; also of ALBERT,
-//! DeBERTa v1, DeBERTa-v2/v3 and MPNet checkpoints with their own heads (`AlbertForMaskedLM`,
-//! `DebertaForMaskedLM`, `DebertaV2ForMaskedLM`, `MPNetForMaskedLM`, see
-//! [`super::mlm_family`]), through the same loop.
+//! DeBERTa v1, DeBERTa-v2/v3, MPNet and ModernBERT checkpoints with their own heads
+//! (`AlbertForMaskedLM`, `DebertaForMaskedLM`, `DebertaV2ForMaskedLM`, `MPNetForMaskedLM`,
+//! `ModernBertForMaskedLM`, see [`super::mlm_family`]), through the same loop. A head layer
+//! without a bias (ModernBERT's, by default) gets a constant zero one that is not a parameter:
+//! neither trained nor saved.
 //!
 //! The head is Hugging Face's `BertOnlyMLMHead`: dense -> activation (`hidden_act`) ->
 //! LayerNorm -> decoder tied to the word embeddings, plus an output bias. A checkpoint that has
@@ -25,7 +27,7 @@ use crate::encoder::family::Family;
 use crate::encoder::model::{weight_prefixes, Batch};
 use crate::encoder::tokenizer::TextTokenizer;
 use crate::encoder::trainable::EncoderBody;
-use crate::encoder::trainable_family::FamilyBody;
+use crate::encoder::trainable_family::{body_prefixes, FamilyBody};
 use crate::encoder::weights::Weights;
 use crate::encoder::write::write_hf_files;
 use crate::nn::ops;
@@ -139,7 +141,7 @@ struct Dims {
     max_input_tokens: usize,
 }
 
-/// An encoder with its masked-LM head: BERT, ALBERT, DeBERTa (v1, v2/v3) or MPNet.
+/// An encoder with its masked-LM head: BERT, ALBERT, DeBERTa (v1, v2/v3), MPNet or ModernBERT.
 pub struct MlmModel {
     dims: Dims,
     body: Body,
@@ -259,9 +261,10 @@ impl MlmModel {
         let body = FamilyBody::build(&dir, family, &mut b)?;
         let mut params = b.into_params();
         let n_body = params.len();
+        let word_name = body_prefixes(family).1;
         let word = params
             .iter()
-            .find(|p| p.name == "embeddings.word_embeddings.weight")
+            .find(|p| p.name == word_name)
             .map(|p| p.var.clone())
             .ok_or_else(|| ZooError::input(&ck.weights_path, "no word embeddings"))?;
         let c = body.common.clone();
@@ -275,8 +278,32 @@ impl MlmModel {
             ParamBuilder::fresh(dtype, seed ^ 0x314d_4c4d, std)
         };
         let head = Head {
-            dense: hb.lin(spec.dense, spec.width, c.hidden_size)?,
-            ln: hb.norm(spec.ln, spec.width, c.layer_norm_eps)?,
+            dense: if spec.dense_bias {
+                hb.lin(spec.dense, spec.width, c.hidden_size)?
+            } else {
+                Lin {
+                    w: hb.load(
+                        &format!("{}.weight", spec.dense),
+                        &[spec.width, c.hidden_size],
+                        true,
+                    )?,
+                    b: Var::zeros(spec.width, dtype, &Device::Cpu)?,
+                }
+            },
+            ln: if spec.ln_bias {
+                hb.norm(spec.ln, spec.width, c.layer_norm_eps)?
+            } else {
+                let name = format!("{}.weight", spec.ln);
+                Norm {
+                    w: if hb.contains(&name) {
+                        hb.load(&name, &[spec.width], false)?
+                    } else {
+                        hb.new_const(&name, spec.width, 1.0)?
+                    },
+                    b: Var::zeros(spec.width, dtype, &Device::Cpu)?,
+                    eps: c.layer_norm_eps as f32,
+                }
+            },
             bias: hb.vector_or_zeros(spec.bias, c.vocab_size)?,
             act: HeadAct::Family(spec.act),
         };
@@ -534,7 +561,8 @@ impl MlmModel {
     }
 
     /// Write the model as a Hugging Face directory: config.json (`BertForMaskedLM`,
-    /// `AlbertForMaskedLM`, `DebertaForMaskedLM`, `DebertaV2ForMaskedLM`, `MPNetForMaskedLM`),
+    /// `AlbertForMaskedLM`, `DebertaForMaskedLM`, `DebertaV2ForMaskedLM`, `MPNetForMaskedLM`,
+    /// `ModernBertForMaskedLM`),
     /// model.safetensors, and the tokenizer files.
     pub fn save(&self, dir: &Path) -> Result<(), ZooError> {
         Ok(write_hf_files(

@@ -1,6 +1,9 @@
 //! The masked-LM heads of ALBERT, DeBERTa v1 and DeBERTa-v2/v3 (the families the seed paper
-//! corrupted) and MPNet (the study's second base), as transformers defines them, for
-//! [`super::mlm`]'s training loop:
+//! corrupted), MPNet (the study's second base) and ModernBERT, as transformers defines them,
+//! for [`super::mlm`]'s training loop:
+//! - ModernBERT (`ModernBertForMaskedLM`): `head.dense` (hidden → hidden, bias only with
+//!   `classifier_bias`), `classifier_activation`, `head.norm` (bias only with `norm_bias`),
+//!   `decoder` tied to the word embeddings with its bias `decoder.bias`;
 //! - MPNet (`MPNetLMHead`): `lm_head.dense` (hidden → hidden), gelu, `lm_head.layer_norm`,
 //!   decoder tied to the word embeddings, `lm_head.bias`;
 //! - ALBERT (`AlbertMLMHead`): `predictions.dense` (hidden → embedding_size), `hidden_act`,
@@ -48,6 +51,10 @@ pub struct FamilyHeadSpec {
     pub legacy: Option<bool>,
     /// Prefix of the body's tensors in a saved model.
     pub body_prefix: &'static str,
+    /// Whether the dense transform has a bias (ModernBERT: `classifier_bias`).
+    pub dense_bias: bool,
+    /// Whether the LayerNorm has a bias (ModernBERT: `norm_bias`).
+    pub ln_bias: bool,
 }
 
 impl FamilyHeadSpec {
@@ -80,6 +87,8 @@ impl FamilyHeadSpec {
                 architecture: "AlbertForMaskedLM",
                 legacy: None,
                 body_prefix,
+                dense_bias: true,
+                ln_bias: true,
             }),
             // MPNetLMHead: dense (hidden → hidden), gelu (always: it does not read hidden_act),
             // layer_norm, decoder tied to the word embeddings, bias.
@@ -93,7 +102,41 @@ impl FamilyHeadSpec {
                 architecture: "MPNetForMaskedLM",
                 legacy: None,
                 body_prefix,
+                dense_bias: true,
+                ln_bias: true,
             }),
+            // ModernBertForMaskedLM: `head` (ModernBertPredictionHead: dense with a bias when
+            // `classifier_bias`, `classifier_activation`, norm with a bias when `norm_bias`),
+            // then `decoder` tied to the word embeddings with its bias `decoder.bias`.
+            Family::ModernBert => {
+                let flag = |k: &str| cfg.get(k).and_then(|v| v.as_bool());
+                if flag("decoder_bias") == Some(false) {
+                    return Err(ZooError::input(
+                        &path,
+                        "decoder_bias false is not supported for masked-LM training (the output bias is trained)",
+                    ));
+                }
+                let name = cfg
+                    .get("classifier_activation")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("gelu");
+                let act = Act::parse(name).ok_or_else(|| {
+                    ZooError::input(&path, format!("unsupported classifier_activation {name:?}"))
+                })?;
+                Ok(FamilyHeadSpec {
+                    dense: "head.dense",
+                    ln: "head.norm",
+                    bias: "decoder.bias",
+                    decoder: Some(("decoder.weight", "decoder.bias")),
+                    width: hidden,
+                    act,
+                    architecture: "ModernBertForMaskedLM",
+                    legacy: None,
+                    body_prefix,
+                    dense_bias: flag("classifier_bias").unwrap_or(false),
+                    ln_bias: flag("norm_bias").unwrap_or(false),
+                })
+            }
             Family::DebertaV2 | Family::Deberta => {
                 let architecture = if family == Family::Deberta {
                     "DebertaForMaskedLM"
@@ -118,6 +161,8 @@ impl FamilyHeadSpec {
                         architecture,
                         legacy: Some(true),
                         body_prefix,
+                        dense_bias: true,
+                        ln_bias: true,
                     })
                 } else if embedding != hidden {
                     Err(ZooError::input(
@@ -135,13 +180,15 @@ impl FamilyHeadSpec {
                         architecture,
                         legacy: Some(false),
                         body_prefix,
+                        dense_bias: true,
+                        ln_bias: true,
                     })
                 }
             }
             other => Err(ZooError::input(
                 &path,
                 format!(
-                    "masked-LM training supports bert, albert, deberta, deberta-v2 and mpnet checkpoints, not model_type {:?} (finetune supports: {TRAINABLE})",
+                    "masked-LM training supports bert, albert, deberta, deberta-v2, mpnet and modernbert checkpoints, not model_type {:?} (finetune supports: {TRAINABLE})",
                     other.model_type()
                 ),
             )),

@@ -7,7 +7,7 @@
 //! - [`noise`], [`prune`], [`truncate`], [`quantize`]: the weight operations;
 //! - [`masking`]: BERT's 80/10/10 token masking;
 //! - [`mlm`]: the masked-LM model, its training loop and saving;
-//! - [`mlm_family`]: the masked-LM heads of ALBERT, DeBERTa v1, DeBERTa-v2/v3 and MPNet;
+//! - [`mlm_family`]: the masked-LM heads of ALBERT, DeBERTa v1, DeBERTa-v2/v3, MPNet and ModernBERT;
 //! - [`corrupt`]: word shuffling and the corruption run;
 //! - [`run`]: writing variant directories (with `crate::encoder::write`), `variants.csv` and the
 //!   manifest.

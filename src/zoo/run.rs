@@ -129,14 +129,18 @@ fn check(spec: &VariantsSettings, ck: &Checkpoint) -> Result<Vec<String>, ZooErr
             ModelKind::Classic(c) => c.arch == Arch::Bert,
             ModelKind::Family(f) => matches!(
                 f,
-                Family::Albert | Family::DebertaV2 | Family::Deberta | Family::Mpnet
+                Family::Albert
+                    | Family::DebertaV2
+                    | Family::Deberta
+                    | Family::Mpnet
+                    | Family::ModernBert
             ),
         };
         if !mlm_ok {
             return Err(ZooError::input(
                 ck.dir.join("config.json"),
                 format!(
-                    "--corrupt-steps needs masked-LM training, supported for BERT-family, ALBERT, DeBERTa v1, DeBERTa-v2/v3 and MPNet checkpoints (this is {})",
+                    "--corrupt-steps needs masked-LM training, supported for BERT-family, ALBERT, DeBERTa v1, DeBERTa-v2/v3, MPNet and ModernBERT checkpoints (this is {})",
                     ck.model_type()
                 ),
             ));
