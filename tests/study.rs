@@ -207,6 +207,42 @@ fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost()
         (num(&t[1][1]) - a).abs() < 1e-12,
         "{t:?}: seed 1 alone is {a}"
     );
+    assert_eq!(note["skipped_folds"], serde_json::json!([]));
+    // two complete checkpoints leave no scheme a fit: a partial fit says why and skips them
+    let noise_probe = std::fs::read_dir(out.join("probe"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tiny-noise0.5-")
+        })
+        .unwrap();
+    std::fs::remove_dir_all(&noise_probe).unwrap();
+    let (code, so, se) = study(&[
+        "run",
+        s(&f),
+        "--out",
+        s(&out),
+        "--stage",
+        "fit",
+        "--partial",
+    ]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let note: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(part.join("partial.json")).unwrap()).unwrap();
+    let skipped = note["skipped_folds"].as_array().unwrap();
+    assert_eq!(skipped.len(), 2, "{note}");
+    assert_eq!(skipped[0]["folds"], "loo");
+    assert!(
+        skipped[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("table-loo.csv"),
+        "{note}"
+    );
+    assert!(!part.join("fit-loo").exists());
     // without --partial the fit refuses: a unit is missing
     let (code, so, _) = study(&["run", s(&f), "--out", s(&out), "--stage", "fit"]);
     assert_eq!(code, 2, "{so}");

@@ -254,6 +254,7 @@ pub fn fit(
         .transpose()
         .map_err(|e| err(&study.file, e))?;
     let mut fits = Vec::new();
+    let mut skipped: Vec<serde_json::Value> = Vec::new();
     for f in &study.folds {
         // the family column always (the family-mean baseline), and the scheme's grouping
         // column when it is another one (leave one operation out: the held-out variants'
@@ -291,8 +292,17 @@ pub fn fit(
         let mut cfg = study.fit.clone();
         cfg.cv = f.cv.clone();
         let dir = res.join(&f.label);
-        let r = crate::predict::run::fit_to_dir(&table, &opts, &cfg, Some(&dir), argv)
-            .map_err(|e| err(&table, format!("fit ({}): {e}", f.spec)))?;
+        let r = match crate::predict::run::fit_to_dir(&table, &opts, &cfg, Some(&dir), argv) {
+            Ok(r) => r,
+            // a partial fit goes on with the schemes its few checkpoints allow, and says which
+            // it skipped (e.g. leave one operation out before two operations are complete)
+            Err(e) if partial => {
+                let _ = std::fs::remove_dir_all(&dir);
+                skipped.push(serde_json::json!({ "folds": f.spec, "why": e.to_string() }));
+                continue;
+            }
+            Err(e) => return Err(err(&table, format!("fit ({}): {e}", f.spec))),
+        };
         fits.push((
             f.spec.clone(),
             crate::predict::report::table_text(&r.ds, &cfg, &r.outcome),
@@ -304,12 +314,12 @@ pub fn fit(
         .filter(|r| by_name(&r[0]).is_some_and(|c| !c.finetuned))
         .cloned()
         .collect();
-    if !pb.is_empty() {
+    let first = res.join(&study.folds[0].label).join("predictor.json");
+    if !pb.is_empty() && first.is_file() {
         let table = res.join("predict-table.csv");
         write(&table, &csv_text(&fh, &pb).map_err(|e| err(&table, e))?)?;
-        let predictor = res.join(&study.folds[0].label).join("predictor.json");
         crate::predict::run::predict_to_file(
-            &predictor,
+            &first,
             &table,
             None,
             study.spec.fit.impute,
@@ -334,6 +344,7 @@ pub fn fit(
             "included": names(true),
             "missing": names(false),
             "pending_seeds": pending_seeds,
+            "skipped_folds": skipped,
         });
         util::write_json(&res.join("partial.json"), &note).map_err(|e| err(&res, e))?;
     } else {
@@ -346,7 +357,7 @@ pub fn fit(
     Ok(FitReport {
         dir: res,
         fits,
-        predicted: pb.len(),
+        predicted: if first.is_file() { pb.len() } else { 0 },
     })
 }
 
