@@ -433,3 +433,136 @@ fn bad_checkpoints_of_new_families_exit_2_with_one_line_naming_the_file() {
         &["tokenizer.json", "past the embedding table of 5 rows"],
     );
 }
+
+/// The subdirectory of `dir` whose name ends with `suffix`.
+fn child_ending(dir: &Path, suffix: &str) -> PathBuf {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir() && p.to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no *{suffix} under {}", dir.display()))
+}
+
+#[test]
+fn real_all_mpnet_base_v2_probes_finetunes_and_makes_variants() {
+    let Some(m) = mpnet_dir() else {
+        skip("all-mpnet-base-v2 not fetched (run scripts/fetch-models.sh)");
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let ms = m.to_str().unwrap();
+    let cache = d.path().join("cache");
+    // probe: every hidden state (embeddings + 12 layers)
+    let task = d.path().join("words.txt");
+    std::fs::write(&task, word_task()).unwrap();
+    let out = d.path().join("probe");
+    let o = probecast(&[
+        "probe",
+        "--model",
+        ms,
+        "--tasks",
+        task.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--train-per-class",
+        "16",
+        "--seeds",
+        "1",
+        "--metrics",
+        "acc",
+        "--max-length",
+        "32",
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let feats = std::fs::read_to_string(out.join("features.csv")).unwrap();
+    let header = feats.lines().next().unwrap();
+    assert!(header.contains("words_layer_12") && !header.contains("words_layer_13"));
+    // finetune: a small sentence-pair task in GLUE layout, one epoch
+    let rte = d.path().join("RTE");
+    std::fs::create_dir_all(&rte).unwrap();
+    let mut tsv = String::from("index\tsentence1\tsentence2\tlabel\n");
+    for i in 0..16 {
+        let (a, lab) = if i % 2 == 0 {
+            ("the cat sat on the mat", "entailment")
+        } else {
+            ("birds sing every evening", "not_entailment")
+        };
+        tsv.push_str(&format!("{i}\t{a} .\ta cat sat .\t{lab}\n"));
+    }
+    std::fs::write(rte.join("train.tsv"), &tsv).unwrap();
+    std::fs::write(rte.join("dev.tsv"), &tsv).unwrap();
+    let ft = d.path().join("ft");
+    let o = probecast(&[
+        "finetune",
+        "--model",
+        ms,
+        "--task",
+        rte.to_str().unwrap(),
+        "--out",
+        ft.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--seeds",
+        "1",
+        "--batch-size",
+        "8",
+        "--max-length",
+        "32",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let t = std::fs::read_to_string(ft.join("targets.csv")).unwrap();
+    let score: f64 = t
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((0.0..=1.0).contains(&score), "{t}");
+    // variants: a truncation to 6 layers computes exactly the base's first 6 layers
+    let v = d.path().join("variants");
+    let o = probecast(&[
+        "variants",
+        "--model",
+        ms,
+        "--out",
+        v.to_str().unwrap(),
+        "--truncate",
+        "6",
+        "--prune",
+        "0.3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let trunc = child_ending(&v, "-trunc6");
+    assert!(child_ending(&v, "-prune0.3").join("config.json").is_file());
+    let s: Vec<String> = sentences()[..4].to_vec();
+    let embed = |dir: &Path| {
+        let lm = LoadedModel::load(dir, 64).unwrap();
+        let (mut f, _) = embed_sentences(
+            &lm,
+            &s,
+            &[Pooling::Mean],
+            4,
+            &indicatif::ProgressBar::hidden(),
+        )
+        .unwrap();
+        f.remove(&Pooling::Mean).unwrap()
+    };
+    let (full, cut) = (embed(&m), embed(&trunc));
+    assert_eq!((full.layers.len(), cut.layers.len()), (13, 7));
+    for k in 0..7 {
+        for i in 0..s.len() {
+            let (a, b) = (full.row(k, i), cut.row(k, i));
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-5, "layer {k} sentence {i}: {worst}");
+        }
+    }
+}
