@@ -55,6 +55,25 @@ fn csv_rows(p: &Path) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Remove the unit of `stage` whose directory starts with `prefix`; returns its key.
+fn remove_unit(out: &Path, stage: &str, prefix: &str) -> String {
+    let d = std::fs::read_dir(out.join(stage))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {stage} unit {prefix}*"));
+    std::fs::remove_dir_all(&d).unwrap();
+    d.file_name().unwrap().to_string_lossy().to_string()
+}
+
+/// `study run --stage fit --partial`, which must succeed; returns partial.json.
+fn partial_fit(f: &Path, out: &Path) -> serde_json::Value {
+    let (code, so, se) = study(&["run", s(f), "--out", s(out), "--stage", "fit", "--partial"]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    let p = out.join("results-partial/partial.json");
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
 #[test]
 fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost() {
     let tmp = tempfile::tempdir().unwrap();
@@ -136,30 +155,9 @@ fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost()
     assert_eq!(code, 2, "{se}");
     assert!(se.contains("--partial") && se.lines().count() == 1, "{se}");
     // drop one checkpoint's probing unit: a partial fit leaves it out, says so, and fits the rest
-    let gone = std::fs::read_dir(out.join("probe"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("tiny-noise2-")
-        })
-        .unwrap();
-    std::fs::remove_dir_all(&gone).unwrap();
-    let (code, so, se) = study(&[
-        "run",
-        s(&f),
-        "--out",
-        s(&out),
-        "--stage",
-        "fit",
-        "--partial",
-    ]);
-    assert_eq!(code, 0, "{so}\n{se}");
+    remove_unit(&out, "probe", "tiny-noise2-");
     let part = out.join("results-partial");
-    let note: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(part.join("partial.json")).unwrap()).unwrap();
+    let note = partial_fit(&f, &out);
     assert_eq!(note["missing"], serde_json::json!(["tiny-noise2"]));
     assert_eq!(note["included"].as_array().unwrap().len(), 3);
     assert!(!part.join("fit.json").exists());
@@ -175,31 +173,9 @@ fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost()
     assert_eq!(note["pending_seeds"], serde_json::json!([]));
     // drop the base's extra seed: the partial fit keeps the base with the finished seed
     // (extra seeds run last), and lists the pending one
-    let seed2 = std::fs::read_dir(out.join("finetune"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("tiny-rte-seed2-")
-        })
-        .unwrap();
-    std::fs::remove_dir_all(&seed2).unwrap();
-    let (code, so, se) = study(&[
-        "run",
-        s(&f),
-        "--out",
-        s(&out),
-        "--stage",
-        "fit",
-        "--partial",
-    ]);
-    assert_eq!(code, 0, "{so}\n{se}");
-    let note: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(part.join("partial.json")).unwrap()).unwrap();
+    let key = remove_unit(&out, "finetune", "tiny-rte-seed2-");
+    let note = partial_fit(&f, &out);
     assert_eq!(note["included"].as_array().unwrap().len(), 3, "{note}");
-    let key = seed2.file_name().unwrap().to_string_lossy().to_string();
     assert_eq!(note["pending_seeds"], serde_json::json!([key]));
     let t = csv_rows(&part.join("targets.csv"));
     assert_eq!(t[1][0], "tiny");
@@ -209,39 +185,13 @@ fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost()
     );
     assert_eq!(note["skipped_folds"], serde_json::json!([]));
     // two complete checkpoints leave no scheme a fit: a partial fit says why and skips them
-    let noise_probe = std::fs::read_dir(out.join("probe"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("tiny-noise0.5-")
-        })
-        .unwrap();
-    std::fs::remove_dir_all(&noise_probe).unwrap();
-    let (code, so, se) = study(&[
-        "run",
-        s(&f),
-        "--out",
-        s(&out),
-        "--stage",
-        "fit",
-        "--partial",
-    ]);
-    assert_eq!(code, 0, "{so}\n{se}");
-    let note: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(part.join("partial.json")).unwrap()).unwrap();
+    remove_unit(&out, "probe", "tiny-noise0.5-");
+    let note = partial_fit(&f, &out);
     let skipped = note["skipped_folds"].as_array().unwrap();
     assert_eq!(skipped.len(), 2, "{note}");
     assert_eq!(skipped[0]["folds"], "loo");
-    assert!(
-        skipped[0]["why"]
-            .as_str()
-            .unwrap()
-            .contains("table-loo.csv"),
-        "{note}"
-    );
+    let why = skipped[0]["why"].as_str().unwrap();
+    assert!(why.contains("table-loo.csv"), "{note}");
     assert!(!part.join("fit-loo").exists());
     // without --partial the fit refuses: a unit is missing
     let (code, so, _) = study(&["run", s(&f), "--out", s(&out), "--stage", "fit"]);
