@@ -166,11 +166,14 @@ impl XlnetLayer {
         })
     }
 
-    /// `x [.., hidden] -> [.., heads·d]` through a stored [hidden, heads, d] projection.
+    /// `x [.., hidden] -> [.., heads·d]` through a stored [hidden, heads, d] projection: the
+    /// stored tensor is already the [in, out] matrix of `x · W`, so it is multiplied as it is
+    /// (no transposed copy per pass; the product is differentiable in both).
     fn project(&self, x: &Tensor, t: &Tensor) -> CResult<Tensor> {
         let h = t.dim(0)?;
-        let wt = t.reshape((h, h))?.t()?.contiguous()?; // [heads·d (out), hidden (in)]
-        crate::nn::linear::linear(x, &wt, &self.zero.to_dtype(x.dtype())?)
+        let dims = x.dims().to_vec();
+        let flat = x.contiguous()?.reshape((x.elem_count() / h, h))?;
+        flat.matmul(&t.reshape((h, h))?)?.reshape(dims)
     }
 
     /// The layer over `x` [b, s, h] with the sinusoids `pos` [1, 2s, h], the shift index
