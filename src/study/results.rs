@@ -16,6 +16,7 @@ use crate::features::table::{read_probes_csv, write_features_csv, write_probes_c
 use crate::finetune::results::{read_finetune_csv, read_targets_csv, FINETUNE_HEADER};
 use crate::predict::table::TableSettings;
 use crate::util;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// The fit stage's marker file.
@@ -82,12 +83,13 @@ pub const PARTIAL_DIR: &str = "results-partial";
 /// checkpoint's first seed, so waiting for them would keep the first checkpoints out for most
 /// of a long study; the targets are then the mean of the finished seeds, and `partial.json`
 /// lists the seeds still pending).
-pub fn complete_checkpoints(study: &Study, plan: &Plan) -> Vec<bool> {
+/// `done`: the keys of the finished units ([`done_keys`]).
+pub fn complete_checkpoints(study: &Study, plan: &Plan, done: &HashSet<&str>) -> Vec<bool> {
     let n = study.checkpoints.len();
     let mut probed = vec![false; n];
     let mut tuned = vec![vec![false; study.tasks.len()]; n];
     for u in &plan.units {
-        let done = super::store::verify(&u.dir, &u.hash).is_none();
+        let done = done.contains(u.key.as_str());
         match u.kind {
             UnitKind::Probe(c) => probed[c] = done,
             UnitKind::Finetune { ckpt, task, .. } => tuned[ckpt][task] |= done,
@@ -96,6 +98,15 @@ pub fn complete_checkpoints(study: &Study, plan: &Plan) -> Vec<bool> {
     }
     (0..n)
         .map(|c| probed[c] && (!study.checkpoints[c].finetuned || tuned[c].iter().all(|&t| t)))
+        .collect()
+}
+
+/// The keys of the units whose outputs are complete and intact (each verified once).
+pub fn done_keys(plan: &Plan) -> HashSet<&str> {
+    plan.units
+        .iter()
+        .filter(|u| super::store::verify(&u.dir, &u.hash).is_none())
+        .map(|u| u.key.as_str())
         .collect()
 }
 
@@ -116,8 +127,14 @@ pub fn fit(
     };
     std::fs::create_dir_all(&res).map_err(|e| StudyError::input(&res, e.to_string()))?;
     let err = |p: &Path, e: String| StudyError::input(p, e);
+    // a partial fit reads only finished units
+    let done = if partial {
+        done_keys(plan)
+    } else {
+        HashSet::new()
+    };
     let include = if partial {
-        complete_checkpoints(study, plan)
+        complete_checkpoints(study, plan, &done)
     } else {
         vec![true; study.checkpoints.len()]
     };
@@ -161,7 +178,7 @@ pub fn fit(
         if !include[ckpt] {
             continue;
         }
-        if partial && super::store::verify(&u.dir, &u.hash).is_some() {
+        if partial && !done.contains(u.key.as_str()) {
             pending_seeds.push(u.key.clone());
             continue;
         }
