@@ -252,16 +252,16 @@ fn word_task() -> String {
     s
 }
 
-#[test]
-fn probe_runs_on_every_new_family_and_writes_first_pooling_columns() {
-    let d = tempfile::tempdir().unwrap();
-    let task = d.path().join("words.txt");
+/// `probecast probe` of `models` on the small two-class word task (written into `dir`), one
+/// seed, 16 training examples per class, plus `extra` flags; returns features.csv.
+fn probe_words(models: &[PathBuf], dir: &Path, extra: &[&str]) -> String {
+    let task = dir.join("words.txt");
     std::fs::write(&task, word_task()).unwrap();
-    let out = d.path().join("out");
+    let out = dir.join("probe-out");
     let mut args: Vec<String> = vec!["probe".into()];
-    for f in FAMILIES {
+    for m in models {
         args.push("--model".into());
-        args.push(fixture(&format!("arch/{f}")).display().to_string());
+        args.push(m.display().to_string());
     }
     for a in [
         "--tasks",
@@ -276,17 +276,28 @@ fn probe_runs_on_every_new_family_and_writes_first_pooling_columns() {
         "acc",
         "--max-length",
         "32",
-        "--pooling",
-        "cls,first,mean",
         "--cache-dir",
-        d.path().join("cache").to_str().unwrap(),
-    ] {
-        args.push(a.into());
+        dir.join("cache").to_str().unwrap(),
+    ]
+    .iter()
+    .chain(extra)
+    {
+        args.push(a.to_string());
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let o = probecast(&argv);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(out.join("features.csv")).unwrap();
+    std::fs::read_to_string(out.join("features.csv")).unwrap()
+}
+
+#[test]
+fn probe_runs_on_every_new_family_and_writes_first_pooling_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let models: Vec<PathBuf> = FAMILIES
+        .iter()
+        .map(|f| fixture(&format!("arch/{f}")))
+        .collect();
+    let text = probe_words(&models, d.path(), &["--pooling", "cls,first,mean"]);
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     for col in [
@@ -451,32 +462,8 @@ fn real_all_mpnet_base_v2_probes_finetunes_and_makes_variants() {
     };
     let d = tempfile::tempdir().unwrap();
     let ms = m.to_str().unwrap();
-    let cache = d.path().join("cache");
     // probe: every hidden state (embeddings + 12 layers)
-    let task = d.path().join("words.txt");
-    std::fs::write(&task, word_task()).unwrap();
-    let out = d.path().join("probe");
-    let o = probecast(&[
-        "probe",
-        "--model",
-        ms,
-        "--tasks",
-        task.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--train-per-class",
-        "16",
-        "--seeds",
-        "1",
-        "--metrics",
-        "acc",
-        "--max-length",
-        "32",
-        "--cache-dir",
-        cache.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let feats = std::fs::read_to_string(out.join("features.csv")).unwrap();
+    let feats = probe_words(std::slice::from_ref(&m), d.path(), &[]);
     let header = feats.lines().next().unwrap();
     assert!(header.contains("words_layer_12") && !header.contains("words_layer_13"));
     // finetune: a small sentence-pair task in GLUE layout, one epoch
