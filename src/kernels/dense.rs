@@ -128,6 +128,73 @@ pub fn matmul_nt_acc<T: Real>(
     gemm_strided(m, k, n, a, (k, 1), b, (1, k), c, true, threads)
 }
 
+/// Column-block width of [`gram_lower`]: the blocks below the diagonal cost
+/// `d²/2 + d·GRAM_BLOCK/2` multiply-adds per row of `a`, against `d²` for the full product.
+const GRAM_BLOCK: usize = 128;
+
+/// The lower triangle of the Gram matrix `g = aᵀa` (d × d), or `g += aᵀa` with `accumulate`,
+/// where `a` is `k × d` with `a(r, j) = a[r * a_rs + j * a_cs]` and `g(i, j) = g[i * g_rs +
+/// j * g_cs]`. Column block `[c, c + B)` of the lower triangle is one product `a[:, c..]ᵀ ·
+/// a[:, c..c + B]` through the `gemm` crate, so about half the multiply-adds of the full
+/// product are done; the diagonal blocks are computed whole, and the strict upper triangle
+/// outside them is left untouched. Panics when a stride addresses past a slice.
+#[allow(clippy::too_many_arguments)]
+pub fn gram_lower(
+    k: usize,
+    d: usize,
+    a: &[f64],
+    (a_rs, a_cs): (usize, usize),
+    g: &mut [f64],
+    (g_rs, g_cs): (usize, usize),
+    accumulate: bool,
+    threads: usize,
+) {
+    if k == 0 || d == 0 {
+        if !accumulate {
+            for i in 0..d {
+                for j in 0..=i {
+                    g[i * g_rs + j * g_cs] = 0.0;
+                }
+            }
+        }
+        return;
+    }
+    assert!(
+        (k - 1) * a_rs + (d - 1) * a_cs < a.len(),
+        "gram_lower: a too short"
+    );
+    assert!((d - 1) * (g_rs + g_cs) < g.len(), "gram_lower: g too short");
+    for c in (0..d).step_by(GRAM_BLOCK) {
+        let w = GRAM_BLOCK.min(d - c);
+        let m = d - c;
+        // SAFETY: rows c..d and columns c..c + w of g, columns c..d of a and all k rows: every
+        // address is at most the largest one checked above.
+        unsafe {
+            gemm::gemm(
+                m,
+                w,
+                k,
+                g.as_mut_ptr().add(c * g_rs + c * g_cs),
+                g_cs as isize,
+                g_rs as isize,
+                accumulate,
+                a.as_ptr().add(c * a_cs),
+                a_rs as isize,
+                a_cs as isize,
+                a.as_ptr().add(c * a_cs),
+                a_cs as isize,
+                a_rs as isize,
+                if accumulate { 1.0 } else { 0.0 },
+                1.0,
+                false,
+                false,
+                false,
+                par(threads),
+            )
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +264,31 @@ mod tests {
         let a_km: Vec<f64> = (0..k * m).map(|i| a[(i % m) * k + i / m]).collect();
         matmul_tn(m, k, n, &a_km, &bt, &mut c, 1);
         assert!(close(&c, &ab));
+    }
+
+    #[test]
+    fn gram_lower_matches_the_schoolbook_product_in_both_layouts_and_accumulates() {
+        let (k, d) = (13, 2 * GRAM_BLOCK + 5);
+        let x: Vec<f64> = (0..k * d).map(|i| (i as f64 * 0.37).sin()).collect();
+        let want = naive(d, k, d, |i, r| x[r * d + i], |r, j| x[r * d + j]);
+        for threads in [1, 2] {
+            // a = x (k × d row-major) into a row-major g
+            let mut g = vec![f64::NAN; d * d];
+            gram_lower(k, d, &x, (d, 1), &mut g, (d, 1), false, threads);
+            for i in 0..d {
+                for j in 0..=i {
+                    assert!((g[i * d + j] - want[i * d + j]).abs() < 1e-12, "{i} {j}");
+                }
+            }
+            // a stored transposed (d × k, a(r, j) = xt[j * k + r]) into a column-major g, added
+            let xt: Vec<f64> = (0..d * k).map(|i| x[(i % k) * d + i / k]).collect();
+            let mut h = vec![1.0; d * d];
+            gram_lower(k, d, &xt, (1, k), &mut h, (1, d), true, threads);
+            for i in 0..d {
+                for j in 0..=i {
+                    assert!((h[j * d + i] - 1.0 - want[i * d + j]).abs() < 1e-12);
+                }
+            }
+        }
     }
 }

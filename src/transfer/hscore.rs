@@ -21,25 +21,24 @@
 //! invariant to adding a constant to X, and higher is better. Classification only: class
 //! means do not exist for a real-valued target.
 
-use super::{gram_t, par, to_f64, EstimatorOptions};
+use super::{gram, par, to_f64_rows, EstimatorOptions, Gram};
 use crate::learn::MatRef;
 
-/// The Ledoit–Wolf shrinkage α and μ = tr S / d, from the centred features and S's Gram
-/// matrix `g = X̃ᵀX̃` (scikit-learn's `ledoit_wolf_shrinkage` with `assume_centered=True`).
-pub fn ledoit_wolf(xc: faer::MatRef<'_, f64>, g: faer::MatRef<'_, f64>) -> (f64, f64) {
-    let (n, d) = (xc.nrows() as f64, xc.ncols());
+/// The Ledoit–Wolf shrinkage α and μ = tr S / d, from the centred features `xc` (row-major
+/// n × d) and S's Gram matrix `g = X̃ᵀX̃` (scikit-learn's `ledoit_wolf_shrinkage` with
+/// `assume_centered=True`).
+pub fn ledoit_wolf(xc: &[f64], n: usize, g: faer::MatRef<'_, f64>) -> (f64, f64) {
+    let d = g.nrows();
+    let n = n as f64;
     let trace: f64 = (0..d).map(|j| g[(j, j)]).sum::<f64>() / n;
     let mu = trace / d as f64;
     if d == 1 {
         return (0.0, mu);
     }
-    let mut row_sq = vec![0.0f64; xc.nrows()];
-    for j in 0..d {
-        let col = xc.col(j).try_as_col_major().unwrap().as_slice();
-        for (r, &v) in row_sq.iter_mut().zip(col) {
-            *r += v * v;
-        }
-    }
+    let row_sq: Vec<f64> = xc
+        .chunks_exact(d)
+        .map(|row| row.iter().map(|v| v * v).sum())
+        .collect();
     let beta_: f64 = row_sq.iter().map(|r| r * r).sum();
     let mut delta_ = 0.0;
     for j in 0..d {
@@ -57,9 +56,10 @@ pub fn ledoit_wolf(xc: faer::MatRef<'_, f64>, g: faer::MatRef<'_, f64>) -> (f64,
 /// The regularised H-score of `x` for labels in `0..classes`.
 pub fn hscore(x: MatRef, labels: &[u32], classes: usize, opts: &EstimatorOptions) -> f64 {
     let (n, d) = (x.n, x.dim);
-    let xc = to_f64(x, true);
-    let g = gram_t(xc.as_ref(), opts.threads);
-    let (alpha, mu) = ledoit_wolf(xc.as_ref(), g.as_ref());
+    let xc = to_f64_rows(x, true);
+    let g = gram(&xc, n, d, Gram::Features, opts.threads);
+    let g = faer::MatRef::from_column_major_slice(&g, d, d);
+    let (alpha, mu) = ledoit_wolf(&xc, n, g);
     // Σ_α = (1 − α) G/n + α μ I
     let sigma = faer::Mat::<f64>::from_fn(d, d, |i, j| {
         (1.0 - alpha) * g[(i, j)] / n as f64 + if i == j { alpha * mu } else { 0.0 }
@@ -67,11 +67,13 @@ pub fn hscore(x: MatRef, labels: &[u32], classes: usize, opts: &EstimatorOptions
     // Class sums of the centred rows, then means (d × classes).
     let counts = super::class_counts(labels, classes);
     let mut means = faer::Mat::<f64>::zeros(d, classes);
-    for j in 0..d {
-        let col = xc.col(j).try_as_col_major().unwrap().as_slice();
-        for (&v, &l) in col.iter().zip(labels) {
-            means[(j, l as usize)] += v;
-        }
+    for (row, &l) in xc.chunks_exact(d.max(1)).zip(labels) {
+        let m = means
+            .col_mut(l as usize)
+            .try_as_col_major_mut()
+            .unwrap()
+            .as_slice_mut();
+        m.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
     }
     for (c, &nc) in counts.iter().enumerate() {
         for j in 0..d {

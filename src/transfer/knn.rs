@@ -11,8 +11,8 @@
 //! `predict` (the mode of the neighbour labels) does. The query point itself is never its own
 //! neighbour (`kneighbors()` without `X`), duplicates of it are.
 //!
-//! **Exact search, fast.** The inner products come from f32 matrix products over blocks of
-//! rows (see [`neighbours`]: n²d/2 multiply-adds on one thread), never an n × n matrix. A
+//! **Exact search, fast.** The inner products come from f32 matrix products (the `gemm`
+//! crate) over blocks of rows (see [`neighbours`]: n²d/2 multiply-adds on one thread), never an n × n matrix. A
 //! distance from them, `‖x_i‖² + ‖x_j‖² − 2 x_i·x_j`, is within `b_ij = 2 γ_d ‖x_i‖ ‖x_j‖`
 //! (+ f64 rounding) of the true squared distance, γ_d = d u / (1 − d u), u = 2⁻²⁴ (the
 //! worst-case error of an f32 dot product of length d, whatever the summation order). Each row
@@ -49,17 +49,18 @@ fn dist2(a: &[f32], b: &[f32]) -> f64 {
         .sum()
 }
 
-/// Rows scored per block: the block's inner products with every earlier row come from one
-/// matrix product (`(end × d) · (d × B)`), so no n × n matrix is ever held.
-const BLOCK: usize = 256;
+/// Rows scored per block: the block's inner products with the earlier rows come from matrix
+/// products of [`ROWS`] rows at a time, so no n × n matrix is ever held.
+const BLOCK: usize = 512;
 
 /// What one row has seen so far: the `k` smallest upper bounds on its squared distances
-/// (ascending) and every row whose lower bound is within the current `k`-th.
+/// (ascending) and every row whose lower bound is within the current `k`-th. Its `f32`
+/// pre-test threshold (`‖x_j‖² − 2 x_r·x_j` above it cannot reach the current `k`-th bound)
+/// lives apart, in one slice for all rows, so that a chunk of products is tested against the
+/// thresholds of as many rows in one vectorised pass ([`scan`]).
 struct RowState {
     top: Vec<f64>,
     cand: Vec<(f64, usize)>,
-    /// `f32` pre-test: `‖x_j‖² − 2 x_r·x_j` above it cannot reach the current `k`-th bound.
-    cut: f32,
 }
 
 /// Norms, bounds and the conservative `f32` cut-off shared by every row.
@@ -117,14 +118,14 @@ impl RowState {
         RowState {
             top: vec![f64::INFINITY; k],
             cand: Vec::new(),
-            cut: f32::INFINITY,
         }
     }
 
-    /// Offer row `j` (inner product `dot` with row `r`) to row `r`.
+    /// Offer row `j` (inner product `dot` with row `r`) to row `r`, whose pre-test threshold
+    /// is `cut` (lowered here when the `k`-th bound falls).
     #[inline]
-    fn offer(&mut self, g: &Geometry, r: usize, j: usize, dot: f32) {
-        if j == r || g.sqf[j] - 2.0 * dot > self.cut {
+    fn offer(&mut self, cut: &mut f32, g: &Geometry, r: usize, j: usize, dot: f32) {
+        if j == r || g.sqf[j] - 2.0 * dot > *cut {
             return;
         }
         let approx = g.sq[r] + g.sq[j] - 2.0 * dot as f64;
@@ -144,7 +145,7 @@ impl RowState {
             }
             self.top[p] = ub;
             let thr = self.top[k - 1];
-            self.cut = g.cut(r, thr);
+            *cut = g.cut(r, thr);
             if self.cand.len() >= 8 * k + 32 {
                 self.cand.retain(|c| c.0 <= thr);
             }
@@ -166,48 +167,149 @@ impl RowState {
     }
 }
 
-/// `c = x[rows] · x[cols]ᵀ`, column-major `rows.len() × cols.len()`: column `t` holds the
-/// inner products of row `cols.start + t` with the rows `rows`.
-fn dots(x: MatRef, rows: std::ops::Range<usize>, cols: std::ops::Range<usize>, c: &mut Vec<f32>) {
-    let (m, w, d) = (rows.len(), cols.len(), x.dim);
+/// `c = x[block] · x[rows]ᵀ`, row-major `block.len() × rows.len()`: row `t` holds the inner
+/// products of row `block.start + t` with the rows `rows` (the `gemm` crate's f32 kernels).
+fn dots(x: MatRef, block: std::ops::Range<usize>, rows: std::ops::Range<usize>, c: &mut Vec<f32>) {
+    let (w, m, d) = (block.len(), rows.len(), x.dim);
     c.clear();
-    c.resize(m * w, 0.0);
-    let a = faer::MatRef::from_row_major_slice(&x.data[rows.start * d..rows.end * d], m, d);
-    let b = faer::MatRef::from_row_major_slice(&x.data[cols.start * d..cols.end * d], w, d);
-    let out = faer::MatMut::from_column_major_slice_mut(c.as_mut_slice(), m, w);
-    faer::linalg::matmul::matmul(
-        out,
-        faer::Accum::Replace,
-        a,
-        b.transpose(),
-        1.0f32,
-        faer::Par::Seq,
+    c.resize(w * m, 0.0);
+    crate::kernels::dense::matmul_nt(
+        w,
+        d,
+        m,
+        &x.data[block.start * d..block.end * d],
+        &x.data[rows.start * d..rows.end * d],
+        c,
+        1,
     );
+}
+
+/// Rows of the products taken at once against a block: `BLOCK × ROWS` f32 products (1 MiB)
+/// stay in the L2 cache while they are offered.
+const ROWS: usize = 512;
+
+/// Chunk of products tested at once by [`may_enter`].
+const CHUNK: usize = 32;
+
+/// Whether any product in the chunk passes row `i`'s pre-test (threshold `cut_i`) or, with
+/// `cuts` (the thresholds of the chunk's rows), the pre-test of its own row for `i`: the first
+/// test of [`RowState::offer`], both ways, on a whole chunk without branches.
+#[inline(always)]
+fn may_enter(dots: &[f32], sqf: &[f32], cuts: Option<&[f32]>, sqf_i: f32, cut_i: f32) -> bool {
+    let mut hit = false;
+    match cuts {
+        Some(cuts) => {
+            for ((&c, &q), &k) in dots.iter().zip(sqf).zip(cuts) {
+                let t = 2.0 * c;
+                hit |= (q - t <= cut_i) | (sqf_i - t <= k);
+            }
+        }
+        None => {
+            for (&c, &q) in dots.iter().zip(sqf) {
+                hit |= q - 2.0 * c <= cut_i;
+            }
+        }
+    }
+    hit
+}
+
+/// Offer row `i` the products `p` with rows `j0..j0 + p.len()`, and, when `both`, offer `i`
+/// to each of those rows (`others`, with thresholds `cuts`, all earlier than `i`'s block).
+/// Chunks that no pre-test lets through are skipped after one vectorised pass.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn scan_impl(
+    g: &Geometry,
+    i: usize,
+    st: &mut RowState,
+    cut_i: &mut f32,
+    j0: usize,
+    p: &[f32],
+    others: &mut [RowState],
+    cuts: &mut [f32],
+    both: bool,
+) {
+    let sqf_i = g.sqf[i];
+    for (c0, chunk) in (0..p.len()).step_by(CHUNK).zip(p.chunks(CHUNK)) {
+        let js = j0 + c0..j0 + c0 + chunk.len();
+        let their = both.then(|| &cuts[c0..c0 + chunk.len()]);
+        if !may_enter(chunk, &g.sqf[js.clone()], their, sqf_i, *cut_i) {
+            continue;
+        }
+        for (t, &v) in chunk.iter().enumerate() {
+            let j = js.start + t;
+            let twice = 2.0 * v;
+            if g.sqf[j] - twice <= *cut_i {
+                st.offer(cut_i, g, i, j, v);
+            }
+            if both && sqf_i - twice <= cuts[c0 + t] {
+                others[c0 + t].offer(&mut cuts[c0 + t], g, j, i, v);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scan_avx2(
+    g: &Geometry,
+    i: usize,
+    st: &mut RowState,
+    cut_i: &mut f32,
+    j0: usize,
+    p: &[f32],
+    others: &mut [RowState],
+    cuts: &mut [f32],
+    both: bool,
+) {
+    scan_impl(g, i, st, cut_i, j0, p, others, cuts, both)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    g: &Geometry,
+    i: usize,
+    st: &mut RowState,
+    cut_i: &mut f32,
+    j0: usize,
+    p: &[f32],
+    others: &mut [RowState],
+    cuts: &mut [f32],
+    both: bool,
+) {
+    crate::util::avx2_or!(scan_avx2, scan_impl; g, i, st, cut_i, j0, p, others, cuts, both)
 }
 
 /// The `k` nearest other rows of every row of `x` (row-major `n × k` indices, nearest first;
 /// see the module docs for ties). Needs `n > k`.
 ///
-/// Rows go in blocks of [`BLOCK`]. With one thread, block `[s, e)` takes the inner products
-/// of its rows with rows `0..e` in one product and offers them both ways (row `i` sees every
-/// `j < e`; every earlier row `j < s` sees `i`): each pair is multiplied once, n²d/2
-/// multiply-adds in all. With more threads, blocks run in parallel and each takes its rows'
-/// products with all n rows (n²d, but no shared state).
+/// Rows go in blocks of [`BLOCK`], each against the other rows [`ROWS`] at a time (one
+/// product, then [`scan`]). With one thread, block `[s, e)` takes the products of its rows
+/// with rows `0..e` and offers them both ways (row `i` sees every `j < e`; every earlier row
+/// `j < s` sees `i`): each pair is multiplied once, n²d/2 multiply-adds in all. With more
+/// threads, blocks run in parallel and each takes its rows' products with all n rows (n²d,
+/// but no shared state).
 pub fn neighbours(x: MatRef, k: usize, threads: usize) -> Vec<usize> {
     let n = x.n;
     assert!(n > k, "kNN needs more than k rows");
     let g = Geometry::new(x);
     let mut states: Vec<RowState> = (0..n).map(|_| RowState::new(k)).collect();
+    let mut cuts = vec![f32::INFINITY; n];
     if threads > 1 {
         states
             .par_chunks_mut(BLOCK)
+            .zip(cuts.par_chunks_mut(BLOCK))
             .enumerate()
-            .for_each_init(Vec::new, |c, (b, chunk)| {
+            .for_each_init(Vec::new, |c, (b, (chunk, cut))| {
                 let s = b * BLOCK;
-                dots(x, 0..n, s..s + chunk.len(), c);
-                for (t, st) in chunk.iter_mut().enumerate() {
-                    for (j, &v) in c[t * n..(t + 1) * n].iter().enumerate() {
-                        st.offer(&g, s + t, j, v);
+                let e = s + chunk.len();
+                for r0 in (0..n).step_by(ROWS) {
+                    let r1 = (r0 + ROWS).min(n);
+                    dots(x, s..e, r0..r1, c);
+                    for (t, (st, ct)) in chunk.iter_mut().zip(cut.iter_mut()).enumerate() {
+                        let p = &c[t * (r1 - r0)..(t + 1) * (r1 - r0)];
+                        scan(&g, s + t, st, ct, r0, p, &mut [], &mut [], false);
                     }
                 }
             });
@@ -215,16 +317,21 @@ pub fn neighbours(x: MatRef, k: usize, threads: usize) -> Vec<usize> {
         let mut c = Vec::new();
         for s in (0..n).step_by(BLOCK) {
             let e = (s + BLOCK).min(n);
-            dots(x, 0..e, s..e, &mut c);
-            let (earlier, block) = states[..e].split_at_mut(s);
-            for (t, st) in block.iter_mut().enumerate() {
-                let i = s + t;
-                let col = &c[t * e..(t + 1) * e];
-                for (j, &v) in col.iter().enumerate() {
-                    st.offer(&g, i, j, v);
-                }
-                for (j, (sj, &v)) in earlier.iter_mut().zip(col).enumerate() {
-                    sj.offer(&g, j, i, v);
+            let (earlier, rest) = states.split_at_mut(s);
+            let (earlier_cuts, rest_cuts) = cuts.split_at_mut(s);
+            let block = &mut rest[..e - s];
+            let block_cuts = &mut rest_cuts[..e - s];
+            for r0 in (0..e).step_by(ROWS) {
+                let r1 = (r0 + ROWS).min(e);
+                dots(x, s..e, r0..r1, &mut c);
+                // rows r0..r1 split at s: the earlier ones are offered the block's rows too
+                let mid = s.clamp(r0, r1);
+                for (t, (st, ct)) in block.iter_mut().zip(block_cuts.iter_mut()).enumerate() {
+                    let p = &c[t * (r1 - r0)..(t + 1) * (r1 - r0)];
+                    let (pe, pb) = p.split_at(mid - r0);
+                    let (oe, ce) = (&mut earlier[r0..mid], &mut earlier_cuts[r0..mid]);
+                    scan(&g, s + t, st, ct, r0, pe, oe, ce, true);
+                    scan(&g, s + t, st, ct, mid, pb, &mut [], &mut [], false);
                 }
             }
         }
@@ -311,7 +418,7 @@ mod tests {
     fn blocked_search_on_one_and_on_two_threads_equals_brute_force_with_duplicates_and_ties() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-        // 700 rows (three blocks, the last partial) of small integers in 6 dimensions: many
+        // 700 rows (two blocks, the last partial) of small integers in 6 dimensions: many
         // exactly equal distances; rows 600.. duplicate rows 0..100.
         let (n, d) = (700, 6);
         let mut x: Vec<f32> = (0..n * d)

@@ -295,42 +295,52 @@ pub fn not_defined(est: Estimator) -> String {
     }
 }
 
-/// Row-major f32 `x` as a column-major f64 matrix, optionally with the column means removed.
-pub(crate) fn to_f64(x: MatRef, center: bool) -> faer::Mat<f64> {
-    let mut m = faer::Mat::<f64>::zeros(x.n, x.dim);
-    for j in 0..x.dim {
-        let col = m.col_mut(j).try_as_col_major_mut().unwrap().as_slice_mut();
-        for (i, c) in col.iter_mut().enumerate() {
-            *c = x.data[i * x.dim + j] as f64;
+/// Row-major f32 `x` (n × d) as row-major f64, optionally with the column (feature) means
+/// removed.
+pub(crate) fn to_f64_rows(x: MatRef, center: bool) -> Vec<f64> {
+    let (n, d) = (x.n, x.dim);
+    let mut m: Vec<f64> = x.data.iter().map(|&v| v as f64).collect();
+    if center && n > 0 {
+        let mut mean = vec![0.0f64; d];
+        for row in m.chunks_exact(d) {
+            mean.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
         }
-        if center {
-            let mean = col.iter().sum::<f64>() / x.n.max(1) as f64;
-            col.iter_mut().for_each(|c| *c -= mean);
+        mean.iter_mut().for_each(|s| *s /= n as f64);
+        for row in m.chunks_exact_mut(d) {
+            row.iter_mut().zip(&mean).for_each(|(c, &s)| *c -= s);
         }
     }
     m
 }
 
-/// `xᵀ x` (d × d, both triangles filled).
-pub(crate) fn gram_t(x: faer::MatRef<'_, f64>, threads: usize) -> faer::Mat<f64> {
-    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
-    let d = x.ncols();
-    let mut g = faer::Mat::<f64>::zeros(d, d);
-    matmul(
-        g.as_mut(),
-        BlockStructure::TriangularLower,
-        faer::Accum::Replace,
-        x.transpose(),
-        BlockStructure::Rectangular,
-        x,
-        BlockStructure::Rectangular,
-        1.0,
-        par(threads),
-    );
-    for j in 0..d {
-        for i in 0..j {
-            g[(i, j)] = g[(j, i)];
+/// Which Gram matrix of a row-major n × d matrix X: `XᵀX` (d × d) or `X Xᵀ` (n × n).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gram {
+    /// `XᵀX`, d × d.
+    Features,
+    /// `X Xᵀ`, n × n.
+    Examples,
+}
+
+/// The Gram matrix `which` of the row-major `x` (n × d), both triangles filled, as a
+/// column-major (equally, row-major) slice: [`crate::kernels::dense::gram_lower`] and a mirror.
+pub(crate) fn gram(x: &[f64], n: usize, d: usize, which: Gram, threads: usize) -> Vec<f64> {
+    use crate::kernels::dense::gram_lower;
+    let (k, m, strides) = match which {
+        Gram::Features => (n, d, (d, 1)),
+        Gram::Examples => (d, n, (1, d)),
+    };
+    let mut g = vec![0.0f64; m * m];
+    gram_lower(k, m, x, strides, &mut g, (m, 1), false, threads);
+    mirror_lower(&mut g, m);
+    g
+}
+
+/// Copy the lower triangle of the row-major m × m `g` onto its upper triangle.
+pub(crate) fn mirror_lower(g: &mut [f64], m: usize) {
+    for i in 0..m {
+        for j in 0..i {
+            g[j * m + i] = g[i * m + j];
         }
     }
-    g
 }
