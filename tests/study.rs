@@ -66,12 +66,18 @@ fn remove_unit(out: &Path, stage: &str, prefix: &str) -> String {
     d.file_name().unwrap().to_string_lossy().to_string()
 }
 
-/// `study run --stage fit --partial`, which must succeed; returns partial.json.
-fn partial_fit(f: &Path, out: &Path) -> serde_json::Value {
+/// `study run --stage fit --partial`, which must succeed; returns partial.json and stdout.
+fn partial_fit_out(f: &Path, out: &Path) -> (serde_json::Value, String) {
     let (code, so, se) = study(&["run", s(f), "--out", s(out), "--stage", "fit", "--partial"]);
     assert_eq!(code, 0, "{so}\n{se}");
     let p = out.join("results-partial/partial.json");
-    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    let note = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    (note, so)
+}
+
+/// [`partial_fit_out`]'s partial.json.
+fn partial_fit(f: &Path, out: &Path) -> serde_json::Value {
+    partial_fit_out(f, out).0
 }
 
 #[test]
@@ -186,7 +192,12 @@ fn a_partial_fit_uses_the_complete_checkpoints_and_reports_seed_noise_and_cost()
     assert_eq!(note["skipped_folds"], serde_json::json!([]));
     // two complete checkpoints leave no scheme a fit: a partial fit says why and skips them
     remove_unit(&out, "probe", "tiny-noise0.5-");
-    let note = partial_fit(&f, &out);
+    let (note, so) = partial_fit_out(&f, &out);
+    assert!(
+        so.contains("fit: no fold scheme could run on the complete checkpoints yet"),
+        "{so}"
+    );
+    assert!(!so.contains("fit (loo):"), "{so}");
     let skipped = note["skipped_folds"].as_array().unwrap();
     assert_eq!(skipped.len(), 2, "{note}");
     assert_eq!(skipped[0]["folds"], "loo");

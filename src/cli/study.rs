@@ -136,6 +136,12 @@ fn run_cmd(r: RunArgs, argv: &[String]) -> Result<(), CliError> {
             println!("fit ({scheme}):");
             print!("{table}");
         }
+        if f.fits.is_empty() {
+            println!(
+                "fit: no fold scheme could run on the complete checkpoints yet ({} says why)",
+                f.dir.join("partial.json").display()
+            );
+        }
         if f.predicted > 0 {
             println!(
                 "predicted {} checkpoint(s) -> {}",
