@@ -284,10 +284,11 @@ fn scan(
 /// The `k` nearest other rows of every row of `x` (row-major `n × k` indices, nearest first;
 /// see the module docs for ties). Needs `n > k`.
 ///
-/// Rows go in blocks of [`BLOCK`], each against the other rows [`ROWS`] at a time (one
-/// product, then [`scan`]). With one thread, block `[s, e)` takes the products of its rows
+/// Rows go in blocks of 512 (`BLOCK`), each against the other rows 512 at a time (`ROWS`: one
+/// product, then `scan`). With one thread, block `[s, e)` takes the products of its rows
 /// with rows `0..e` and offers them both ways (row `i` sees every `j < e`; every earlier row
-/// `j < s` sees `i`): each pair is multiplied once, n²d/2 multiply-adds in all. With more
+/// `j < s` sees `i`): each pair from different blocks is multiplied once (a pair inside a
+/// block twice), about (n² + n·`BLOCK`)d/2 multiply-adds in all. With more
 /// threads, blocks run in parallel and each takes its rows' products with all n rows (n²d,
 /// but no shared state).
 pub fn neighbours(x: MatRef, k: usize, threads: usize) -> Vec<usize> {

@@ -29,13 +29,15 @@
 //! **How it is computed.** The smaller Gram matrix G (XᵀX, d × d, when n > d; X Xᵀ, n × n,
 //! otherwise) is reduced to tridiagonal form `G = Q T Qᵀ` by faer's Householder
 //! tridiagonalisation, whose reflections are applied to the few target columns only (`Qᵀ Xᵀ Y`
-//! or `Qᵀ Y`); faer's tridiagonal eigensolver gives the eigenvalues alone. The reference's
-//! sums over the eigenvectors' projections are two quadratic forms of `(G + tI)⁻¹` (see
-//! [`Spectrum`]), evaluated in each fixed-point step by an O(d) LDLᵀ solve of `T + tI`, so no
-//! eigenvector of T or of G is ever formed. Should T + tI not be numerically positive definite
-//! (a rank-deficient X and a vanishing t), the eigenvectors of T are computed after all and the
-//! sums taken over them. As in the reference, for n > d the singular values with s ≤ 10⁻¹⁰ are
-//! dropped from γ and the log-determinant.
+//! or `Qᵀ Y`). Everything a fixed-point step needs is a function of `(G + tI)⁻¹` (see
+//! `Spectrum`): two quadratic forms of it, its trace (for γ) and, at the end, its
+//! log-determinant. Each comes from the O(d) LDLᵀ factorisation of `T + tI`, so the default
+//! variant forms no eigenvalue and no eigenvector. [`Variant::Reference`] takes T's eigenvalues
+//! (faer's tridiagonal QR, no vectors) for γ and the log-determinant, since it drops, as the
+//! reference does for n > d, the singular values with s ≤ 10⁻¹⁰ (the corrected variant keeps
+//! them, and their terms are ln α, as its padding). Should `T + tI` not be numerically positive
+//! definite (a rank-deficient X and a vanishing t), T's eigenvectors are computed after all and
+//! the sums taken over G's eigenvalues and the projections on its eigenvectors.
 
 use super::{gram, par, to_f64_rows, EstimatorOptions, Gram, Target};
 use crate::learn::MatRef;
