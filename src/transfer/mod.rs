@@ -300,7 +300,7 @@ pub fn not_defined(est: Estimator) -> String {
 pub(crate) fn to_f64_rows(x: MatRef, center: bool) -> Vec<f64> {
     let (n, d) = (x.n, x.dim);
     let mut m: Vec<f64> = x.data.iter().map(|&v| v as f64).collect();
-    if center && n > 0 {
+    if center && n > 0 && d > 0 {
         let mut mean = vec![0.0f64; d];
         for row in m.chunks_exact(d) {
             mean.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
