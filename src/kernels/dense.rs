@@ -128,6 +128,28 @@ pub fn matmul_nt_acc<T: Real>(
     gemm_strided(m, k, n, a, (k, 1), b, (1, k), c, true, threads)
 }
 
+/// `c (m×n) = a (m×k) · b[:, c0..c0 + n]` where `a` is row-major and `b` is a row-major
+/// `k × ld` matrix of which only the `n` columns from `c0` are used (a panel of a transposed
+/// matrix, read in place). Panics when the panel runs past `b`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_panel<T: Real>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[T],
+    b: &[T],
+    ld: usize,
+    c0: usize,
+    c: &mut [T],
+    threads: usize,
+) {
+    assert!(
+        c0 + n <= ld && k * ld <= b.len(),
+        "panel outside the matrix"
+    );
+    gemm_strided(m, k, n, a, (k, 1), &b[c0..], (ld, 1), c, false, threads)
+}
+
 /// Column-block width of [`gram_lower`]: the blocks below the diagonal cost
 /// `d²/2 + d·GRAM_BLOCK/2` multiply-adds per row of `a`, against `d²` for the full product.
 const GRAM_BLOCK: usize = 128;

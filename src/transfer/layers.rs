@@ -73,9 +73,9 @@ pub fn layer_mean(f: &PooledFeatures) -> Vec<f32> {
     acc.iter().map(|&a| (a * inv) as f32).collect()
 }
 
-/// Score the hidden states `which` of `f`, in parallel over them. kNN scores each layer on one
-/// thread (its one-thread search takes each pair once); the others keep every thread inside a
-/// layer too, so that rayon balances an odd number of layers over the cores.
+/// Score the hidden states `which` of `f`, in parallel over them. Each estimator keeps every
+/// thread inside a layer as well (rayon nests the two), so an odd number of layers still
+/// balances over the cores.
 pub fn score_each(
     est: Estimator,
     f: &PooledFeatures,
@@ -83,15 +83,7 @@ pub fn score_each(
     target: &Target,
     opts: &EstimatorOptions,
 ) -> Result<Vec<Score>, TransferError> {
-    let inner =
-        if which.len() > 1 && (est == Estimator::Knn || std::env::var_os("PC_INNER1").is_some()) {
-            EstimatorOptions {
-                threads: 1,
-                ..*opts
-            }
-        } else {
-            *opts
-        };
+    let inner = *opts;
     let one = |&k: &usize| score(est, MatRef::new(&f.layers[k], f.n, f.dim), target, &inner);
     if which.len() > 1 && opts.threads > 1 {
         which.par_iter().with_max_len(1).map(one).collect()
