@@ -97,8 +97,11 @@ struct RowState {
 /// multiply-adds per instruction; used when the CPU has it and the rows quantise well, see
 /// [`Products::new`]).
 enum Products {
-    F32 { xt: Vec<f32> },
-    Int16(crate::kernels::qdot::Quantized),
+    F32 {
+        xt: Vec<f32>,
+    },
+    /// The quantised rows and, per row, `‖x_i‖²`, `‖x_i − Δq_i‖²` and `‖q_i‖²`.
+    Int16(crate::kernels::qdot::Quantized, Vec<[f64; 3]>),
 }
 
 /// The largest mean over the rows of the relative quantisation error `‖x_i − Δq_i‖ / ‖x_i‖` at which the 16-bit
@@ -109,7 +112,7 @@ const MAX_QUANT_ERROR: f64 = 4e-3;
 impl Products {
     /// The integer products when the CPU has them and they quantise `x` finely enough (with
     /// the per-row error norms), otherwise the f32 ones. `int16: false` forces f32.
-    fn new(x: MatRef, int16: bool) -> (Products, Option<Vec<[f64; 3]>>) {
+    fn new(x: MatRef, int16: bool) -> Products {
         use crate::kernels::qdot::{row_stats, Quantized};
         let d = x.dim;
         if int16 && Quantized::available() && Quantized::qmax(d) >= 1024 {
@@ -122,10 +125,10 @@ impl Products {
                 .sum::<f64>()
                 / x.n.max(1) as f64;
             if rel <= MAX_QUANT_ERROR {
-                return (Products::Int16(qz), Some(stats));
+                return Products::Int16(qz, stats);
             }
         }
-        (Products::F32 { xt: transpose(x) }, None)
+        Products::F32 { xt: transpose(x) }
     }
 }
 
@@ -152,10 +155,10 @@ struct Geometry {
 }
 
 impl Geometry {
-    fn new(x: MatRef, products: &Products, stats: Option<Vec<[f64; 3]>>) -> Geometry {
+    fn new(x: MatRef, products: &Products) -> Geometry {
         let d = x.dim as f64;
-        let (sq, big, err, gamma): (Vec<f64>, Vec<f64>, Vec<f64>, f64) = match (products, stats) {
-            (Products::Int16(qz), Some(stats)) => {
+        let (sq, big, err, gamma): (Vec<f64>, Vec<f64>, Vec<f64>, f64) = match products {
+            Products::Int16(qz, stats) => {
                 let s = qz.scale();
                 // room for the rounding of the sums (d ulps) and of s·q
                 let up = 1.0 + (d + 4.0) * f64::EPSILON;
@@ -170,7 +173,7 @@ impl Geometry {
                     .collect();
                 (sq, big, err, 2f64.powi(-22))
             }
-            _ => {
+            Products::F32 { .. } => {
                 let sq: Vec<f64> = (0..x.n)
                     .map(|i| x.row(i).iter().map(|&v| v as f64 * v as f64).sum())
                     .collect();
@@ -244,12 +247,7 @@ impl RowState {
         let ub = approx + b;
         self.cand.push((approx - b, ub, j));
         if ub < thr {
-            let mut p = k - 1;
-            while p > 0 && self.top[p - 1] > ub {
-                self.top[p] = self.top[p - 1];
-                p -= 1;
-            }
-            self.top[p] = ub;
+            self.insert_top(ub);
             let thr = self.top[k - 1];
             *cut = g.cut(r, thr);
             if self.cand.len() >= 8 * k + 32 {
@@ -258,18 +256,22 @@ impl RowState {
         }
     }
 
+    /// Put `ub` (below the current `k`-th) into the ascending `k` smallest upper bounds.
+    fn insert_top(&mut self, ub: f64) {
+        let mut p = self.top.len() - 1;
+        while p > 0 && self.top[p - 1] > ub {
+            self.top[p] = self.top[p - 1];
+            p -= 1;
+        }
+        self.top[p] = ub;
+    }
+
     /// Take in what another run of the search saw for the same row: its `k` smallest upper
     /// bounds (keeping the `k` smallest of both) and its candidates.
     fn merge(&mut self, other: RowState) {
         for ub in other.top {
-            let k = self.top.len();
-            if ub < self.top[k - 1] {
-                let mut p = k - 1;
-                while p > 0 && self.top[p - 1] > ub {
-                    self.top[p] = self.top[p - 1];
-                    p -= 1;
-                }
-                self.top[p] = ub;
+            if ub < self.top[self.top.len() - 1] {
+                self.insert_top(ub);
             }
         }
         self.cand.extend(other.cand);
@@ -338,7 +340,7 @@ fn dots(
             c,
             1,
         ),
-        Products::Int16(qz) => qz.products(block, rows, c),
+        Products::Int16(qz, _) => qz.products(block, rows, c),
     }
 }
 
@@ -564,8 +566,8 @@ fn search(x: MatRef, products: &Products, g: &Geometry, tiles: &[Tile], k: usize
 fn neighbour_sets(x: MatRef, k: usize, threads: usize, ordered: bool, int16: bool) -> Vec<usize> {
     let n = x.n;
     assert!(n > k, "kNN needs more than k rows");
-    let (products, err) = Products::new(x, int16);
-    let g = Geometry::new(x, &products, err);
+    let products = Products::new(x, int16);
+    let g = Geometry::new(x, &products);
     let all = tiles(n);
     let runs = split(&all, threads.max(1));
     let mut parts: Vec<Vec<RowState>> = if runs.len() > 1 {
@@ -719,13 +721,13 @@ mod tests {
         let n = 40;
         let mut x: Vec<f32> = (0..n * 8).map(|i| (i % 7) as f32 * 0.1).collect();
         x[3] = 1e6;
-        let (p, _) = Products::new(MatRef::new(&x, n, 8), true);
+        let p = Products::new(MatRef::new(&x, n, 8), true);
         assert!(matches!(p, Products::F32 { .. }));
         check_search(MatRef::new(&x, n, 8));
         if crate::kernels::qdot::Quantized::available() {
             let x: Vec<f32> = (0..n * 8).map(|i| (i % 7) as f32 * 0.1).collect();
-            let (p, _) = Products::new(MatRef::new(&x, n, 8), true);
-            assert!(matches!(p, Products::Int16(_)));
+            let p = Products::new(MatRef::new(&x, n, 8), true);
+            assert!(matches!(p, Products::Int16(..)));
         }
     }
 
