@@ -83,8 +83,7 @@ pub fn score_each(
     target: &Target,
     opts: &EstimatorOptions,
 ) -> Result<Vec<Score>, TransferError> {
-    let inner = *opts;
-    let one = |&k: &usize| score(est, MatRef::new(&f.layers[k], f.n, f.dim), target, &inner);
+    let one = |&k: &usize| score(est, MatRef::new(&f.layers[k], f.n, f.dim), target, opts);
     if which.len() > 1 && opts.threads > 1 {
         which.par_iter().with_max_len(1).map(one).collect()
     } else {
