@@ -18,6 +18,8 @@ from transformers import AutoConfig, AutoModel
 BASE = dict(vocab_size=30527, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
             intermediate_size=3072, pad_token_id=1, bos_token_id=0, eos_token_id=2)
 FAMILIES = {
+    # BERT itself: the control, trained on the packed path with the fused kernels.
+    "bert": dict(max_position_embeddings=512, type_vocab_size=2),
     "mpnet": dict(max_position_embeddings=514, relative_attention_num_buckets=32),
     "electra": dict(embedding_size=768, max_position_embeddings=512, type_vocab_size=2),
     "albert": dict(embedding_size=128, max_position_embeddings=512, type_vocab_size=2,

@@ -12,7 +12,7 @@
 //! ALBERT's names (`attention.{query,key,value,dense,LayerNorm}`, `ffn`, `ffn_output`,
 //! `full_layer_layer_norm`).
 
-use super::blocks::{key_mask, Act, CResult, Dense, Dropout, TensorSource};
+use super::blocks::{Act, CResult, Dense, Dropout, TensorSource};
 use super::electra::{AbsEmbeddings, BertLayer};
 use super::family::{ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
@@ -149,11 +149,10 @@ impl PaddedEncoder for Albert {
         let per_group = c.num_layers / self.cfg.num_hidden_groups;
         ok((|| -> CResult<Vec<Tensor>> {
             let mut x = self.mapping_in.forward(&e)?;
-            let mask = key_mask(&batch.lengths, batch.seq)?;
             let mut out = vec![x.clone()];
             for i in 0..c.num_layers {
                 for l in &self.groups[i / per_group] {
-                    x = l.forward_t(&x, &mask, c.num_heads, c.act, dp)?;
+                    x = l.forward_t(&x, &batch.lengths, None, c.num_heads, c.act, dp)?;
                 }
                 out.push(x.clone());
             }

@@ -96,6 +96,24 @@ impl<'a> Dropout<'a> {
         let p = self.attention;
         self.apply(x, p)
     }
+
+    /// The attention-dropout multipliers of `shape` (0 or 1/(1-p)) for a fused attention op
+    /// (`crate::nn::attention`), or `None` when dropout is off.
+    pub fn attention_mask(
+        &mut self,
+        shape: (usize, usize, usize, usize),
+        dtype: candle_core::DType,
+    ) -> CResult<Option<Tensor>> {
+        match self.rng.as_deref_mut() {
+            Some(r) if self.attention > 0.0 => Ok(Some(crate::nn::params::dropout_mask(
+                shape,
+                dtype,
+                self.attention,
+                r,
+            )?)),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// Result type of the tensor code.
@@ -129,6 +147,15 @@ impl Dense {
             Tensor::zeros(out, wt.dtype(), &Device::Cpu).map_err(cerr)?
         };
         Ok(Dense { w: wt, b })
+    }
+
+    /// `x [rows, in]` through several layers of the same input width at once, their outputs
+    /// side by side `[rows, Σ out]`: one GEMM with the weights stacked (the gradient flows back
+    /// to each layer's own weights through the concatenation).
+    pub fn stacked(parts: &[&Dense], x: &Tensor) -> CResult<Tensor> {
+        let w = Tensor::cat(&parts.iter().map(|d| &d.w).collect::<Vec<_>>(), 0)?;
+        let b = Tensor::cat(&parts.iter().map(|d| &d.b).collect::<Vec<_>>(), 0)?;
+        crate::nn::linear::linear(x, &w, &b)
     }
 
     /// `x [.., in] -> [.., out]`.
@@ -204,9 +231,11 @@ impl Act {
 
     /// Apply element-wise.
     pub fn apply(self, x: &Tensor) -> CResult<Tensor> {
+        use crate::nn::ops::{gelu, Gelu};
         match self {
-            Act::Gelu => x.gelu_erf(),
-            Act::GeluTanh => x.gelu(),
+            // the BERT path's fused GELU (parallel, with its own backward)
+            Act::Gelu => gelu(x, Gelu::Erf),
+            Act::GeluTanh => gelu(x, Gelu::Tanh),
             Act::Relu => x.relu(),
             Act::Silu => x.silu(),
             Act::Tanh => x.tanh(),

@@ -7,12 +7,10 @@
 //! discriminator head is ignored.
 //!
 //! Runs on the padded candle path ([`super::blocks`]) so that the projection and the BERT layer
-//! ([`BertLayer`], also used as the reference structure for the other families) stay simple;
-//! ELECTRA checkpoints with `embedding_size == hidden_size` could take the packed path later.
+//! ([`BertLayer`], also used by MPNet and ALBERT) stay simple; the layer's attention is the
+//! BERT path's fused op (`crate::nn::attention`), which skips the padded keys.
 
-use super::blocks::{
-    self, key_mask, split_heads, Act, CResult, Dense, Dropout, Norm, TensorSource,
-};
+use super::blocks::{self, Act, CResult, Dense, Dropout, Norm, TensorSource};
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
 use super::mpnet::ffn;
@@ -186,29 +184,48 @@ impl BertLayer {
         self.post.ffn_out_t(y, act, dp)
     }
 
-    /// One layer over `x` [b, s, h] with the additive score bias `bias` ([b or 1, heads or 1,
-    /// s, s]: the key mask, plus a relative-position bias where the family has one).
-    pub fn forward(&self, x: &Tensor, bias: &Tensor, heads: usize, act: Act) -> CResult<Tensor> {
-        self.forward_t(x, bias, heads, act, &mut Dropout::off())
+    /// One layer over the right-padded batch `x` [b, s, h] whose rows have `lengths` real
+    /// tokens (padded keys are skipped exactly), with an optional additive score bias
+    /// `pos_bias` [heads, s, s] shared by the batch (MPNet's relative-position bias).
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        lengths: &[usize],
+        pos_bias: Option<&Tensor>,
+        heads: usize,
+        act: Act,
+    ) -> CResult<Tensor> {
+        self.forward_t(x, lengths, pos_bias, heads, act, &mut Dropout::off())
     }
 
     /// [`forward`](Self::forward) with dropout where BERT has it: attention probabilities, the
-    /// attention output and the feed-forward output (training).
+    /// attention output and the feed-forward output (training). Query, key and value come from
+    /// one GEMM with the three weights stacked, and the attention is `crate::nn::attention`'s
+    /// fused op with its own backward (the BERT path's kernel), so that the padded families
+    /// train as fast as BERT does.
     pub fn forward_t(
         &self,
         x: &Tensor,
-        bias: &Tensor,
+        lengths: &[usize],
+        pos_bias: Option<&Tensor>,
         heads: usize,
         act: Act,
         dp: &mut Dropout,
     ) -> CResult<Tensor> {
-        let h = x.dims3()?.2;
+        let (b, s, h) = x.dims3()?;
         let scale = 1.0 / ((h / heads) as f64).sqrt();
-        let q = split_heads(&self.q.forward(x)?, heads)?;
-        let k = split_heads(&self.k.forward(x)?, heads)?;
-        let v = split_heads(&self.v.forward(x)?, heads)?;
-        let sc = blocks::scores(&q, &k, scale)?.broadcast_add(bias)?;
-        let ctx = blocks::attend_t(&sc, &v, dp)?;
+        let qkv = Dense::stacked(&[&self.q, &self.k, &self.v], &x.reshape((b * s, h))?)?;
+        let mask = dp.attention_mask((b, heads, s, s), x.dtype())?;
+        let ctx = crate::nn::attention::biased_self_attention(
+            &qkv,
+            lengths,
+            (s, s),
+            heads,
+            scale,
+            mask.as_ref(),
+            pos_bias,
+        )?
+        .reshape((b, s, h))?;
         let y = self.attn_out_t(&ctx, x, dp)?;
         self.ffn_out_t(&y, act, dp)
     }
@@ -345,10 +362,9 @@ impl PaddedEncoder for Electra {
                 Some(p) => p.forward(&x)?,
                 None => x,
             };
-            let mask = key_mask(&batch.lengths, batch.seq)?;
             let mut out = vec![x.clone()];
             for l in &self.layers {
-                x = l.forward_t(&x, &mask, c.num_heads, c.act, dp)?;
+                x = l.forward_t(&x, &batch.lengths, None, c.num_heads, c.act, dp)?;
                 out.push(x.clone());
             }
             Ok(out)

@@ -7,10 +7,11 @@
 //! bidirectional log bucket of `key − query` (exact below 8 positions per direction, logarithmic
 //! up to 128), added to the scaled scores before the padding mask.
 //!
-//! Runs on the padded candle path ([`super::blocks`]): the fused BERT attention kernel has no
-//! bias term.
+//! Runs on the padded candle path ([`super::blocks`]) with the BERT path's fused attention op
+//! (`crate::nn::attention`), which takes the position bias as an additive score bias (and
+//! returns its gradient) and skips the padded keys.
 
-use super::blocks::{self, key_mask, Act, CResult, Dense, Dropout, Norm, TensorSource};
+use super::blocks::{self, Act, CResult, Dense, Dropout, Norm, TensorSource};
 use super::electra::BertLayer;
 use super::family::{check_batch, ok, CommonConfig, Fields, PaddedEncoder};
 use super::model::Batch;
@@ -125,7 +126,7 @@ impl Mpnet {
         })
     }
 
-    /// The bias [1, heads, s, s] for a padded length `s`.
+    /// The bias [heads, s, s] for a padded length `s`.
     fn position_bias(&self, s: usize) -> CResult<Tensor> {
         let mut idx = Vec::with_capacity(s * s);
         for q in 0..s as i64 {
@@ -139,7 +140,6 @@ impl Mpnet {
             .index_select(&idx, 0)?
             .reshape((s, s, heads))?
             .permute((2, 0, 1))?
-            .unsqueeze(0)?
             .contiguous()
     }
 }
@@ -170,12 +170,10 @@ impl PaddedEncoder for Mpnet {
             let pos = Tensor::from_vec(pos, (b, s), &Device::Cpu)?;
             let x = (blocks::embed(&self.word, &ids)? + blocks::embed(&self.pos, &pos)?)?;
             let mut x = dp.hidden(&self.ln_emb.forward(&x)?)?;
-            let bias = self
-                .position_bias(s)?
-                .broadcast_add(&key_mask(&batch.lengths, s)?)?;
+            let bias = self.position_bias(s)?;
             let mut out = vec![x.clone()];
             for l in &self.layers {
-                x = l.forward_t(&x, &bias, heads, act, dp)?;
+                x = l.forward_t(&x, &batch.lengths, Some(&bias), heads, act, dp)?;
                 out.push(x.clone());
             }
             Ok(out)

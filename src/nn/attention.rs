@@ -5,12 +5,14 @@
 //! attention output projection expects. Per (sequence, head), with `len` the sequence's real
 //! tokens, `Q` `seq × d`, `K`, `V` its first `len` rows:
 //!
-//! - forward: `P = softmax(scale · Q Kᵀ)` (`seq × len`: padded keys are never computed, which
-//!   equals a -∞ mask), `P̃ = P ⊙ M` with the attention-dropout multipliers `M` (0 or 1/(1-p);
-//!   none when not training), `ctx = P̃ V`;
+//! - forward: `P = softmax(scale · Q Kᵀ + B)` (`seq × len`: padded keys are never computed,
+//!   which equals a -∞ mask; `B` an optional additive score bias per head, shared by the batch:
+//!   MPNet's relative-position bias), `P̃ = P ⊙ M` with the attention-dropout multipliers `M` (0
+//!   or 1/(1-p); none when not training), `ctx = P̃ V`;
 //! - backward (given `G = ∂L/∂ctx`): `dV = P̃ᵀ G`, `dP = (G Vᵀ) ⊙ M`,
-//!   `dS = scale · P ⊙ (dP - rowsum(P ⊙ dP))`, `dQ = dS K`, `dK = dSᵀ Q`; `P` is kept by the
-//!   op from the forward pass.
+//!   `dZ = P ⊙ (dP - rowsum(P ⊙ dP))`, `dS = scale · dZ`, `dQ = dS K`, `dK = dSᵀ Q`, and
+//!   `dB = Σ_batch dZ` (summed over the sequences in order, so the result does not depend on
+//!   the thread count); `P` is kept by the op from the forward pass.
 //!
 //! The heads are addressed in place through the GEMMs' strides, so the transposing copies that a
 //! composed version needs (split heads for Q, K and V, merge them for the context, and the same
@@ -18,7 +20,7 @@
 
 use super::ops::{contiguous, softmax_block, softmax_bwd_block, tensor_from, with_slice, OpFloat};
 use crate::kernels::dense::Real;
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -97,20 +99,23 @@ struct Geom {
     d: usize,
 }
 
-/// The op: lengths per sequence, the query rows computed, heads, the score scale.
+/// The op: lengths per sequence, the query rows computed, heads, the score scale, and which
+/// optional inputs follow `qkv` (a dropout mask, then a score bias).
 struct AttentionOp {
     lengths: Arc<Vec<usize>>,
     seq: usize,
     queries: usize,
     heads: usize,
     scale: f64,
+    has_mask: bool,
+    has_bias: bool,
     /// The probabilities `P` of the forward pass (before dropout), `queries × seq` per
     /// (sequence, head) with rows `len` wide, kept for the backward pass.
     saved: Mutex<Option<CpuStorage>>,
 }
 
 impl AttentionOp {
-    fn geom(&self, qkv: &Shape, mask: Option<&Shape>) -> Result<Geom> {
+    fn geom(&self, qkv: &Shape, mask: Option<&Shape>, bias: Option<&Shape>) -> Result<Geom> {
         let batch = self.lengths.len();
         let &[rows, cols] = qkv.dims() else {
             candle_core::bail!("attention: qkv must be [batch * seq, 3 * hidden], got {qkv:?}");
@@ -133,6 +138,11 @@ impl AttentionOp {
         if let Some(m) = mask {
             if m.dims() != [batch, self.heads, self.queries, self.seq] {
                 candle_core::bail!("attention: dropout mask must be [batch, heads, queries, seq]");
+            }
+        }
+        if let Some(b) = bias {
+            if b.dims() != [self.heads, self.seq, self.seq] {
+                candle_core::bail!("attention: score bias must be [heads, seq, seq], got {b:?}");
             }
         }
         Ok(Geom {
@@ -158,8 +168,16 @@ impl AttentionOp {
         })
     }
 
-    /// `P = softmax(scale · Q Kᵀ)` for one (sequence, head) into `p` (`queries × len`).
-    fn probs_into<T: OpFloat + Real>(&self, g: Geom, q: View<T>, k: View<T>, p: &mut [T]) {
+    /// `P = softmax(scale · Q Kᵀ + B)` for one (sequence, head) into `p` (`queries × len`);
+    /// `bias` is the head's `seq × seq` block of `B`, if any.
+    fn probs_into<T: OpFloat + Real>(
+        &self,
+        g: Geom,
+        q: View<T>,
+        k: View<T>,
+        bias: Option<&[T]>,
+        p: &mut [T],
+    ) {
         let len = p.len() / g.queries;
         let mut s = vec![T::zero(); p.len()];
         let kt = View {
@@ -170,7 +188,22 @@ impl AttentionOp {
         // SAFETY: q is queries×d, k len×d inside qkv; s is queries×len.
         unsafe { mm(g.queries, len, g.d, s.as_mut_ptr(), len, q, kt) };
         let scale = T::from(self.scale).unwrap_or_else(T::one);
-        softmax_block(&s, p, len, len, scale);
+        match bias {
+            Some(b) => {
+                for (sr, br) in s.chunks_exact_mut(len).zip(b.chunks_exact(g.seq)) {
+                    sr.iter_mut()
+                        .zip(br)
+                        .for_each(|(x, &y)| *x = *x * scale + y);
+                }
+                softmax_block(&s, p, len, len, T::one());
+            }
+            None => softmax_block(&s, p, len, len, scale),
+        }
+    }
+
+    /// The head `hd`'s `seq × seq` block of the bias.
+    fn bias_of<T>(g: Geom, bias: Option<&[T]>, hd: usize) -> Option<&[T]> {
+        bias.map(|b| &b[hd * g.seq * g.seq..(hd + 1) * g.seq * g.seq])
     }
 
     /// The context and the probabilities (to keep for backward).
@@ -179,6 +212,7 @@ impl AttentionOp {
         g: Geom,
         qkv: &[T],
         mask: Option<&[T]>,
+        bias: Option<&[T]>,
     ) -> (Vec<T>, Vec<T>) {
         let mut out = vec![T::zero(); g.batch * g.queries * g.hidden];
         let mut saved = vec![T::zero(); g.batch * g.heads * g.queries * g.seq];
@@ -192,7 +226,7 @@ impl AttentionOp {
                 let len = self.lengths[bi];
                 let [q, k, v] = Self::views(g, qkv, bi, hd);
                 let p = &mut keep[..g.queries * len];
-                self.probs_into(g, q, k, p);
+                self.probs_into(g, q, k, Self::bias_of(g, bias, hd), p);
                 let p = masked(p, mask, item, g, len);
                 let pv = View {
                     p: p.as_ptr(),
@@ -221,12 +255,16 @@ impl AttentionOp {
         g: Geom,
         qkv: &[T],
         mask: Option<&[T]>,
+        with_bias: bool,
         grad: &[T],
         saved: &[T],
-    ) -> Vec<T> {
+    ) -> (Vec<T>, Option<Vec<T>>) {
         let w3 = 3 * g.hidden;
         let mut dqkv = vec![T::zero(); qkv.len()];
         let dst = Shared(dqkv.as_mut_ptr());
+        // dZ of every (sequence, head), kept for the bias gradient's ordered sum
+        let mut dz = vec![T::zero(); if with_bias { saved.len() } else { 0 }];
+        let dz_at = Shared(dz.as_mut_ptr());
         let scale = T::from(self.scale).unwrap_or_else(T::one);
         (0..g.batch * g.heads).into_par_iter().for_each(|item| {
             let (bi, hd) = (item / g.heads, item % g.heads);
@@ -263,7 +301,15 @@ impl AttentionOp {
             if let Some(m) = mask {
                 apply_mask(&mut dp, m, item, g, len);
             }
-            softmax_bwd_block(p, &dp, &mut ds, len, len, scale);
+            if with_bias {
+                softmax_bwd_block(p, &dp, &mut ds, len, len, T::one());
+                // SAFETY: the dZ block of `item` is written by this task only.
+                let keep = unsafe { std::slice::from_raw_parts_mut(dz_at.at(block), s * len) };
+                keep.copy_from_slice(&ds);
+                ds.iter_mut().for_each(|x| *x *= scale);
+            } else {
+                softmax_bwd_block(p, &dp, &mut ds, len, len, scale);
+            }
             // SAFETY: as above.
             unsafe {
                 mm(
@@ -287,7 +333,27 @@ impl AttentionOp {
                 mm(len, g.d, s, dst.at(base + g.hidden), w3, dst_t, q);
             }
         });
-        dqkv
+        let dbias = with_bias.then(|| self.bias_grad(g, &dz));
+        (dqkv, dbias)
+    }
+
+    /// `dB [heads, seq, seq]`: per head, the sequences' `dZ` blocks (`queries × len` each)
+    /// added in batch order; rows beyond `queries` and columns beyond the longest sequence are
+    /// zero.
+    fn bias_grad<T: OpFloat>(&self, g: Geom, dz: &[T]) -> Vec<T> {
+        let ss = g.seq * g.seq;
+        let mut out = vec![T::zero(); g.heads * ss];
+        out.par_chunks_mut(ss).enumerate().for_each(|(hd, o)| {
+            for bi in 0..g.batch {
+                let len = self.lengths[bi];
+                let item = bi * g.heads + hd;
+                let src = &dz[item * g.queries * g.seq..][..g.queries * len];
+                for (orow, srow) in o.chunks_exact_mut(g.seq).zip(src.chunks_exact(len)) {
+                    orow.iter_mut().zip(srow).for_each(|(a, &b)| *a += b);
+                }
+            }
+        });
+        out
     }
 }
 
@@ -320,37 +386,52 @@ fn apply_mask<T: OpFloat>(p: &mut [T], mask: &[T], item: usize, g: Geom, len: us
     }
 }
 
+/// A storage and its layout (an optional input of the op).
+type In<'a> = Option<(&'a CpuStorage, &'a Layout)>;
+
 fn run_fwd(
     op: &AttentionOp,
     s: &CpuStorage,
     l: &Layout,
-    mask: Option<(&CpuStorage, &Layout)>,
+    mask: In,
+    bias: In,
 ) -> Result<(CpuStorage, Shape)> {
-    let g = op.geom(l.shape(), mask.map(|m| m.1.shape()))?;
+    let g = op.geom(
+        l.shape(),
+        mask.map(|m| m.1.shape()),
+        bias.map(|b| b.1.shape()),
+    )?;
     fn go<T: OpFloat + Real>(
         op: &AttentionOp,
         g: Geom,
         s: &CpuStorage,
         l: &Layout,
-        mask: Option<(&CpuStorage, &Layout)>,
+        mask: In,
+        bias: In,
     ) -> Result<(CpuStorage, Shape)> {
         let qkv = contiguous::<T>("attention", s, l)?;
-        let m = match mask {
-            Some((ms, ml)) => Some(contiguous::<T>("attention", ms, ml)?),
-            None => None,
-        };
-        let (out, saved) = op.forward(g, qkv, m);
+        fn read<'a, T: OpFloat>(x: In<'a>) -> Result<Option<&'a [T]>> {
+            x.map(|(xs, xl)| contiguous::<T>("attention", xs, xl))
+                .transpose()
+        }
+        let (out, saved) = op.forward(g, qkv, read(mask)?, read(bias)?);
         *op.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(T::storage(saved));
         Ok((T::storage(out), (g.batch * g.queries, g.hidden).into()))
     }
     match s {
-        CpuStorage::F64(_) => go::<f64>(op, g, s, l, mask),
-        _ => go::<f32>(op, g, s, l, mask),
+        CpuStorage::F64(_) => go::<f64>(op, g, s, l, mask, bias),
+        _ => go::<f32>(op, g, s, l, mask, bias),
     }
 }
 
-fn run_bwd(op: &AttentionOp, qkv: &Tensor, mask: Option<&Tensor>, grad: &Tensor) -> Result<Tensor> {
-    let g = op.geom(qkv.shape(), mask.map(|m| m.shape()))?;
+/// The gradients with respect to `qkv` and (when the op has one) the bias.
+fn run_bwd(
+    op: &AttentionOp,
+    qkv: &Tensor,
+    mask: Option<&Tensor>,
+    grad: &Tensor,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let g = op.geom(qkv.shape(), mask.map(|m| m.shape()), None)?;
     let grad = grad.contiguous()?;
     fn go<T: OpFloat + Real>(
         op: &AttentionOp,
@@ -358,18 +439,22 @@ fn run_bwd(op: &AttentionOp, qkv: &Tensor, mask: Option<&Tensor>, grad: &Tensor)
         qkv: &Tensor,
         mask: Option<&Tensor>,
         grad: &Tensor,
-    ) -> Result<Tensor> {
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let kept = op.saved.lock().unwrap_or_else(|e| e.into_inner());
         let Some(sv) = kept.as_ref().and_then(T::slice) else {
             candle_core::bail!("attention: backward without the forward pass's probabilities");
         };
-        let d = with_slice::<T, _>(qkv, |q| {
+        let wb = op.has_bias;
+        let (dq, db) = with_slice::<T, _>(qkv, |q| {
             with_slice::<T, _>(grad, |gr| match mask {
-                Some(m) => with_slice::<T, _>(m, |ms| Ok(op.backward(g, q, Some(ms), gr, sv))),
-                None => Ok(op.backward(g, q, None, gr, sv)),
+                Some(m) => with_slice::<T, _>(m, |ms| Ok(op.backward(g, q, Some(ms), wb, gr, sv))),
+                None => Ok(op.backward(g, q, None, wb, gr, sv)),
             })
         })?;
-        tensor_from(d, qkv.shape())
+        let db = db
+            .map(|v| tensor_from(v, &(g.heads, g.seq, g.seq).into()))
+            .transpose()?;
+        Ok((tensor_from(dq, qkv.shape())?, db))
     }
     match qkv.dtype() {
         candle_core::DType::F64 => go::<f64>(op, g, qkv, mask, &grad),
@@ -383,17 +468,54 @@ impl CustomOp1 for AttentionOp {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        run_fwd(self, s, l, None)
+        run_fwd(self, s, l, None, None)
     }
 
     fn bwd(&self, qkv: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        Ok(Some(run_bwd(self, qkv, None, grad)?))
+        Ok(Some(run_bwd(self, qkv, None, grad)?.0))
     }
 }
 
+/// Two inputs: `qkv` and either the dropout mask or the score bias (`has_mask` says which).
 impl CustomOp2 for AttentionOp {
     fn name(&self) -> &'static str {
-        "fused-attention-dropout"
+        "fused-attention-2"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s: &CpuStorage,
+        l: &Layout,
+        xs: &CpuStorage,
+        xl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        if self.has_mask {
+            run_fwd(self, s, l, Some((xs, xl)), None)
+        } else {
+            run_fwd(self, s, l, None, Some((xs, xl)))
+        }
+    }
+
+    fn bwd(
+        &self,
+        qkv: &Tensor,
+        x: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        if self.has_mask {
+            Ok((Some(run_bwd(self, qkv, Some(x), grad)?.0), None))
+        } else {
+            let (dq, db) = run_bwd(self, qkv, None, grad)?;
+            Ok((Some(dq), db))
+        }
+    }
+}
+
+/// Three inputs: `qkv`, the dropout mask and the score bias.
+impl CustomOp3 for AttentionOp {
+    fn name(&self) -> &'static str {
+        "fused-attention-3"
     }
 
     fn cpu_fwd(
@@ -402,18 +524,22 @@ impl CustomOp2 for AttentionOp {
         l: &Layout,
         ms: &CpuStorage,
         ml: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        run_fwd(self, s, l, Some((ms, ml)))
+        run_fwd(self, s, l, Some((ms, ml)), Some((bs, bl)))
     }
 
     fn bwd(
         &self,
         qkv: &Tensor,
         mask: &Tensor,
+        _bias: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        Ok((Some(run_bwd(self, qkv, Some(mask), grad)?), None))
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (dq, db) = run_bwd(self, qkv, Some(mask), grad)?;
+        Ok((Some(dq), None, db))
     }
 }
 
@@ -432,18 +558,37 @@ pub fn self_attention(
     scale: f64,
     mask: Option<&Tensor>,
 ) -> Result<Tensor> {
+    biased_self_attention(qkv, lengths, (seq, queries), heads, scale, mask, None)
+}
+
+/// [`self_attention`] with an additive score bias `bias [heads, seq, seq]` shared by every
+/// sequence of the batch (`softmax(scale · Q Kᵀ + B)`; rows `..queries` and each sequence's
+/// columns `..len` are read): MPNet's relative-position bias. Differentiable in `qkv` and
+/// `bias`.
+pub fn biased_self_attention(
+    qkv: &Tensor,
+    lengths: &[usize],
+    (seq, queries): (usize, usize),
+    heads: usize,
+    scale: f64,
+    mask: Option<&Tensor>,
+    bias: Option<&Tensor>,
+) -> Result<Tensor> {
     let op = AttentionOp {
         lengths: Arc::new(lengths.to_vec()),
         seq,
         queries,
         heads,
         scale,
+        has_mask: mask.is_some(),
+        has_bias: bias.is_some(),
         saved: Mutex::new(None),
     };
     let qkv = qkv.contiguous()?;
-    match mask {
-        Some(m) => qkv.apply_op2(&m.contiguous()?, op),
-        None => qkv.apply_op1(op),
+    match (mask, bias) {
+        (Some(m), Some(b)) => qkv.apply_op3(&m.contiguous()?, &b.contiguous()?, op),
+        (Some(x), None) | (None, Some(x)) => qkv.apply_op2(&x.contiguous()?, op),
+        (None, None) => qkv.apply_op1(op),
     }
 }
 
@@ -464,6 +609,20 @@ mod tests {
         scale: f64,
         mask: Option<&Tensor>,
     ) -> Tensor {
+        composed_biased(qkv, lengths, seq, nh, scale, mask, None)
+    }
+
+    /// [`composed`] with an additive score bias [heads, seq, seq] broadcast over the batch
+    /// (as transformers' MPNet adds its position bias to the scaled scores).
+    fn composed_biased(
+        qkv: &Tensor,
+        lengths: &[usize],
+        seq: usize,
+        nh: usize,
+        scale: f64,
+        mask: Option<&Tensor>,
+        bias: Option<&Tensor>,
+    ) -> Tensor {
         let b = lengths.len();
         let h = qkv.dim(1).unwrap() / 3;
         let d = h / nh;
@@ -478,7 +637,10 @@ mod tests {
                 .unwrap()
         };
         let (q, k, v) = (heads(0), heads(1), heads(2));
-        let s = (q.matmul(&k.t().unwrap()).unwrap() * scale).unwrap();
+        let mut s = (q.matmul(&k.t().unwrap()).unwrap() * scale).unwrap();
+        if let Some(bias) = bias {
+            s = s.broadcast_add(&bias.unsqueeze(0).unwrap()).unwrap();
+        }
         // padded keys get -1e9 before candle's composed softmax (exp underflows to exactly 0)
         let mut pad = vec![0f64; b * seq];
         for (r, &len) in lengths.iter().enumerate() {
@@ -621,6 +783,143 @@ mod tests {
             .backward()
             .unwrap();
         assert!(max_abs(g1.get(&qkv).unwrap(), g2.get(&qkv).unwrap()) < 1e-12);
+    }
+
+    /// With a score bias: forward, the gradient in `qkv` and the gradient in the bias equal
+    /// the composed version (autograd through the broadcast add) in f64, with and without a
+    /// dropout mask, for all queries and for the first query only; the bias gradient also
+    /// matches central finite differences, including a zero at a padded-only key column.
+    #[test]
+    fn score_bias_matches_the_composed_attention_and_finite_differences() {
+        let (seq, nh, h) = (5, 3, 6);
+        let lengths = [5usize, 2, 4];
+        let b = lengths.len();
+        let scale = 0.6;
+        let qkv = Var::from_tensor(&randn(&[b * seq, 3 * h], 11)).unwrap();
+        let bias = Var::from_tensor(&randn(&[nh, seq, seq], 12)).unwrap();
+        let up = randn(&[b * seq, h], 13);
+        let keep = randn(&[b, nh, seq, seq], 14)
+            .ge(-0.5)
+            .unwrap()
+            .to_dtype(candle_core::DType::F64)
+            .unwrap()
+            .affine(1.0 / 0.8, 0.0)
+            .unwrap();
+        let loss = |t: &Tensor, up: &Tensor| (t * up).unwrap().sum_all().unwrap();
+        for mask in [None, Some(&keep)] {
+            let ours = biased_self_attention(
+                qkv.as_tensor(),
+                &lengths,
+                (seq, seq),
+                nh,
+                scale,
+                mask,
+                Some(bias.as_tensor()),
+            )
+            .unwrap();
+            let theirs = composed_biased(
+                qkv.as_tensor(),
+                &lengths,
+                seq,
+                nh,
+                scale,
+                mask,
+                Some(bias.as_tensor()),
+            );
+            assert!(max_abs(&ours, &theirs) < 1e-12);
+            let g1 = loss(&ours, &up).backward().unwrap();
+            let g2 = loss(&theirs, &up).backward().unwrap();
+            for v in [&qkv, &bias] {
+                let (a, c) = (g1.get(v).unwrap(), g2.get(v).unwrap());
+                assert!(max_abs(a, c) < 1e-10, "{}", max_abs(a, c));
+            }
+            let flat: Vec<f64> = bias.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            let grad: Vec<f64> = g1
+                .get(&bias)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            // key column 4 is real only in the first sequence, so every term but one is cut;
+            // nothing reads a key beyond the longest sequence, and every coordinate below is
+            // checked against the loss itself
+            for idx in [
+                0,
+                4,
+                2 * seq + 3,
+                seq * seq + 7,
+                2 * seq * seq + 4 * seq + 1,
+            ] {
+                let f = |delta: f64| {
+                    let mut v = flat.clone();
+                    v[idx] += delta;
+                    let bt = Tensor::from_vec(v, (nh, seq, seq), &Device::Cpu).unwrap();
+                    let o = biased_self_attention(
+                        qkv.as_tensor(),
+                        &lengths,
+                        (seq, seq),
+                        nh,
+                        scale,
+                        mask,
+                        Some(&bt),
+                    )
+                    .unwrap();
+                    loss(&o, &up).to_scalar::<f64>().unwrap()
+                };
+                let fd = (f(1e-6) - f(-1e-6)) / 2e-6;
+                assert!(
+                    (fd - grad[idx]).abs() < 1e-7,
+                    "{idx}: {fd} vs {}",
+                    grad[idx]
+                );
+            }
+        }
+        // the first query only: the first rows of the full op, and the same gradients
+        let up1 = randn(&[b, h], 15);
+        let first = biased_self_attention(
+            qkv.as_tensor(),
+            &lengths,
+            (seq, 1),
+            nh,
+            scale,
+            None,
+            Some(bias.as_tensor()),
+        )
+        .unwrap();
+        let full_first = composed_biased(
+            qkv.as_tensor(),
+            &lengths,
+            seq,
+            nh,
+            scale,
+            None,
+            Some(bias.as_tensor()),
+        )
+        .reshape((b, seq, h))
+        .unwrap()
+        .narrow(1, 0, 1)
+        .unwrap()
+        .squeeze(1)
+        .unwrap();
+        assert!(max_abs(&first, &full_first) < 1e-12);
+        let g1 = loss(&first, &up1).backward().unwrap();
+        let g2 = loss(&full_first, &up1).backward().unwrap();
+        for v in [&qkv, &bias] {
+            assert!(max_abs(g1.get(v).unwrap(), g2.get(v).unwrap()) < 1e-10);
+        }
+        // a bias of the wrong shape is refused
+        let bad = Tensor::zeros((nh, seq, seq - 1), candle_core::DType::F64, &Device::Cpu).unwrap();
+        assert!(biased_self_attention(
+            qkv.as_tensor(),
+            &lengths,
+            (seq, seq),
+            nh,
+            scale,
+            None,
+            Some(&bad)
+        )
+        .is_err());
     }
 
     #[test]
