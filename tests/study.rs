@@ -669,3 +669,54 @@ fn family_runs_only_that_familys_units_and_names_the_families_when_unknown() {
         &["--family nope", "families: tiny, other"],
     );
 }
+
+#[test]
+fn checkpoint_runs_only_that_checkpoints_units_with_its_variant_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = fixture("encoder/tiny-bert");
+    let f = write_study(tmp.path(), &model, 2e-2);
+    let out = tmp.path().join("o");
+    // the noise 0.5 variant: its build, its probing and its one fine-tuning run, nothing else
+    let (code, so, se) = study(&[
+        "run",
+        s(&f),
+        "--out",
+        s(&out),
+        "--checkpoint",
+        "tiny-noise0.5",
+    ]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    assert_eq!(done_lines(&so, "variants"), 1, "{so}");
+    assert!(so.contains("variants tiny-noise0.5-"), "{so}");
+    assert_eq!(done_lines(&so, "probe"), 1, "{so}");
+    assert!(so.contains("probe tiny-noise0.5-"), "{so}");
+    assert_eq!(done_lines(&so, "finetune"), 1, "{so}");
+    assert!(so.contains("finetune tiny-noise0.5-rte-seed1-"), "{so}");
+    assert!(!so.contains("fit ("), "{so}");
+    // two names: the base (probing, two seeds) and the not-fine-tuned noise 2.0 variant
+    let (code, so, se) = study(&[
+        "run",
+        s(&f),
+        "--out",
+        s(&out),
+        "--checkpoint",
+        "tiny",
+        "--checkpoint",
+        "tiny-noise2",
+    ]);
+    assert_eq!(code, 0, "{so}\n{se}");
+    assert_eq!(done_lines(&so, "variants"), 1, "{so}");
+    assert_eq!(done_lines(&so, "probe"), 2, "{so}");
+    assert_eq!(done_lines(&so, "finetune"), 2, "{so}");
+    // the truncation's units did not run (the fit line names them as missing)
+    assert!(
+        !so.lines()
+            .any(|l| l.contains(" tiny-trunc1") && l.ends_with(" s")),
+        "{so}"
+    );
+    assert!(!so.contains("fit ("), "{so}");
+    assert_bad(
+        &["run", s(&f), "--out", s(&out), "--checkpoint", "nope"],
+        &["--checkpoint nope", "checkpoints: tiny, tiny-noise0.5"],
+    );
+}

@@ -68,6 +68,11 @@ pub struct RunArgs {
     /// a long study first; the fit still needs every unit (or --stage fit --partial).
     #[arg(long = "family", value_name = "NAME")]
     pub families: Vec<String>,
+    /// Run only the units of this checkpoint (repeatable; a variant build runs when any
+    /// checkpoint it writes is named), e.g. the cheap variants before a long corruption build;
+    /// the fit still needs every unit (or --stage fit --partial).
+    #[arg(long = "checkpoint", value_name = "NAME")]
+    pub checkpoints: Vec<String>,
 }
 
 /// Arguments of `probecast study status`.
@@ -129,6 +134,7 @@ fn run_cmd(r: RunArgs, argv: &[String]) -> Result<(), CliError> {
         force: r.path.force,
         partial: r.partial,
         families: r.families,
+        checkpoints: r.checkpoints,
     };
     let rep = study::run(&study, &plan, &rs, argv, &mut |l| println!("{l}"))?;
     if let Some(f) = &rep.fit {

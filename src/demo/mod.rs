@@ -310,6 +310,7 @@ pub fn run(
                     force: false,
                     partial: false,
                     families: vec![],
+                    checkpoints: vec![],
                 };
                 let rep = crate::study::run(&study, &plan, &rs, command_line, &mut |l: &str| {
                     log(&format!("  {l}"))

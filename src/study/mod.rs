@@ -88,6 +88,9 @@ pub struct RunSettings {
     /// Only the units of checkpoints in these families (empty: all): a variant build belongs
     /// to the family of the checkpoints it writes.
     pub families: Vec<String>,
+    /// Only the units of these checkpoints (empty: all): a variant build belongs to every
+    /// checkpoint it writes (so naming one of a corruption run's outputs runs the whole build).
+    pub checkpoints: Vec<String>,
 }
 
 /// The default study directory: the study file's `out` key (relative to the file), else `out/`
@@ -354,6 +357,16 @@ fn unit_family<'a>(study: &'a Study, u: &Unit) -> &'a str {
     &study.checkpoints[c].family
 }
 
+/// The checkpoints unit `u` works for: its own, or every checkpoint a variant build writes.
+fn unit_checkpoints(study: &Study, u: &Unit) -> Vec<usize> {
+    match u.kind {
+        UnitKind::Probe(c) | UnitKind::Finetune { ckpt: c, .. } => vec![c],
+        UnitKind::Variant(b) => (0..study.checkpoints.len())
+            .filter(|&c| study.checkpoints[c].source == Source::Variant(b))
+            .collect(),
+    }
+}
+
 /// Run the pending units of the selected stage(s) and share, then (unsharded, or with
 /// `--stage fit`) merge, fit and predict. `log` gets one line per unit.
 pub fn run(
@@ -386,6 +399,18 @@ pub fn run(
             ));
         }
     }
+    for n in &rs.checkpoints {
+        if !study.checkpoints.iter().any(|c| &c.name == n) {
+            let names: Vec<&str> = study.checkpoints.iter().map(|c| c.name.as_str()).collect();
+            return Err(StudyError::input(
+                &rs.out,
+                format!(
+                    "--checkpoint {n}: the study has no checkpoint of that name (checkpoints: {})",
+                    names.join(", ")
+                ),
+            ));
+        }
+    }
     let mut report = RunReport::default();
     let mut failed_builds: Vec<usize> = Vec::new();
     for stage in [Stage::Variants, Stage::Probe, Stage::Finetune] {
@@ -405,6 +430,13 @@ pub fn run(
                 continue;
             }
             if !rs.families.is_empty() && !rs.families.iter().any(|f| f == unit_family(study, u)) {
+                continue;
+            }
+            if !rs.checkpoints.is_empty()
+                && !unit_checkpoints(study, u)
+                    .iter()
+                    .any(|&c| rs.checkpoints.contains(&study.checkpoints[c].name))
+            {
                 continue;
             }
             let t0 = std::time::Instant::now();
