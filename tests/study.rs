@@ -657,6 +657,12 @@ fn family_runs_only_that_familys_units_and_names_the_families_when_unknown() {
         head("table-loo.csv")
     );
     assert!(head("table-by-operation.csv").starts_with("model,family,operation,"));
+    // the predictor records which column grouped its folds (the report names the scheme by it)
+    let p: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("results/fit-by-operation/predictor.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(p["settings"]["cv"]["column"], "operation");
     let rows = csv_rows(&out.join("results/fit-loo/summary.csv"));
     let col = |n: &str| rows[0].iter().position(|c| c == n).unwrap();
     for r in &rows[1..] {

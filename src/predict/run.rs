@@ -2,6 +2,7 @@
 //! write `predictor.json`, `cv_predictions.csv`, `summary.csv` and the manifest; apply a saved
 //! predictor and write the predictions with their manifest.
 
+use super::cv::CvScheme;
 use super::persist::{self, PersistError, Prediction, PredictorFile};
 use super::pipeline::{self, FitError, FitOutcome, FitSettings, Protocol};
 use super::report;
@@ -102,7 +103,11 @@ pub fn fit_to_dir(
             written.push(p);
             Ok(())
         };
-        let pf = report::predictor_file(&ds, cfg, &outcome, &opts.id_column);
+        let mut pf = report::predictor_file(&ds, cfg, &outcome, &opts.id_column);
+        if let (CvScheme::Group, Some(col)) = (&cfg.cv, &opts.group_column) {
+            // grouped folds by a column other than the family: record which, for readers
+            pf.settings["cv"]["column"] = col.clone().into();
+        }
         w(
             "predictor.json",
             serde_json::to_string_pretty(&pf)

@@ -28,7 +28,10 @@ pub fn cv_label(settings: &serde_json::Value) -> String {
     let cv = &settings["cv"];
     match cv["scheme"].as_str() {
         Some("loo") => "leave-one-checkpoint-out".into(),
-        Some("group") => "leave-one-family-out".into(),
+        Some("group") => match cv["column"].as_str() {
+            Some(col) => format!("leave-one-{col}-out"),
+            None => "leave-one-family-out".into(),
+        },
         Some("kfold") => format!("{}-fold x {}", cv["k"], cv["repeats"]),
         Some(s) => s.to_string(),
         None => "–".into(),
@@ -319,4 +322,28 @@ pub fn ranking(inp: &Inputs, figs: &mut Vec<Figure>) -> Result<Markup, ReportErr
         figs.extend(mine);
     }
     Ok(html! { @for b in blocks { (b) } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cv_label;
+
+    #[test]
+    fn grouped_folds_are_named_by_their_column() {
+        let s = |v: serde_json::Value| serde_json::json!({ "cv": v });
+        assert_eq!(
+            cv_label(&s(serde_json::json!({"scheme": "loo"}))),
+            "leave-one-checkpoint-out"
+        );
+        assert_eq!(
+            cv_label(&s(serde_json::json!({"scheme": "group"}))),
+            "leave-one-family-out"
+        );
+        assert_eq!(
+            cv_label(&s(
+                serde_json::json!({"scheme": "group", "column": "operation"})
+            )),
+            "leave-one-operation-out"
+        );
+    }
 }
