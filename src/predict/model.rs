@@ -148,7 +148,9 @@ pub fn fit(method: &Method, x: &Mat, y: &[f64], seed: u64) -> Result<LinearModel
     }
     let scaler = Scaler::fit(x, true);
     let usable: Vec<usize> = (0..x.cols).filter(|&j| scaler.usable(j)).collect();
-    let z = scaler.transform(&x.select_cols(&usable));
+    // standardise with each column's own statistics, then keep the usable columns (the scaler
+    // is indexed by the columns of `x`)
+    let z = scaler.transform(x).select_cols(&usable);
     let pick = |idx: &[usize]| -> (Vec<usize>, Vec<f64>, Vec<f64>) {
         (
             idx.iter().map(|&t| usable[t]).collect(),
@@ -228,6 +230,50 @@ mod tests {
         assert!((raw[0] - 0.5).abs() < 1e-10 && (raw[1] + 1.5).abs() < 1e-10);
         assert!((b0 - 2.0).abs() < 1e-10);
         assert!((m.predict_row(&[20.0, 0.1, 0.0, 3.0]) - (2.0 + 10.0 - 0.15)).abs() < 1e-9);
+    }
+
+    /// A constant column before the varying ones changes nothing: every method fits and
+    /// predicts as without it (each column is standardised with its own statistics; a
+    /// regression test: the scaler was once applied to the selected columns by position).
+    #[test]
+    fn a_constant_column_before_the_others_changes_no_fit() {
+        let rows: Vec<Vec<f64>> = (0..14)
+            .map(|i| {
+                let t = i as f64;
+                vec![t, (t * 1.7).sin() * 3.0 + 10.0, (t * 0.3).cos() * 5.0 - 2.0]
+            })
+            .collect();
+        let y: Vec<f64> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| 2.0 + 0.5 * r[0] - 1.5 * r[1] + 0.3 * ((i * 7) % 5) as f64)
+            .collect();
+        let with: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| std::iter::once(7.0).chain(r.iter().copied()).collect())
+            .collect();
+        let (x, xc) = (Mat::from_rows(&rows), Mat::from_rows(&with));
+        for m in [
+            Method::OlsSubset { k: 2 },
+            Method::Ridge,
+            Method::Enet { l1_ratio: 0.5 },
+        ] {
+            let (a, b) = (fit(&m, &x, &y, 0).unwrap(), fit(&m, &xc, &y, 0).unwrap());
+            assert_eq!(
+                a.features.iter().map(|j| j + 1).collect::<Vec<_>>(),
+                b.features,
+                "{m:?}"
+            );
+            for (r, rc) in rows.iter().zip(&with) {
+                let (pa, pb) = (a.predict_row(r), b.predict_row(rc));
+                assert!((pa - pb).abs() < 1e-9, "{m:?}: {pa} vs {pb}");
+            }
+        }
+        // and the subset model's in-sample fit is the least-squares fit of its columns
+        let m = fit(&Method::OlsSubset { k: 2 }, &xc, &y, 0).unwrap();
+        let fitted: Vec<f64> = with.iter().map(|r| m.predict_row(r)).collect();
+        let mean_res = y.iter().zip(&fitted).map(|(a, b)| a - b).sum::<f64>() / y.len() as f64;
+        assert!(mean_res.abs() < 1e-9, "{mean_res}");
     }
 
     #[test]
