@@ -662,6 +662,18 @@ mod tests {
             .unwrap()
     }
 
+    /// Attention-dropout-like multipliers of `shape`, seeded: 0 for about three eighths of the
+    /// entries, else 1 / 0.8.
+    fn dropout_multipliers(shape: &[usize], seed: u64) -> Tensor {
+        randn(shape, seed)
+            .ge(-0.5)
+            .unwrap()
+            .to_dtype(candle_core::DType::F64)
+            .unwrap()
+            .affine(1.0 / 0.8, 0.0)
+            .unwrap()
+    }
+
     /// Forward and the gradient with respect to `qkv` equal the composed version in f64, with
     /// padded sequences (lengths below `seq`), several heads, and with and without a dropout
     /// mask; the gradient also matches central finite differences at a few coordinates.
@@ -673,13 +685,7 @@ mod tests {
         let scale = 0.7;
         let qkv = Var::from_tensor(&randn(&[b * seq, 3 * h], 1)).unwrap();
         let up = randn(&[b * seq, h], 2);
-        let keep = randn(&[b, nh, seq, seq], 3)
-            .ge(-0.5)
-            .unwrap()
-            .to_dtype(candle_core::DType::F64)
-            .unwrap()
-            .affine(1.0 / 0.8, 0.0)
-            .unwrap();
+        let keep = dropout_multipliers(&[b, nh, seq, seq], 3);
         for mask in [None, Some(&keep)] {
             let ours =
                 self_attention(qkv.as_tensor(), &lengths, (seq, seq), nh, scale, mask).unwrap();
@@ -798,37 +804,25 @@ mod tests {
         let qkv = Var::from_tensor(&randn(&[b * seq, 3 * h], 11)).unwrap();
         let bias = Var::from_tensor(&randn(&[nh, seq, seq], 12)).unwrap();
         let up = randn(&[b * seq, h], 13);
-        let keep = randn(&[b, nh, seq, seq], 14)
-            .ge(-0.5)
-            .unwrap()
-            .to_dtype(candle_core::DType::F64)
-            .unwrap()
-            .affine(1.0 / 0.8, 0.0)
-            .unwrap();
+        let keep = dropout_multipliers(&[b, nh, seq, seq], 14);
         let loss = |t: &Tensor, up: &Tensor| (t * up).unwrap().sum_all().unwrap();
+        // ours and the composed reference, on `qkv`, for the first `queries` rows
+        let run = |queries: usize, mask: Option<&Tensor>, bias: &Tensor| {
+            let q = qkv.as_tensor();
+            biased_self_attention(q, &lengths, (seq, queries), nh, scale, mask, Some(bias))
+        };
+        let ours = |queries: usize, mask: Option<&Tensor>, bias: &Tensor| {
+            run(queries, mask, bias).unwrap()
+        };
+        let theirs = |mask: Option<&Tensor>| {
+            let (q, b) = (qkv.as_tensor(), bias.as_tensor());
+            composed_biased(q, &lengths, seq, nh, scale, mask, Some(b))
+        };
         for mask in [None, Some(&keep)] {
-            let ours = biased_self_attention(
-                qkv.as_tensor(),
-                &lengths,
-                (seq, seq),
-                nh,
-                scale,
-                mask,
-                Some(bias.as_tensor()),
-            )
-            .unwrap();
-            let theirs = composed_biased(
-                qkv.as_tensor(),
-                &lengths,
-                seq,
-                nh,
-                scale,
-                mask,
-                Some(bias.as_tensor()),
-            );
-            assert!(max_abs(&ours, &theirs) < 1e-12);
-            let g1 = loss(&ours, &up).backward().unwrap();
-            let g2 = loss(&theirs, &up).backward().unwrap();
+            let (o, r) = (ours(seq, mask, bias.as_tensor()), theirs(mask));
+            assert!(max_abs(&o, &r) < 1e-12);
+            let g1 = loss(&o, &up).backward().unwrap();
+            let g2 = loss(&r, &up).backward().unwrap();
             for v in [&qkv, &bias] {
                 let (a, c) = (g1.get(v).unwrap(), g2.get(v).unwrap());
                 assert!(max_abs(a, c) < 1e-10, "{}", max_abs(a, c));
@@ -855,17 +849,7 @@ mod tests {
                     let mut v = flat.clone();
                     v[idx] += delta;
                     let bt = Tensor::from_vec(v, (nh, seq, seq), &Device::Cpu).unwrap();
-                    let o = biased_self_attention(
-                        qkv.as_tensor(),
-                        &lengths,
-                        (seq, seq),
-                        nh,
-                        scale,
-                        mask,
-                        Some(&bt),
-                    )
-                    .unwrap();
-                    loss(&o, &up).to_scalar::<f64>().unwrap()
+                    loss(&ours(seq, mask, &bt), &up).to_scalar::<f64>().unwrap()
                 };
                 let fd = (f(1e-6) - f(-1e-6)) / 2e-6;
                 assert!(
@@ -877,31 +861,14 @@ mod tests {
         }
         // the first query only: the first rows of the full op, and the same gradients
         let up1 = randn(&[b, h], 15);
-        let first = biased_self_attention(
-            qkv.as_tensor(),
-            &lengths,
-            (seq, 1),
-            nh,
-            scale,
-            None,
-            Some(bias.as_tensor()),
-        )
-        .unwrap();
-        let full_first = composed_biased(
-            qkv.as_tensor(),
-            &lengths,
-            seq,
-            nh,
-            scale,
-            None,
-            Some(bias.as_tensor()),
-        )
-        .reshape((b, seq, h))
-        .unwrap()
-        .narrow(1, 0, 1)
-        .unwrap()
-        .squeeze(1)
-        .unwrap();
+        let first = ours(1, None, bias.as_tensor());
+        let full_first = theirs(None)
+            .reshape((b, seq, h))
+            .unwrap()
+            .narrow(1, 0, 1)
+            .unwrap()
+            .squeeze(1)
+            .unwrap();
         assert!(max_abs(&first, &full_first) < 1e-12);
         let g1 = loss(&first, &up1).backward().unwrap();
         let g2 = loss(&full_first, &up1).backward().unwrap();
@@ -910,16 +877,7 @@ mod tests {
         }
         // a bias of the wrong shape is refused
         let bad = Tensor::zeros((nh, seq, seq - 1), candle_core::DType::F64, &Device::Cpu).unwrap();
-        assert!(biased_self_attention(
-            qkv.as_tensor(),
-            &lengths,
-            (seq, seq),
-            nh,
-            scale,
-            None,
-            Some(&bad)
-        )
-        .is_err());
+        assert!(run(seq, None, &bad).is_err());
     }
 
     #[test]

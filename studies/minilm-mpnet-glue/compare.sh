@@ -8,7 +8,8 @@
 #
 #   studies/minilm-mpnet-glue/compare.sh [MAX_EXAMPLES]     (default 2000 per task)
 #
-# Writes out/compare/ (comparison.csv, scores.csv, comparison.json, manifest.json: commit them);
+# Writes out/compare/ (comparison.csv, scores.csv, comparison.json, manifest.json: commit them),
+# out/paper-in-sample/ and the tables of RESULTS.md (results.py);
 # out/work/compare/ holds checkpoints.csv (model,dir of the checkpoints compared) and the task
 # links (never committed). Variants are found under
 # out/work/variants/ (the study rebuilds them when a unit needs them); the bases where
@@ -51,3 +52,10 @@ preds=$(ls -d "$RES"/fit-*/cv_predictions.csv | paste -sd, -)
   --task "$W/tasks/rte,$W/tasks/mrpc,$W/tasks/cola,$W/tasks/sst2" \
   --predictions "$preds" --max-examples "$MAX" --max-length 128 \
   --cache-dir out/work/cache --out "$OUT"
+# The seed paper's protocol (best 3-column OLS subset, in-sample), reported beside the honest
+# fits for comparison only (DESIGN.md, "Fitting and validation"); missing cells (the layers a
+# truncated checkpoint lacks) take the column mean.
+"$BIN" fit --data "$RES/table-loo.csv" --targets-file "$RES/targets.csv" --features '_layer_' \
+  --protocol paper --impute mean --out out/paper-in-sample >/dev/null
+# The tables of RESULTS.md from all of the above.
+python3 results.py
