@@ -370,6 +370,28 @@ fn finetune_bad_input_exits_2_with_one_line() {
         ]),
         &["exceeds the model's position limit"],
     );
+    // a pair template (MPNet's `<s> a </s></s> b </s>`) longer than --max-length: refused with
+    // the count, not an internal error after tokenizers leaves the pair whole
+    let mpnet = fixture("arch/mpnet");
+    assert_user_error(
+        &probecast(&[
+            "finetune",
+            "--model",
+            mpnet.to_str().unwrap(),
+            "--task",
+            ok.to_str().unwrap(),
+            "--task-type",
+            "rte",
+            "--out",
+            o,
+            "--max-length",
+            "3",
+        ]),
+        &[
+            "max length 3 leaves no room for sentence pairs",
+            "adds 4 special tokens",
+        ],
+    );
     assert!(!out.join("targets.csv").exists());
 }
 

@@ -26,6 +26,7 @@ pub struct TextTokenizer {
     untruncated: Tokenizer,
     source: std::path::PathBuf,
     pads_left: bool,
+    max_length: usize,
 }
 
 fn lowercase_from_config(dir: &Path) -> bool {
@@ -94,6 +95,7 @@ impl TextTokenizer {
             untruncated,
             source,
             pads_left,
+            max_length,
         })
     }
 
@@ -161,6 +163,21 @@ impl TextTokenizer {
             .zip(second)
             .map(|(a, b)| {
                 let e = self.inner.post_process(a, Some(b), true).map_err(fail)?;
+                if e.get_ids().len() > self.max_length {
+                    // tokenizers leaves a pair whole when the template alone fills max_length
+                    let added = self
+                        .inner
+                        .get_post_processor()
+                        .map_or(0, |p| tokenizers::PostProcessor::added_tokens(p, true));
+                    return Err(EncoderError::input(
+                        &self.source,
+                        format!(
+                            "max length {} leaves no room for sentence pairs: the pair template adds {added} special tokens (use at least {})",
+                            self.max_length,
+                            added + 2
+                        ),
+                    ));
+                }
                 Ok((e.get_ids().to_vec(), e.get_type_ids().to_vec()))
             })
             .collect()
