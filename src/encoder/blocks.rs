@@ -104,15 +104,7 @@ impl<'a> Dropout<'a> {
         shape: (usize, usize, usize, usize),
         dtype: candle_core::DType,
     ) -> CResult<Option<Tensor>> {
-        match self.rng.as_deref_mut() {
-            Some(r) if self.attention > 0.0 => Ok(Some(crate::nn::params::dropout_mask(
-                shape,
-                dtype,
-                self.attention,
-                r,
-            )?)),
-            _ => Ok(None),
-        }
+        crate::nn::params::maybe_dropout_mask(shape, dtype, self.attention, self.rng.as_deref_mut())
     }
 }
 
@@ -153,9 +145,9 @@ impl Dense {
     /// side by side `[rows, Σ out]`: one GEMM with the weights stacked (the gradient flows back
     /// to each layer's own weights through the concatenation).
     pub fn stacked(parts: &[&Dense], x: &Tensor) -> CResult<Tensor> {
-        let w = Tensor::cat(&parts.iter().map(|d| &d.w).collect::<Vec<_>>(), 0)?;
-        let b = Tensor::cat(&parts.iter().map(|d| &d.b).collect::<Vec<_>>(), 0)?;
-        crate::nn::linear::linear(x, &w, &b)
+        let ws: Vec<&Tensor> = parts.iter().map(|d| &d.w).collect();
+        let bs: Vec<&Tensor> = parts.iter().map(|d| &d.b).collect();
+        crate::nn::linear::stacked(x, &ws, &bs)
     }
 
     /// `x [.., in] -> [.., out]`.

@@ -186,20 +186,9 @@ impl BertLayer {
 
     /// One layer over the right-padded batch `x` [b, s, h] whose rows have `lengths` real
     /// tokens (padded keys are skipped exactly), with an optional additive score bias
-    /// `pos_bias` [heads, s, s] shared by the batch (MPNet's relative-position bias).
-    pub fn forward(
-        &self,
-        x: &Tensor,
-        lengths: &[usize],
-        pos_bias: Option<&Tensor>,
-        heads: usize,
-        act: Act,
-    ) -> CResult<Tensor> {
-        self.forward_t(x, lengths, pos_bias, heads, act, &mut Dropout::off())
-    }
-
-    /// [`forward`](Self::forward) with dropout where BERT has it: attention probabilities, the
-    /// attention output and the feed-forward output (training). Query, key and value come from
+    /// `pos_bias` [heads, s, s] shared by the batch (MPNet's relative-position bias), and
+    /// dropout where BERT has it: attention probabilities, the attention output and the
+    /// feed-forward output (none with `Dropout::off()`). Query, key and value come from
     /// one GEMM with the three weights stacked, and the attention is `crate::nn::attention`'s
     /// fused op with its own backward (the BERT path's kernel), so that the padded families
     /// train as fast as BERT does.

@@ -7,7 +7,7 @@
 use super::config::{Activation, Arch, EncoderConfig};
 use super::model::{layer_names, position_ids};
 use super::EncoderError;
-use crate::nn::params::{dropout, dropout_mask, Lin, Norm, ParamBuilder};
+use crate::nn::params::{dropout, maybe_dropout_mask, Lin, Norm, ParamBuilder};
 use crate::nn::{attention, linear, ops};
 use candle_core::{Device, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
@@ -198,24 +198,17 @@ impl EncoderBody {
             };
             // Q, K and V in one GEMM: the three weights stacked ([3h, h]; candle's `cat`
             // backward splits the gradient again).
-            let w = Tensor::cat(
+            let qkv = linear::stacked(
+                &x,
                 &[l.q.w.as_tensor(), l.k.w.as_tensor(), l.v.w.as_tensor()],
-                0,
-            )?;
-            let bias = Tensor::cat(
                 &[l.q.b.as_tensor(), l.k.b.as_tensor(), l.v.b.as_tensor()],
-                0,
             )?;
-            let qkv = linear::linear(&x, &w, &bias)?;
-            let mask = match rng.as_deref_mut() {
-                Some(r) if self.dropouts.attention > 0.0 => Some(dropout_mask(
-                    (b, nh, rows, seq),
-                    x.dtype(),
-                    self.dropouts.attention,
-                    r,
-                )?),
-                _ => None,
-            };
+            let mask = maybe_dropout_mask(
+                (b, nh, rows, seq),
+                x.dtype(),
+                self.dropouts.attention,
+                rng.as_deref_mut(),
+            )?;
             let ctx =
                 attention::self_attention(&qkv, lengths, (seq, rows), nh, scale, mask.as_ref())?;
             if rows < seq {

@@ -164,6 +164,14 @@ pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     y.reshape(out)
 }
 
+/// [`linear`] through several layers of the same input width at once: the weights `ws` and
+/// biases `bs` stacked, one GEMM, the outputs side by side `[.., Σ out]` (the gradient flows
+/// back to each layer's own weight and bias through the concatenation). The fused Q/K/V
+/// projection of the attention layers.
+pub fn stacked(x: &Tensor, ws: &[&Tensor], bs: &[&Tensor]) -> Result<Tensor> {
+    linear(x, &Tensor::cat(ws, 0)?, &Tensor::cat(bs, 0)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

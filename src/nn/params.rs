@@ -278,6 +278,20 @@ pub fn dropout(x: &Tensor, p: f32, rng: Option<&mut ChaCha8Rng>) -> CResult<Tens
     x.mul(&dropout_mask(x.shape(), x.dtype(), p, rng)?)
 }
 
+/// [`dropout_mask`] when training (`rng` given) with `p > 0`, else `None`: the multipliers a
+/// fused op applies itself (the attention-probability dropout of `nn::attention`).
+pub fn maybe_dropout_mask(
+    shape: impl Into<candle_core::Shape>,
+    dtype: DType,
+    p: f32,
+    rng: Option<&mut ChaCha8Rng>,
+) -> CResult<Option<Tensor>> {
+    match rng {
+        Some(r) if p > 0.0 => Ok(Some(dropout_mask(shape, dtype, p, r)?)),
+        _ => Ok(None),
+    }
+}
+
 /// Inverted-dropout multipliers of `shape`: 0 with probability `p`, else 1/(1-p); one uniform
 /// draw per element from `rng`, in row-major order. Chunks are drawn in parallel, each from a
 /// copy of `rng` moved to the chunk's position in the ChaCha stream, and `rng` is left after
